@@ -1,0 +1,40 @@
+"""Checkpoints: weights, config, label codes, training state (for exact resume), metrics and
+the neuroff version, in one torch file written atomically and read with ``weights_only=True``."""
+
+from __future__ import annotations
+
+import io
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from neuroff import __version__
+from neuroff.errors import NeuroffError
+from neuroff.io import atomic_write
+
+FORMAT = "neuroff-checkpoint-v1"
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
+    data = {"format": FORMAT, "neuroff_version": __version__, **payload}
+    buf = io.BytesIO()
+    torch.save(data, buf)
+    return atomic_write(path, lambda f: f.write(buf.getvalue()))
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise NeuroffError(f"checkpoint {p} not found; train one with `neuroff train --out DIR`")
+    try:
+        data = torch.load(p, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError):
+        raise NeuroffError(
+            f"checkpoint {p} is corrupt or not a neuroff checkpoint (torch.load could not read it); retrain or restore it"
+        ) from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise NeuroffError(f"{p} is not a neuroff checkpoint (expected format {FORMAT})")
+    return data

@@ -1,0 +1,135 @@
+"""Command line: a thin shell over ``neuroff.engine``. Every error a user can cause is a
+NeuroffError, printed on one line (exit status 2)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from typing import Any
+
+from neuroff import __version__
+from neuroff.config import RULE_FAMILIES, FFConfig, load_config_file
+from neuroff.errors import NeuroffError
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers, e.g. 200,200") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: sizes must be positive integers, e.g. 200,200")
+    return values
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not a boolean (true/false)")
+
+
+def _add_config_options(p: argparse.ArgumentParser) -> None:
+    """One --option per FFConfig field, so the CLI and the config file cannot drift apart."""
+    choices = {
+        "mode": ("spiking", "analog"),
+        "rule": RULE_FAMILIES,
+        "head": ("sigma", "sym"),
+        "encoder": ("rate", "latency"),
+        "embedding": ("code", "onehot"),
+        "reset": ("zero", "subtract"),
+        "trace": ("count", "leaky", "hard-leaky"),
+        "init": ("uniform", "normal", "positive"),
+        "optimizer": ("adam", "sgd"),
+        "latency_mode": ("linear", "log"),
+    }
+    for f in fields(FFConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.name in ("layers", "score_layers"):
+            p.add_argument(flag, type=_int_list if f.name == "layers" else _nonneg_list, default=None)
+        elif f.type in ("bool",):
+            p.add_argument(flag, type=_bool, default=None, metavar="true|false")
+        elif f.type in ("int", "int | None"):
+            p.add_argument(flag, type=int, default=None)
+        elif f.type == "float":
+            p.add_argument(flag, type=float, default=None)
+        else:
+            p.add_argument(flag, default=None, choices=choices.get(f.name))
+
+
+def _nonneg_list(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of layer indices") from None
+
+
+def config_from_args(args: argparse.Namespace) -> FFConfig:
+    data: dict[str, Any] = load_config_file(args.config) if args.config else {}
+    for f in fields(FFConfig):
+        value = getattr(args, f.name, None)
+        if value is not None:
+            data[f.name] = value
+    return FFConfig.from_dict(data).validate()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neuroff", description="Spiking and analog Forward-Forward learning.")
+    parser.add_argument("--version", action="version", version=f"neuroff {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a spiking or analog FF network")
+    train.add_argument("--config", help="JSON file of options (command-line options override it)")
+    train.add_argument("--out", default=None, help="directory for model.pt and metrics.json")
+    train.add_argument("--resume", default=None, help="continue training this checkpoint up to --epochs")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_config_options(train)
+
+    ev = sub.add_parser("evaluate", help="test accuracy of a checkpoint")
+    ev.add_argument("checkpoint")
+    ev.add_argument("--dataset", default=None, help="defaults to the dataset the model was trained on")
+    ev.add_argument("--n-test", type=int, default=None)
+
+    info = sub.add_parser("info", help="what a checkpoint holds")
+    info.add_argument("checkpoint")
+    return parser
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from neuroff import engine  # deferred: argparse errors and --help stay instant
+    from neuroff.data import load_dataset
+
+    if args.command == "train":
+        config = config_from_args(args)
+        trained = engine.train(config, out_dir=args.out, resume=args.resume, progress=not args.quiet)
+        last = trained.history[-1] if trained.history else {}
+        print(json.dumps({"epochs": trained.epoch, "test_accuracy": last.get("test_accuracy"), "out": args.out}))
+    elif args.command == "evaluate":
+        trained = engine.load_trained(args.checkpoint)
+        ds = load_dataset(args.dataset or trained.config.dataset, seed=trained.config.seed)
+        ds = ds.subset(None, args.n_test)
+        acc = engine.evaluate(trained, ds.x_test, ds.y_test)
+        print(json.dumps({"checkpoint": args.checkpoint, "dataset": ds.name, "test_accuracy": acc}))
+    elif args.command == "info":
+        print(json.dumps(engine.checkpoint_info(args.checkpoint), indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        code = run(argv)
+    except NeuroffError as err:
+        print(f"neuroff: error: {err}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        print("neuroff: interrupted", file=sys.stderr)
+        code = 130
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

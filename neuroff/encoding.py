@@ -1,0 +1,99 @@
+"""Spike encoders: intensities in [0, 1] -> spike trains of shape [T, ..., N] (float 0/1).
+
+Rate (Bernoulli): each step, each input fires with probability ``max_rate * x``.
+
+Latency (time to first spike, one spike per input at most), following snnTorch's
+``spikegen.latency`` conventions:
+
+    linear:  t(x) = (T - 1) * (1 - x)                  (x = 1 fires first, at t = 0)
+    log:     t(x) = tau * ln(x / (x - threshold))      for x > threshold, else no spike
+
+With ``normalize=True`` the spike times are rescaled so the earliest possible spike is at
+t = 0 and the latest at t = T - 1. Inputs at or below ``threshold`` never fire.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from neuroff.errors import NeuroffError
+
+ENCODERS = ("rate", "latency")
+
+
+def rate_encode(
+    x: torch.Tensor, steps: int, max_rate: float = 1.0, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Bernoulli rate code; returns [steps, *x.shape] float spikes."""
+    if steps < 1:
+        raise NeuroffError(f"steps={steps} must be >= 1")
+    if not 0.0 < max_rate <= 1.0:
+        raise NeuroffError(f"max_rate={max_rate} must lie in (0, 1]")
+    p = (x.clamp(0.0, 1.0) * max_rate).to(torch.float32)
+    u = torch.rand((steps, *x.shape), generator=generator, dtype=torch.float32)
+    return (u < p).to(torch.float32)
+
+
+def latency_times(
+    x: torch.Tensor,
+    steps: int,
+    mode: str = "linear",
+    tau: float = 5.0,
+    threshold: float = 0.01,
+    normalize: bool = False,
+) -> torch.Tensor:
+    """Integer first-spike step per input; ``steps`` (one past the end) means no spike."""
+    x = x.clamp(0.0, 1.0).to(torch.float32)
+    fires = x > threshold
+    if mode == "linear":
+        t = (steps - 1) * (1.0 - x)
+        if normalize:
+            span = 1.0 - threshold
+            t = (steps - 1) * (1.0 - (x - threshold) / span)
+    elif mode == "log":
+        safe = torch.where(fires, x, torch.ones_like(x))
+        t = tau * torch.log(safe / (safe - threshold).clamp_min(1e-12))
+        if normalize:
+            # the latest spike comes from the smallest firing input; the earliest from x = 1
+            t_first = tau * math.log(1.0 / (1.0 - threshold))
+            t_last = tau * math.log((threshold + 1e-3) / 1e-3)
+            t = (t - t_first) / (t_last - t_first) * (steps - 1)
+    else:
+        raise NeuroffError(f"unknown latency mode {mode!r}; use 'linear' or 'log'")
+    t = t.round().clamp(0, steps - 1)
+    return torch.where(fires, t, torch.full_like(t, float(steps))).to(torch.int64)
+
+
+def latency_encode(
+    x: torch.Tensor,
+    steps: int,
+    mode: str = "linear",
+    tau: float = 5.0,
+    threshold: float = 0.01,
+    normalize: bool = False,
+) -> torch.Tensor:
+    """Time-to-first-spike code; returns [steps, *x.shape] float spikes, one spike at most."""
+    if steps < 1:
+        raise NeuroffError(f"steps={steps} must be >= 1")
+    t = latency_times(x, steps, mode, tau, threshold, normalize)
+    grid = torch.arange(steps).view(steps, *([1] * x.dim()))
+    return (grid == t.unsqueeze(0)).to(torch.float32)
+
+
+def encode(
+    x: torch.Tensor,
+    encoder: str,
+    steps: int,
+    max_rate: float = 1.0,
+    generator: torch.Generator | None = None,
+    latency_mode: str = "linear",
+    normalize: bool = False,
+) -> torch.Tensor:
+    """Dispatch by name; the configuration-facing entry point."""
+    if encoder == "rate":
+        return rate_encode(x, steps, max_rate, generator)
+    if encoder == "latency":
+        return latency_encode(x, steps, latency_mode, normalize=normalize)
+    raise NeuroffError(f"unknown encoder {encoder!r}; use one of {', '.join(ENCODERS)}")

@@ -1,0 +1,235 @@
+"""Fused batch-size-1 online neo-Hebbian training of a spiking FF stack (numba).
+
+This is a fast realisation of equations that are written, and documented, elsewhere:
+the LIF step and traces in ``neuroff.neurons``, the third factor in ``neuroff.goodness``, the
+eligibility trace in ``neuroff.rules.neo_hebbian``. ``tests/test_online_kernel.py`` checks that
+it gives the same spikes and weights as that torch reference run with batch size 1.
+
+Why a kernel: online learning changes the weights inside a presentation, so every step of every
+sample is a tiny sequential computation; torch spends ~6 us of dispatch per operation on
+vectors of 200, which caps online training near 100 samples/s. Two further savings:
+
+- input spikes are binary and sparse, so the input current sums only the active rows of W
+  (stored [in, out] so a row is contiguous) and the update touches only those rows;
+- the eligibility trace E <- (1 - tau) E + tau dW, W <- W + nu E is dense in time (E keeps
+  decaying over every learning step of every sample). It is kept lazily as
+  E = e * Ehat and W = What + w * Ehat with scalars e, w, so one learning step costs
+  O(active rows) instead of O(size of W); the scalars are folded back into the matrices when e
+  becomes small (every ~130 learning steps).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+from numba.typed import List
+
+FOLD_BELOW = 1e-6
+
+RESET_CODES = {"zero": 0, "subtract": 1}
+TRACE_CODES = {"count": 0, "leaky": 1, "hard-leaky": 2}
+HEAD_CODES = {"sigma": 0, "sym": 1}
+
+
+@njit(cache=True)
+def _fold(w_hat, e_hat, scal):
+    # scal = [e, w]; afterwards W = w_hat and E = e_hat exactly
+    w_hat += scal[1] * e_hat
+    e_hat *= scal[0]
+    scal[0] = 1.0
+    scal[1] = 0.0
+
+
+@njit(cache=True)
+def fold_all(w_hats, e_hats, scalars):
+    for layer in range(len(w_hats)):
+        _fold(w_hats[layer], e_hats[layer], scalars[layer])
+
+
+@njit(cache=True)
+def train_online(
+    spikes,  # uint8 [P, T, D0]: one presentation per row
+    is_positive,  # uint8 [P]
+    w_hats,  # list of float64 [D_l, N_l]
+    e_hats,  # list of float64 [D_l, N_l]
+    scalars,  # list of float64 [2]: (e, w) per layer
+    learn_start,
+    beta,
+    threshold,
+    reset_code,
+    refractory_steps,
+    trace_code,
+    lam,
+    head_code,
+    alpha,
+    theta,
+    eps,
+    lr,
+    tau,
+    nu,
+    sparse,
+    p_last,  # out: float64 [P, L], P(positive) at the last step per layer
+):
+    n_pres, n_steps, d0 = spikes.shape
+    n_layers = len(w_hats)
+    max_n = d0
+    for layer in range(n_layers):
+        if w_hats[layer].shape[1] > max_n:
+            max_n = w_hats[layer].shape[1]
+    active = np.empty(max_n, np.int64)
+    next_active = np.empty(max_n, np.int64)
+    vs = List()
+    prev = List()
+    refr = List()
+    zs = List()
+    for layer in range(n_layers):
+        n = w_hats[layer].shape[1]
+        vs.append(np.zeros(n))
+        prev.append(np.zeros(n))
+        refr.append(np.zeros(n))
+        zs.append(np.zeros(n))
+    decay = 1.0 - tau
+    direct = decay <= 0.0
+    if not sparse:
+        for layer in range(n_layers):
+            _fold(w_hats[layer], e_hats[layer], scalars[layer])
+    for pres in range(n_pres):
+        s = float(is_positive[pres])
+        for layer in range(n_layers):
+            vs[layer][:] = 0.0
+            prev[layer][:] = 0.0
+            refr[layer][:] = 0.0
+            zs[layer][:] = 0.0
+        for t in range(n_steps):
+            n_active = 0
+            for i in range(d0):
+                if spikes[pres, t, i]:
+                    active[n_active] = i
+                    n_active += 1
+            learning = t >= learn_start
+            for layer in range(n_layers):
+                w_hat = w_hats[layer]
+                e_hat = e_hats[layer]
+                scal = scalars[layer]
+                d_in, n = w_hat.shape
+                v = vs[layer]
+                sp = prev[layer]
+                rf = refr[layer]
+                z = zs[layer]
+                wc = scal[1]
+                # input current: only the rows of active inputs (dense sum when sparse is off)
+                cur = np.zeros(n)
+                if sparse:
+                    for k in range(n_active):
+                        i = active[k]
+                        if direct:
+                            for j in range(n):
+                                cur[j] += w_hat[i, j]
+                        else:
+                            for j in range(n):
+                                cur[j] += w_hat[i, j] + wc * e_hat[i, j]
+                else:
+                    # naive dense reference for the speed comparison: x @ W over every row
+                    x = np.zeros(d_in)
+                    for k in range(n_active):
+                        x[active[k]] = 1.0
+                    for i in range(d_in):
+                        xi = x[i]
+                        for j in range(n):
+                            cur[j] += xi * w_hat[i, j]
+                # LIF step and trace (neuroff.neurons.lif_step / trace_step)
+                n_next = 0
+                for j in range(n):
+                    if reset_code == 0:
+                        vj = beta * v[j] * (1.0 - sp[j]) + cur[j]
+                    else:
+                        vj = beta * v[j] + cur[j] - threshold * sp[j]
+                    fire = 0.0
+                    if refractory_steps > 0:
+                        if rf[j] <= 0.0:
+                            if vj > threshold:
+                                fire = 1.0
+                        else:
+                            vj = 0.0
+                        if fire > 0.0:
+                            rf[j] = refractory_steps
+                        else:
+                            rf[j] -= 1.0
+                    elif vj > threshold:
+                        fire = 1.0
+                    v[j] = vj
+                    sp[j] = fire
+                    if trace_code == 1:
+                        z[j] = lam * z[j] + (1.0 - lam) * fire
+                    elif trace_code == 0:
+                        z[j] = z[j] + fire
+                    else:
+                        z[j] = fire + (1.0 - fire) * lam * z[j]
+                    if fire > 0.0:
+                        next_active[n_next] = j
+                        n_next += 1
+                # third factor (neuroff.goodness.modulation) and P(positive)
+                if learning or t == n_steps - 1:
+                    half = n // 2
+                    if head_code == 0:
+                        g = 0.0
+                        for j in range(n):
+                            g += z[j] * z[j]
+                        p = 1.0 / (1.0 + np.exp(-alpha * (g - theta)))
+                        m_pos = alpha * (s - p)
+                        m_neg = m_pos
+                    else:
+                        gp = 0.0
+                        gn = 0.0
+                        for j in range(half):
+                            gp += z[j] * z[j]
+                        for j in range(half, n):
+                            gn += z[j] * z[j]
+                        total = gp + gn + 2.0 * eps
+                        p = (gp + eps) / total
+                        if s > 0.0:
+                            m_pos = (gn + eps) / ((gp + eps) * total)
+                            m_neg = -1.0 / total
+                        else:
+                            m_pos = -1.0 / total
+                            m_neg = (gp + eps) / ((gn + eps) * total)
+                    if t == n_steps - 1:
+                        p_last[pres, layer] = p
+                if learning:
+                    post = np.empty(n)
+                    for j in range(n):
+                        if head_code == 1 and j >= half:
+                            post[j] = lr * m_neg * z[j]
+                        else:
+                            post[j] = lr * m_pos * z[j]
+                    # eligibility: E <- decay E + tau dW ; W <- W + nu E  (lazy form)
+                    if not sparse:
+                        # naive dense eligibility over the whole matrix (w_hat is W, e_hat is E)
+                        x = np.zeros(d_in)
+                        for k in range(n_active):
+                            x[active[k]] = 1.0
+                        for i in range(d_in):
+                            for j in range(n):
+                                e_hat[i, j] = decay * e_hat[i, j] + tau * x[i] * post[j]
+                                w_hat[i, j] += nu * e_hat[i, j]
+                    elif direct:
+                        for k in range(n_active):
+                            i = active[k]
+                            for j in range(n):
+                                w_hat[i, j] += nu * tau * post[j]
+                    else:
+                        if scal[0] * decay < FOLD_BELOW:
+                            _fold(w_hat, e_hat, scal)
+                        scal[0] *= decay
+                        step = tau / scal[0]
+                        comp = scal[1] * step
+                        for k in range(n_active):
+                            i = active[k]
+                            for j in range(n):
+                                e_hat[i, j] += step * post[j]
+                                w_hat[i, j] -= comp * post[j]
+                        scal[1] += nu * scal[0]
+                # this layer's spikes are the next layer's presynaptic activity
+                n_active = n_next
+                for k in range(n_next):
+                    active[k] = next_active[k]

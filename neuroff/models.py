@@ -1,0 +1,205 @@
+"""The two substrates of one FF architecture: a spiking LIF stack and its analog ReLU twin.
+
+Both expose the same interface, so the engine, evaluation, latents and exports treat them
+alike:
+
+- ``sizes``: [input, layer 1, ..., layer L] and ``weights`` ([N_l, D_l] per layer, torch order);
+- ``candidate_scores(x_all, generator)``: [B, C] score of every candidate label (the summed
+  P(positive) of the score layers), whose argmax is the prediction;
+- ``latents(x, generator)``: per-layer activity of the samples (analog: ReLU outputs; spiking:
+  spike counts and final trace values).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from neuroff.config import FFConfig
+from neuroff.encoding import encode
+from neuroff.errors import NeuroffError
+from neuroff.goodness import HeadParams, check_head, modulation, probability
+from neuroff.neurons import LIFParams, check_lif_params, lif_initial_state, lif_step, trace_step
+from neuroff.rules.neo_hebbian import NeoHebbianParams, eligibility_step, neo_hebbian_delta
+
+
+class Presentation(NamedTuple):
+    """What one presentation of a batch of spike trains produced, per layer."""
+
+    p_window: torch.Tensor  # [B, L] P(positive) averaged over the learning window
+    p_last: torch.Tensor  # [B, L] P(positive) at the last step
+    counts: list[torch.Tensor]  # [B, N_l] spike counts over the presentation
+    traces: list[torch.Tensor]  # [B, N_l] trace values at the last step
+
+
+def _score(p: torch.Tensor, score_layers: list[int] | None) -> torch.Tensor:
+    return p[..., score_layers].sum(-1) if score_layers is not None else p.sum(-1)
+
+
+class SpikingFFNet(nn.Module):
+    """A stack of LIF layers trained by the neo-Hebbian rule; weights in float64."""
+
+    def __init__(self, config: FFConfig, n_inputs: int, generator: torch.Generator) -> None:
+        super().__init__()
+        self.config = config
+        self.sizes = [n_inputs, *[int(n) for n in config.layers]]
+        self.lif = LIFParams(config.beta, config.threshold, config.reset, config.refractory)
+        check_lif_params(self.lif)
+        self.head = HeadParams(config.head, config.alpha, config.theta, config.eps)
+        for n in self.sizes[1:]:
+            check_head(self.head, n)
+        for i, (d, n) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+            self.register_buffer(f"weight_{i}", init_weights(n, d, config.init, config.init_scale, generator))
+            self.register_buffer(f"eligibility_{i}", torch.zeros(n, d, dtype=torch.float64))
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.sizes) - 1
+
+    @property
+    def weights(self) -> list[torch.Tensor]:
+        return [getattr(self, f"weight_{i}") for i in range(self.n_layers)]
+
+    @property
+    def eligibilities(self) -> list[torch.Tensor]:
+        return [getattr(self, f"eligibility_{i}") for i in range(self.n_layers)]
+
+    def set_layer(self, i: int, weight: torch.Tensor, eligibility: torch.Tensor) -> None:
+        getattr(self, f"weight_{i}").copy_(weight)
+        getattr(self, f"eligibility_{i}").copy_(eligibility)
+
+    @property
+    def plasticity(self) -> NeoHebbianParams:
+        c = self.config
+        return NeoHebbianParams(c.lr, c.eligibility_tau, c.eligibility_nu, c.learn_start)
+
+    def encode(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        c = self.config
+        return encode(x, c.encoder, c.steps, c.max_rate, generator, c.latency_mode, c.normalize_latency)
+
+    def present(
+        self,
+        spikes: torch.Tensor,
+        is_positive: torch.Tensor | None = None,
+        plasticity: NeoHebbianParams | None = None,
+    ) -> Presentation:
+        """Run spike trains [T, B, D] through the stack; learn (batch-averaged) if ``plasticity``.
+
+        This is the readable torch reference of the spiking network; the online numba kernel
+        (``neuroff.kernels.online``) is checked against it with B = 1.
+        """
+        steps, batch = spikes.shape[0], spikes.shape[1]
+        learn_start = plasticity.learn_start if plasticity is not None else self.config.learn_start
+        weights = [w.clone() for w in self.weights] if plasticity is not None else self.weights
+        elig = [e.clone() for e in self.eligibilities] if plasticity is not None else None
+        states = [lif_initial_state((batch, n), torch.float64) for n in self.sizes[1:]]
+        traces = [torch.zeros(batch, n, dtype=torch.float64) for n in self.sizes[1:]]
+        counts = [torch.zeros(batch, n, dtype=torch.float64) for n in self.sizes[1:]]
+        p_sum = torch.zeros(batch, self.n_layers, dtype=torch.float64)
+        p_last = torch.zeros_like(p_sum)
+        for t in range(steps):
+            pre = spikes[t].to(torch.float64)
+            for i in range(self.n_layers):
+                current = pre @ weights[i].T
+                out, states[i] = lif_step(current, states[i], self.lif)
+                traces[i] = trace_step(traces[i], out, self.config.trace, self.config.trace_decay)
+                counts[i] += out
+                if t >= learn_start or t == steps - 1:
+                    p = probability(traces[i], self.head)
+                    if t >= learn_start:
+                        p_sum[:, i] += p
+                    if t == steps - 1:
+                        p_last[:, i] = p
+                if plasticity is not None and t >= learn_start:
+                    m = modulation(traces[i], is_positive, self.head)
+                    dw = neo_hebbian_delta(pre, traces[i], m, plasticity.lr)
+                    weights[i], elig[i] = eligibility_step(weights[i], elig[i], dw, plasticity)
+                pre = out
+        if plasticity is not None:
+            for i in range(self.n_layers):
+                self.set_layer(i, weights[i], elig[i])
+        return Presentation(p_sum / (steps - learn_start), p_last, counts, traces)
+
+    @torch.no_grad()
+    def candidate_scores(self, x_all: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        b, c, d = x_all.shape
+        spikes = self.encode(x_all.reshape(b * c, d), generator)
+        return _score(self.present(spikes).p_window, self.config.score_layers).reshape(b, c)
+
+    @torch.no_grad()
+    def latents(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, list[torch.Tensor]]:
+        out = self.present(self.encode(x, generator))
+        return {"counts": out.counts, "traces": out.traces}
+
+
+class AnalogFFNet(nn.Module):
+    """The analog twin: Linear + ReLU layers, each trained on its own FF loss (inputs detached)."""
+
+    def __init__(self, config: FFConfig, n_inputs: int, generator: torch.Generator) -> None:
+        super().__init__()
+        self.config = config
+        self.sizes = [n_inputs, *[int(n) for n in config.layers]]
+        self.head = HeadParams(config.head, config.alpha, config.theta, config.eps)
+        for n in self.sizes[1:]:
+            check_head(self.head, n)
+        self.layers = nn.ModuleList(nn.Linear(d, n) for d, n in zip(self.sizes[:-1], self.sizes[1:]))
+        with torch.no_grad():
+            for layer in self.layers:
+                bound = 1.0 / layer.in_features**0.5
+                layer.weight.copy_(torch.rand(layer.weight.shape, generator=generator) * 2 * bound - bound)
+                layer.bias.copy_(torch.rand(layer.bias.shape, generator=generator) * 2 * bound - bound)
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.layers)
+
+    @property
+    def weights(self) -> list[torch.Tensor]:
+        return [layer.weight for layer in self.layers]
+
+    def layer_input(self, z: torch.Tensor, i: int) -> torch.Tensor:
+        """What layer i sees of the previous output: detached (no gradient crosses layers) and,
+        past the first layer, length-normalised so goodness cannot pass through unchanged."""
+        z = z.detach()
+        if i > 0 and self.config.normalize_inputs:
+            z = z / (z.norm(dim=-1, keepdim=True) + 1e-8)
+        return z
+
+    def layer_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
+        outs, z = [], x
+        for i, layer in enumerate(self.layers):
+            z = torch.relu(layer(self.layer_input(z, i)))
+            outs.append(z)
+        return outs
+
+    @torch.no_grad()
+    def candidate_scores(self, x_all: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        b, c, d = x_all.shape
+        p = torch.stack([probability(z, self.head) for z in self.layer_outputs(x_all.reshape(b * c, d))], -1)
+        return _score(p, self.config.score_layers).reshape(b, c)
+
+    @torch.no_grad()
+    def latents(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, list[torch.Tensor]]:
+        return {"activations": self.layer_outputs(x)}
+
+
+def init_weights(n_out: int, n_in: int, kind: str, scale: float, generator: torch.Generator) -> torch.Tensor:
+    """Spiking weight init, [n_out, n_in] float64; the scale is relative to 1/sqrt(n_in)."""
+    a = scale / n_in**0.5
+    if kind == "uniform":
+        w = (torch.rand((n_out, n_in), generator=generator, dtype=torch.float64) * 2 - 1) * a
+    elif kind == "normal":
+        w = torch.randn((n_out, n_in), generator=generator, dtype=torch.float64) * a
+    elif kind == "positive":
+        w = torch.rand((n_out, n_in), generator=generator, dtype=torch.float64) * a
+    else:
+        raise NeuroffError(f"unknown init {kind!r}; use uniform, normal or positive")
+    return w
+
+
+def build_model(config: FFConfig, n_inputs: int, generator: torch.Generator) -> SpikingFFNet | AnalogFFNet:
+    if config.mode == "spiking":
+        return SpikingFFNet(config, n_inputs, generator)
+    return AnalogFFNet(config, n_inputs, generator)
