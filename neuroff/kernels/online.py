@@ -90,6 +90,11 @@ def train_online(
         zs.append(np.zeros(n))
     decay = 1.0 - tau
     direct = decay <= 0.0
+    # direct path (tau = 1): E is just tau * dW of the last learning step; remember that step's
+    # active rows and post vector per layer and write E once at the end, not every step
+    last_n = np.full(n_layers, -1, np.int64)
+    last_rows = np.empty((n_layers, max_n), np.int64)
+    last_post = np.empty((n_layers, max_n))
     if not sparse:
         for layer in range(n_layers):
             _fold(w_hats[layer], e_hats[layer], scalars[layer])
@@ -215,8 +220,11 @@ def train_online(
                     elif direct:
                         for k in range(n_active):
                             i = active[k]
+                            last_rows[layer, k] = i
                             for j in range(n):
                                 w_hat[i, j] += nu * tau * post[j]
+                        last_n[layer] = n_active
+                        last_post[layer, :n] = post
                     else:
                         if scal[0] * decay < FOLD_BELOW:
                             _fold(w_hat, e_hat, scal)
@@ -233,3 +241,13 @@ def train_online(
                 n_active = n_next
                 for k in range(n_next):
                     active[k] = next_active[k]
+    if sparse and direct:
+        for layer in range(n_layers):
+            if last_n[layer] < 0:
+                continue  # no learning step ran: E is unchanged
+            e_hat = e_hats[layer]
+            n = e_hat.shape[1]
+            e_hat[:, :] = 0.0
+            for k in range(last_n[layer]):
+                for j in range(n):
+                    e_hat[last_rows[layer, k], j] = tau * last_post[layer, j]
