@@ -95,6 +95,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="what a checkpoint holds")
     info.add_argument("checkpoint")
+
+    rob = sub.add_parser("robustness", help="IntFF vs FF vs backprop trained on a corrupted training set")
+    rob.add_argument("--dataset", default=None, help="default mnist5k")
+    rob.add_argument("--blocks", default=None, help="IntFF blocks; the other methods use the same layers")
+    rob.add_argument("--methods", type=lambda t: [v.strip() for v in t.split(",") if v.strip()], default=None,
+                     help="comma list of intff, ff, ff-softplus, bp (default all)")
+    rob.add_argument("--clean", action="store_true", help="train on the clean training split instead")
+    for name in ("epochs", "patience", "batch-size", "n-train", "n-test", "seed"):
+        rob.add_argument(f"--{name}", type=int, default=None, help="--patience 0: no early stopping" if name == "patience" else None)
+    for name in ("noise-std", "lr", "bp-lr", "threshold", "val-fraction"):
+        rob.add_argument(f"--{name}", type=float, default=None)
+    rob.add_argument("--head", default=None, choices=("sigma", "sym"), help="head of the core FF rule")
+    rob.add_argument("--embedding", default=None, choices=("code", "onehot"))
+    rob.add_argument("--out", default=None, help="directory for robustness.json and robustness.png")
+    rob.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
@@ -116,6 +131,14 @@ def run(argv: list[str] | None = None) -> int:
         print(json.dumps({"checkpoint": args.checkpoint, "dataset": ds.name, "test_accuracy": acc}))
     elif args.command == "info":
         print(json.dumps(engine.checkpoint_info(args.checkpoint), indent=2))
+    elif args.command == "robustness":
+        from neuroff.robustness import StudySettings, format_table, run_study
+
+        values = {f.name: getattr(args, f.name) for f in fields(StudySettings) if getattr(args, f.name, None) is not None}
+        values["corrupt"] = not args.clean
+        if values.get("patience") == 0:
+            values["patience"] = None
+        print(format_table(run_study(StudySettings(**values), args.out, progress=not args.quiet)))
     return 0
 
 

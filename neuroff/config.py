@@ -18,7 +18,7 @@ from neuroff.errors import NeuroffError
 
 MODES = ("spiking", "analog")
 # rule families the engine can train; each maps to a builder in neuroff.families
-RULE_FAMILIES = ("ff",)
+RULE_FAMILIES = ("ff", "intff")
 INITS = ("uniform", "normal", "positive")
 
 
@@ -61,6 +61,9 @@ class FFConfig:
     optimizer: str = "adam"
     analog_lr: float = 0.003
     normalize_inputs: bool = True
+    # Integrated FF (rule intff): nested block sizes, see neuroff.blockspec; None = one block per --layers entry
+    blocks: str | None = None
+    intff_threshold: float = 1.5
     # training
     epochs: int = 1
     batch_size: int = 1
@@ -87,7 +90,9 @@ class FFConfig:
             raise NeuroffError(f"eligibility_tau={self.eligibility_tau} must lie in (0, 1]")
         if self.optimizer not in ("adam", "sgd"):
             raise NeuroffError(f"unknown optimizer {self.optimizer!r}; use adam or sgd")
-        if self.score_layers is not None:
+        if self.blocks is not None and self.rule != "intff":
+            raise NeuroffError("--blocks belongs to IntFF; pass --rule intff (plain FF takes --layers)")
+        if self.score_layers is not None and self.blocks is None:  # with --blocks they index blocks, checked there
             bad = [i for i in self.score_layers if not 0 <= i < len(self.layers)]
             if bad:
                 raise NeuroffError(f"score_layers {bad} out of range for {len(self.layers)} layers")

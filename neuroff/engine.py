@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -96,9 +97,12 @@ def train(
     dataset: Dataset | None = None,
     resume: str | Path | None = None,
     progress: bool = True,
+    on_epoch: Callable[[Trained], bool] | None = None,
 ) -> Trained:
     """Train for ``config.epochs`` epochs (continuing a checkpoint when ``resume`` is given);
-    writes ``model.pt`` and ``metrics.json`` to ``out_dir`` after every epoch."""
+    writes ``model.pt`` and ``metrics.json`` to ``out_dir`` after every epoch. ``on_epoch``, if
+    given, is called after every epoch (its record is ``trained.history[-1]``) and stops training
+    by returning True (early stopping; see ``neuroff.robustness``)."""
     if resume is not None:
         trained = load_trained(resume, epochs=config.epochs)
         config = trained.config
@@ -143,6 +147,8 @@ def train(
         if out_dir is not None:
             save_trained(trained, Path(out_dir) / "model.pt")
             write_json(Path(out_dir) / "metrics.json", {"config": config.to_dict(), "epochs": trained.history})
+        if on_epoch is not None and on_epoch(trained):
+            break
     return trained
 
 

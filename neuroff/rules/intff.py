@@ -1,0 +1,51 @@
+"""The IntFF rule: block by block, each block descends its own FF loss (``neuroff.intff``) by
+backprop inside the block, one optimiser per block, and passes its detached output on.
+
+Doing the blocks one after another, each with its own backward pass, keeps only one block's
+graph in memory; it gives the gradients of backprop through sum_b L_b with ``detach()`` at every
+block boundary (``test_intff_gradients_equal_detached_global_backprop``)."""
+
+from __future__ import annotations
+
+import torch
+
+from neuroff.intff import IntFFNet, intff_loss, mean_goodness
+
+
+class IntFFRule:
+    name = "intff"
+
+    def __init__(self, model: IntFFNet, optimizer: str = "adam", lr: float = 0.003, batch_size: int = 64) -> None:
+        self.batch_size = batch_size
+        make = torch.optim.Adam if optimizer == "adam" else torch.optim.SGD
+        self.optimizers = [make(block.parameters(), lr=lr) for block in model.blocks]
+
+    def step(
+        self, model: IntFFNet, x_pos: torch.Tensor, x_neg: torch.Tensor, generator: torch.Generator
+    ) -> dict[str, float]:
+        n, correct, loss_sum = x_pos.shape[0], 0.0, 0.0
+        for lo in range(0, n, self.batch_size):
+            xp, xn = x_pos[lo : lo + self.batch_size], x_neg[lo : lo + self.batch_size]
+            m = xp.shape[0]
+            h = torch.cat([xp, xn])
+            s = torch.cat([torch.ones(m), torch.zeros(m)])
+            goodness = []
+            for b, opt in enumerate(self.optimizers):
+                h = model.block_forward(b, model.block_input(h, b))[-1]
+                g = mean_goodness(h)
+                loss = intff_loss(g, s, model.threshold).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                goodness.append(g.detach())
+                loss_sum += float(loss.detach()) * m
+            score = model.score(goodness)
+            correct += float((score[:m] > score[m:]).sum())
+        return {"pairs": float(n), "pair_correct": correct, "loss": loss_sum / max(n, 1)}
+
+    def state_dict(self) -> dict:
+        return {"optimizers": [opt.state_dict() for opt in self.optimizers]}
+
+    def load_state_dict(self, state: dict) -> None:
+        for opt, s in zip(self.optimizers, state["optimizers"]):
+            opt.load_state_dict(s)
