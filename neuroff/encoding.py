@@ -24,15 +24,22 @@ ENCODERS = ("rate", "latency")
 
 
 def rate_encode(
-    x: torch.Tensor, steps: int, max_rate: float = 1.0, generator: torch.Generator | None = None
+    x: torch.Tensor,
+    steps: int,
+    max_rate: float = 1.0,
+    generator: torch.Generator | None = None,
+    noise_shape: tuple[int, ...] | None = None,
 ) -> torch.Tensor:
-    """Bernoulli rate code; returns [steps, *x.shape] float spikes."""
+    """Bernoulli rate code; returns [steps, *x.shape] float spikes.
+
+    ``noise_shape`` (broadcastable to ``x.shape``) shares uniform draws across dimensions of
+    size 1: common random numbers, e.g. the same pixel spikes for every candidate label."""
     if steps < 1:
         raise NeuroffError(f"steps={steps} must be >= 1")
     if not 0.0 < max_rate <= 1.0:
         raise NeuroffError(f"max_rate={max_rate} must lie in (0, 1]")
     p = (x.clamp(0.0, 1.0) * max_rate).to(torch.float32)
-    u = torch.rand((steps, *x.shape), generator=generator, dtype=torch.float32)
+    u = torch.rand((steps, *(noise_shape or x.shape)), generator=generator, dtype=torch.float32)
     return (u < p).to(torch.float32)
 
 
@@ -90,10 +97,11 @@ def encode(
     generator: torch.Generator | None = None,
     latency_mode: str = "linear",
     normalize: bool = False,
+    noise_shape: tuple[int, ...] | None = None,
 ) -> torch.Tensor:
     """Dispatch by name; the configuration-facing entry point."""
     if encoder == "rate":
-        return rate_encode(x, steps, max_rate, generator)
+        return rate_encode(x, steps, max_rate, generator, noise_shape)
     if encoder == "latency":
         return latency_encode(x, steps, latency_mode, normalize=normalize)
     raise NeuroffError(f"unknown encoder {encoder!r}; use one of {', '.join(ENCODERS)}")

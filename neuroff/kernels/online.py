@@ -48,7 +48,11 @@ def fold_all(w_hats, e_hats, scalars):
 
 @njit(cache=True)
 def train_online(
-    spikes,  # uint8 [P, T, D0]: one presentation per row
+    spikes,  # uint8 [P, T, D0]: given spike trains, or [0, 0, 0] to draw Bernoulli from ``rates``
+    rates,  # float64 [P, D0]: per-step firing probability (used when spikes is empty)
+    steps,  # time steps per presentation when drawing
+    seed,  # seeds numba's generator for the Bernoulli draws
+    record,  # uint8 [P, T, D0] out: the drawn spikes (or [0, 0, 0] to skip recording)
     is_positive,  # uint8 [P]
     w_hats,  # list of float64 [D_l, N_l]
     e_hats,  # list of float64 [D_l, N_l]
@@ -70,7 +74,13 @@ def train_online(
     sparse,
     p_last,  # out: float64 [P, L], P(positive) at the last step per layer
 ):
-    n_pres, n_steps, d0 = spikes.shape
+    draw = spikes.shape[0] == 0
+    keep = record.shape[0] > 0
+    if draw:
+        n_pres, d0 = rates.shape
+        n_steps = steps
+    else:
+        n_pres, n_steps, d0 = spikes.shape
     n_layers = len(w_hats)
     max_n = d0
     for layer in range(n_layers):
@@ -98,8 +108,17 @@ def train_online(
     if not sparse:
         for layer in range(n_layers):
             _fold(w_hats[layer], e_hats[layer], scalars[layer])
+    np.random.seed(seed)
+    live = np.empty(d0, np.int64)
+    n_live = 0
     for pres in range(n_pres):
         s = float(is_positive[pres])
+        if draw:
+            n_live = 0
+            for i in range(d0):
+                if rates[pres, i] > 0.0:
+                    live[n_live] = i
+                    n_live += 1
         for layer in range(n_layers):
             vs[layer][:] = 0.0
             prev[layer][:] = 0.0
@@ -107,10 +126,20 @@ def train_online(
             zs[layer][:] = 0.0
         for t in range(n_steps):
             n_active = 0
-            for i in range(d0):
-                if spikes[pres, t, i]:
-                    active[n_active] = i
-                    n_active += 1
+            if draw:
+                # Bernoulli rate code (neuroff.encoding.rate_encode); zero-rate inputs draw nothing
+                for k in range(n_live):
+                    i = live[k]
+                    if np.random.random() < rates[pres, i]:
+                        active[n_active] = i
+                        n_active += 1
+                        if keep:
+                            record[pres, t, i] = 1
+            else:
+                for i in range(d0):
+                    if spikes[pres, t, i]:
+                        active[n_active] = i
+                        n_active += 1
             learning = t >= learn_start
             for layer in range(n_layers):
                 w_hat = w_hats[layer]

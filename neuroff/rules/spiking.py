@@ -27,39 +27,71 @@ class NeoHebbianRule:
         self, model: SpikingFFNet, x_pos: torch.Tensor, x_neg: torch.Tensor, generator: torch.Generator
     ) -> dict[str, float]:
         n = x_pos.shape[0]
-        # one draw of spike trains for the chunk, in presentation order pos_0, neg_0, pos_1, ...
-        spikes = model.encode(torch.stack([x_pos, x_neg], 1).reshape(2 * n, -1), generator)
+        xs = torch.stack([x_pos, x_neg], 1).reshape(2 * n, -1)  # presentation order pos_0, neg_0, ...
         if self.batch_size == 1 and self.use_kernel:
-            p_pos, p_neg = self._online(model, spikes)
-        else:
-            p_pos, p_neg = [], []
-            plasticity = model.plasticity
-            for lo in range(0, n, self.batch_size):
-                hi = min(lo + self.batch_size, n)
-                for first, s, out in ((0, 1.0, p_pos), (1, 0.0, p_neg)):
-                    flags = torch.full((hi - lo,), s, dtype=torch.float64)
-                    res = model.present(spikes[:, 2 * lo + first : 2 * hi : 2], flags, plasticity)
-                    out.append(res.p_last[:, -1])
-            p_pos, p_neg = torch.cat(p_pos), torch.cat(p_neg)
-        return {"pairs": float(n), "pair_correct": float((p_pos > p_neg).sum())}
+            p_last = self.online(model, xs, generator)
+            return _pair_stats(p_last[0::2], p_last[1::2])
+        spikes = model.encode(xs, generator)
+        return self.reference(model, spikes)
 
-    def _online(self, model: SpikingFFNet, spikes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def reference(self, model: SpikingFFNet, spikes: torch.Tensor) -> dict[str, float]:
+        """The torch path on given spike trains [T, 2n, D] (pos_0, neg_0, ...), in mini-batches."""
         n = spikes.shape[1] // 2
-        flags = np.tile(np.array([1, 0], np.uint8), n)
-        spikes = spikes.permute(1, 0, 2).to(torch.uint8).contiguous().numpy()
+        p_pos, p_neg = [], []
+        plasticity = model.plasticity
+        for lo in range(0, n, self.batch_size):
+            hi = min(lo + self.batch_size, n)
+            for first, s, out in ((0, 1.0, p_pos), (1, 0.0, p_neg)):
+                flags = torch.full((hi - lo,), s, dtype=torch.float64)
+                res = model.present(spikes[:, 2 * lo + first : 2 * hi : 2], flags, plasticity)
+                out.append(res.p_last[:, -1])
+        return _pair_stats(torch.cat(p_pos), torch.cat(p_neg))
+
+    def online(
+        self,
+        model: SpikingFFNet,
+        xs: torch.Tensor,
+        generator: torch.Generator,
+        spikes: torch.Tensor | None = None,
+        record: bool = False,
+    ) -> torch.Tensor:
+        """Train on presentations xs [P, D] (alternating positive/negative) with the numba kernel.
+
+        Rate-coded inputs are drawn inside the kernel (seeded from ``generator``); other encoders,
+        or given ``spikes`` [T, P, D], are passed in. Returns P(positive) of the last layer at the
+        last step, [P]; with ``record`` the drawn spike trains [T, P, D] are kept in
+        ``self.last_spikes`` (for checking against the torch reference)."""
         c = model.config
+        n_pres, d = xs.shape
+        empty = np.zeros((0, 0, 0), np.uint8)
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+        if spikes is None and c.encoder != "rate":
+            spikes = model.encode(xs, generator)
+        if spikes is not None:
+            given = spikes.permute(1, 0, 2).to(torch.uint8).contiguous().numpy()
+            rates = np.zeros((0, 0))
+        else:
+            given = empty
+            rates = (xs.clamp(0.0, 1.0).to(torch.float64) * c.max_rate).numpy()
+        kept = np.zeros((n_pres, c.steps, d), np.uint8) if record and spikes is None else empty
+        flags = np.tile(np.array([1, 0], np.uint8), n_pres // 2 + 1)[:n_pres]
         w_hats = online.List([w.T.contiguous().numpy().copy() for w in model.weights])
         e_hats = online.List([e.T.contiguous().numpy().copy() for e in model.eligibilities])
         scalars = online.List([np.array([1.0, 0.0]) for _ in model.weights])
-        p_last = np.zeros((2 * n, model.n_layers))
+        p_last = np.zeros((n_pres, model.n_layers))
         online.train_online(
-            spikes, flags, w_hats, e_hats, scalars, c.learn_start, c.beta, c.threshold,
-            online.RESET_CODES[c.reset], c.refractory, online.TRACE_CODES[c.trace], c.trace_decay,
-            online.HEAD_CODES[c.head], c.alpha, c.theta, c.eps, c.lr, c.eligibility_tau,
+            given, rates, c.steps, seed, kept, flags, w_hats, e_hats, scalars, c.learn_start, c.beta,
+            c.threshold, online.RESET_CODES[c.reset], c.refractory, online.TRACE_CODES[c.trace],
+            c.trace_decay, online.HEAD_CODES[c.head], c.alpha, c.theta, c.eps, c.lr, c.eligibility_tau,
             c.eligibility_nu, self.sparse, p_last,
         )  # fmt: skip
         online.fold_all(w_hats, e_hats, scalars)
         for i in range(model.n_layers):
             model.set_layer(i, torch.from_numpy(w_hats[i]).T, torch.from_numpy(e_hats[i]).T)
-        p = torch.from_numpy(p_last[:, -1])
-        return p[0::2], p[1::2]
+        if record:
+            self.last_spikes = spikes if spikes is not None else torch.from_numpy(kept).permute(1, 0, 2).float()
+        return torch.from_numpy(p_last[:, -1])
+
+
+def _pair_stats(p_pos: torch.Tensor, p_neg: torch.Tensor) -> dict[str, float]:
+    return {"pairs": float(len(p_pos)), "pair_correct": float((p_pos > p_neg).sum())}
