@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="what a checkpoint holds")
     info.add_argument("checkpoint")
+    from neuroff.export.commands import add_parsers as add_export_parsers
+
+    add_export_parsers(sub)  # export --target loihi|nir, run-lava
 
     rob = sub.add_parser("robustness", help="IntFF vs FF vs backprop trained on a corrupted training set")
     rob.add_argument("--dataset", default=None, help="default mnist5k")
@@ -131,6 +134,10 @@ def run(argv: list[str] | None = None) -> int:
         print(json.dumps({"checkpoint": args.checkpoint, "dataset": ds.name, "test_accuracy": acc}))
     elif args.command == "info":
         print(json.dumps(engine.checkpoint_info(args.checkpoint), indent=2))
+    elif args.command in ("export", "run-lava"):
+        from neuroff.export.commands import export_command, run_lava_command
+
+        (export_command if args.command == "export" else run_lava_command)(args)
     elif args.command == "robustness":
         from neuroff.robustness import StudySettings, format_table, run_study
 

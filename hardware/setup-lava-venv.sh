@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Create the Python 3.10 venv that runs Lava (lava-nc 0.10.0 + lava-dl 0.6.0 netx, no torch).
+# Usage: hardware/setup-lava-venv.sh [VENV_DIR]   (default: .venv-lava in the repository root)
+# Exit status 3: no Python 3.10 interpreter found (set LAVA_PYTHON to one).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${1:-$ROOT/.venv-lava}"
+MARK="$VENV/.installed-lava-0.10.0"
+[ -f "$MARK" ] && exit 0
+
+PY="${LAVA_PYTHON:-}"
+if [ -z "$PY" ]; then PY="$(command -v python3.10 2>/dev/null || true)"; fi
+if [ -n "$PY" ] && ! "$PY" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then PY=""; fi
+if [ -z "$PY" ] && command -v pyenv >/dev/null 2>&1; then
+    for p in "$(pyenv root)"/versions/3.10.*/bin/python3.10; do [ -x "$p" ] && PY="$p"; done
+fi
+if [ -z "$PY" ]; then
+    echo "no Python 3.10 found (Lava needs 3.10); install one or set LAVA_PYTHON" >&2
+    exit 3
+fi
+
+echo "creating $VENV with $PY (about a minute)"
+rm -rf "$VENV"
+"$PY" -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --upgrade pip
+"$VENV/bin/python" -m pip install -q -c "$ROOT/constraints.txt" \
+    lava-nc==0.10.0 'numpy<2' 'scipy<1.16' 'scikit-learn<1.8' h5py
+# lava-dl's declared dependencies pull torch and friends; netx needs none of them (see
+# hardware/neuroff_lava/netx_loader.py), so install it alone.
+"$VENV/bin/python" -m pip install -q -c "$ROOT/constraints.txt" --no-deps lava-dl==0.6.0
+# lava-dl ships a top-level `tests` package; remove it so it can never shadow a project's tests.
+rm -rf "$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/tests"
+"$VENV/bin/python" -c 'import lava, h5py, numpy'
+touch "$MARK"

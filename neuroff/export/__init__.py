@@ -1,0 +1,1 @@
+"""Exporters of trained spiking networks: Loihi (lava-dl netx HDF5 + sidecar) and NIR."""

@@ -1,0 +1,75 @@
+"""The `export` and `run-lava` subcommands (parsers and handlers); heavy imports stay inside the
+handlers so `neuroff --help` stays instant."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+TARGETS = ("loihi", "nir")
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    ex = sub.add_parser("export", help="export a spiking checkpoint for Loihi (lava-dl netx) or NIR")
+    ex.add_argument("checkpoint")
+    ex.add_argument("--target", required=True, choices=TARGETS)
+    ex.add_argument("-o", "--out", required=True, help="model.net (loihi; a model.json sidecar is written next to it) or model.nir")
+    ex.add_argument("--clip-percentile", type=float, default=100.0, help="loihi: scale weights so this percentile of |w| maps to 254")
+    ex.add_argument("--n-test", type=int, default=None, help="loihi: test samples for the float vs fixed-point report (default all)")
+    ex.add_argument("--dt", type=float, default=None, help="nir: time step in seconds the taus are written for (default 1e-4)")
+
+    rl = sub.add_parser("run-lava", help="run an exported model.net on Intel Lava and compare it with the fixed-point reference")
+    rl.add_argument("netx", help="model.net written by `neuroff export --target loihi`")
+    rl.add_argument("--dataset", default=None, help="defaults to the dataset the model was trained on")
+    rl.add_argument("--samples", type=int, default=20, help="test samples (each presented with every label)")
+    rl.add_argument("--checkpoint", default=None, help="float checkpoint for the float accuracy (default: the one exported)")
+    rl.add_argument("--lava-venv", default=None, help="the Python 3.10 Lava venv (default .venv-lava, created if missing)")
+    rl.add_argument("--chunk", type=int, default=500, help="presentations per Lava run call")
+    rl.add_argument("--out", default=None, help="also write the report as JSON here")
+
+
+def export_command(args: argparse.Namespace) -> None:
+    from neuroff import engine
+    from neuroff.data import load_dataset
+
+    trained = engine.load_trained(args.checkpoint)
+    if args.target == "loihi":
+        from neuroff.export.loihi import export_loihi, format_resources
+
+        ds = load_dataset(trained.config.dataset, seed=trained.config.seed).subset(None, args.n_test)
+        net, side, meta = export_loihi(trained, args.out, ds.x_test, ds.y_test, args.clip_percentile, source=args.checkpoint)
+        q = meta["quantisation"]
+        print(format_resources(meta["resources"]))
+        print(
+            f"float accuracy {q['float_accuracy']:.4f}, fixed-point accuracy {q['fixed_accuracy']:.4f} "
+            f"on {q['n_samples']} test samples; spike agreement {', '.join(f'{a:.5f}' for a in q['spike_agreement'])}; "
+            f"clipped weights {', '.join(f'{c:.4%}' for c in q['clipped_fraction'])}"
+        )
+        print(json.dumps({"netx": str(net), "sidecar": str(side)}))
+    else:
+        from neuroff.export.nir import DEFAULT_DT, export_nir
+
+        path = export_nir(trained, args.out, dt=args.dt if args.dt is not None else DEFAULT_DT)
+        print(json.dumps({"nir": str(path)}))
+
+
+def run_lava_command(args: argparse.Namespace) -> None:
+    from neuroff.export.lava import DEFAULT_VENV, run_lava
+    from neuroff.io import write_json
+
+    report = run_lava(
+        args.netx, args.dataset, args.samples, checkpoint=args.checkpoint, venv=args.lava_venv or DEFAULT_VENV, chunk=args.chunk
+    )
+    float_acc = f"{report['float_accuracy']:.4f}" if "float_accuracy" in report else "n/a"
+    print(
+        f"{report['samples']} samples x {report['presentations'] // report['samples']} labels on {report['dataset']}: "
+        f"Lava accuracy {report['lava_accuracy']:.4f}, fixed-point reference {report['fixed_accuracy']:.4f}, float {float_acc}\n"
+        f"spikes: {report['mismatched_spikes']} of {report['raster_entries']} raster entries differ "
+        f"(reference {report['reference_spikes']} spikes, Lava {report['lava_spikes']}); "
+        f"prediction agreement {report['prediction_agreement']:.4f}\n"
+        f"time per sample: Lava {report['lava_s_per_sample'] * 1e3:.1f} ms (compiled once in {report['lava_compile_s']:.1f} s), "
+        f"fixed-point reference {report['reference_s_per_sample'] * 1e3:.2f} ms"
+    )
+    if args.out:
+        write_json(args.out, report)
+    print(json.dumps(report))

@@ -1,0 +1,190 @@
+"""`neuroff run-lava`: run an exported model.net on Intel Lava and check it against neuroff.
+
+Lava needs Python 3.10, so it runs in its own venv (``.venv-lava``, made by
+``hardware/setup-lava-venv.sh``) as a subprocess with only ``hardware/`` on its path. This side
+encodes the dataset's samples with every candidate label into spike trains (seeded, the same
+encoder as training), hands them over as an npz, reads back Lava's per-layer rasters, and
+compares them raster by raster with neuroff's fixed-point reference run on the *same file*
+(``read_netx``) and the same spikes; it also decodes the FF goodness itself and checks that
+its predictions equal the runner's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+import neuroff
+from neuroff.config import FFConfig
+from neuroff.data import load_dataset
+from neuroff.data.pairing import LabelEmbedding
+from neuroff.encoding import encode
+from neuroff.engine import EVAL_SEED_OFFSET
+from neuroff.errors import NeuroffError
+from neuroff.export.loihi import load_sidecar, read_netx
+from neuroff.io import atomic_write
+from neuroff.models_fixed import decode_rasters, run_fixed
+
+REPO_ROOT = Path(neuroff.__file__).resolve().parents[1]
+HARDWARE_DIR = REPO_ROOT / "hardware"
+DEFAULT_VENV = REPO_ROOT / ".venv-lava"
+NO_PYTHON310 = 3  # setup-lava-venv.sh's exit status when no Python 3.10 exists
+
+
+def ensure_lava_venv(venv: str | Path = DEFAULT_VENV) -> Path:
+    """The Lava venv's python, creating the venv (about a minute) if it is missing."""
+    venv = Path(venv)
+    script = HARDWARE_DIR / "setup-lava-venv.sh"
+    if not script.is_file():
+        raise NeuroffError(f"{script} not found; run-lava needs a source checkout of neuroff (with hardware/)")
+    proc = subprocess.run(["bash", str(script), str(venv)], capture_output=True, text=True)
+    if proc.returncode == NO_PYTHON310:
+        raise NeuroffError("Lava needs Python 3.10 and none was found; install one (e.g. pyenv install 3.10) or set LAVA_PYTHON")
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        raise NeuroffError(f"creating the Lava venv {venv} failed: {tail[0]}; see hardware/setup-lava-venv.sh")
+    return venv / "bin" / "python"
+
+
+def decode_config(sidecar: dict[str, Any]) -> FFConfig:
+    """An FFConfig carrying the sidecar's read-out settings (what ``decode_rasters`` reads)."""
+    d = sidecar["decode"]
+    return FFConfig(
+        steps=sidecar["timing"]["steps"],
+        learn_start=d["learn_start"],
+        trace=d["trace"],
+        trace_decay=d["trace_decay"],
+        head=d["head"]["kind"],
+        alpha=d["head"]["alpha"],
+        theta=d["head"]["theta"],
+        eps=d["head"]["eps"],
+        score_layers=d["score_layers"],
+    )
+
+
+def encode_presentations(sidecar: dict[str, Any], x: torch.Tensor, seed: int) -> torch.Tensor:
+    """Samples [S, pixels] -> spikes [S, C, T, D] uint8, every candidate label embedded."""
+    codes = torch.tensor(sidecar["label_codes"], dtype=torch.float32)
+    emb = LabelEmbedding(sidecar["input_layout"]["embedding"], sidecar["n_classes"], codes)
+    if x.shape[1] + emb.extra_features != sidecar["n_inputs"]:
+        raise NeuroffError(
+            f"the model takes {sidecar['n_inputs'] - emb.extra_features} pixels, the dataset has {x.shape[1]}; "
+            f"use the dataset it was trained on ({sidecar['dataset']})"
+        )
+    e = sidecar["encoder"]
+    g = torch.Generator().manual_seed(seed)
+    x_all = emb.embed_all(x)
+    s, c, d = x_all.shape
+    spikes = encode(x_all.reshape(s * c, d), e["kind"], e["steps"], e["max_rate"], g, e["latency_mode"], e["normalize_latency"])
+    return spikes.permute(1, 0, 2).reshape(s, c, e["steps"], d).to(torch.uint8)
+
+
+def _run_runner(python: Path, netx: Path, inputs: Path, out: Path, chunk: int, n_chunks: int) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    env["PYTHONPATH"] = str(HARDWARE_DIR)
+    cmd = [str(python), "-m", "neuroff_lava.run", str(netx), "--inputs", str(inputs), "--out", str(out), "--chunk", str(chunk), "--progress"]
+    # cwd = the temp folder: nothing of this repository (e.g. tests/) is importable by accident
+    proc = subprocess.Popen(cmd, cwd=inputs.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    bar = tqdm(total=n_chunks, unit="chunk", desc="lava", leave=False, file=sys.stderr)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("lava: chunk"):
+            bar.update(1)
+    bar.close()
+    err = proc.stderr.read() if proc.stderr is not None else ""
+    if proc.wait() != 0:
+        lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+        raise NeuroffError(f"the Lava runner failed: {lines[-1] if lines else 'no output'}")
+
+
+def run_lava(
+    netx: str | Path,
+    dataset: str | None = None,
+    samples: int = 20,
+    seed: int | None = None,
+    checkpoint: str | Path | None = None,
+    venv: str | Path = DEFAULT_VENV,
+    chunk: int = 500,
+) -> dict[str, Any]:
+    """Run ``samples`` test samples on Lava and on the fixed-point reference; report agreement."""
+    netx = Path(netx).resolve()
+    sidecar = load_sidecar(netx)
+    qnet = read_netx(netx, [layer["weight_scale"] for layer in sidecar["layers"]])
+    if samples < 1:
+        raise NeuroffError(f"--samples {samples} must be >= 1")
+    name = dataset or sidecar["dataset"]
+    seed = sidecar.get("seed", 0) if seed is None else seed
+    ds = load_dataset(name, seed=sidecar.get("seed", 0))
+    x, y = ds.x_test[:samples], ds.y_test[:samples]
+    spikes = encode_presentations(sidecar, x, seed + EVAL_SEED_OFFSET)
+    s, c, steps, d = spikes.shape
+    python = ensure_lava_venv(venv)
+
+    # neuroff's fixed-point reference on the file Lava loads, same spikes
+    flat = spikes.reshape(s * c, steps, d).permute(1, 0, 2).contiguous()
+    run_fixed(qnet.layers, flat[:, :1])  # warm-up, so the timing below is the steady state
+    t0 = time.perf_counter()
+    ref_rasters, _ = run_fixed(qnet.layers, flat)
+    ref_s = time.perf_counter() - t0
+    cfg = decode_config(sidecar)
+    sel = cfg.score_layers if cfg.score_layers is not None else list(range(len(qnet.layers)))
+    ref_scores = decode_rasters(ref_rasters, cfg).p_window[:, sel].sum(-1).reshape(s, c)
+
+    with tempfile.TemporaryDirectory(prefix="neuroff-lava-") as tmp:
+        inputs, out = Path(tmp) / "spikes.npz", Path(tmp) / "result.npz"
+        atomic_write(inputs, lambda f: np.savez(f, spikes=spikes.numpy(), labels=y.numpy()))
+        interval = sidecar["timing"]["reset_interval"]
+        n_chunks = -(-(s * c * interval + len(qnet.layers)) // (min(chunk, s * c) * interval))
+        _run_runner(python, netx, inputs, out, chunk, n_chunks)
+        with np.load(out) as res:
+            lava_rasters = [torch.from_numpy(res[f"layer_{i}"].astype(np.int64)) for i in range(len(qnet.layers))]
+            lava_pred = torch.from_numpy(res["predictions"].astype(np.int64))
+            summary = json.loads(str(res["summary"]))
+
+    mismatched, total, ref_spikes, lava_spikes = 0, 0, 0, 0
+    for ref, lava in zip(ref_rasters, lava_rasters):
+        ref = ref.permute(1, 0, 2).reshape(s, c, steps, -1)
+        mismatched += int((ref != lava).sum())
+        total += ref.numel()
+        ref_spikes += int(ref.sum())
+        lava_spikes += int(lava.sum())
+    lava_flat = [r.reshape(s * c, steps, -1).permute(1, 0, 2) for r in lava_rasters]
+    lava_scores = decode_rasters(lava_flat, cfg).p_window[:, sel].sum(-1).reshape(s, c)
+    report = {
+        "netx": str(netx),
+        "dataset": ds.name,
+        "samples": s,
+        "presentations": s * c,
+        "lava_accuracy": float((lava_pred == y).double().mean()),
+        "fixed_accuracy": float((ref_scores.argmax(1) == y).double().mean()),
+        "mismatched_spikes": mismatched,
+        "raster_entries": total,
+        "reference_spikes": ref_spikes,
+        "lava_spikes": lava_spikes,
+        "identical_rasters": mismatched == 0,
+        "prediction_agreement": float((lava_pred == ref_scores.argmax(1)).double().mean()),
+        "runner_decode_matches_neuroff": bool((lava_scores.argmax(1) == lava_pred).all()),
+        "lava_compile_s": summary["compile_s"],
+        "lava_run_s": summary["run_s"],
+        "lava_s_per_sample": summary["run_s_per_sample"],
+        "reference_s_per_sample": ref_s / s,
+    }
+    ckpt = checkpoint if checkpoint is not None else sidecar.get("source_checkpoint")
+    if ckpt and Path(ckpt).is_file():
+        from neuroff.engine import load_trained
+        from neuroff.models_fixed import run_float
+
+        trained = load_trained(ckpt)
+        float_scores = decode_rasters(run_float(trained.model, flat), cfg).p_window[:, sel].sum(-1).reshape(s, c)
+        report["float_accuracy"] = float((float_scores.argmax(1) == y).double().mean())
+    return report
