@@ -113,6 +113,16 @@ def build_parser() -> argparse.ArgumentParser:
     rob.add_argument("--embedding", default=None, choices=("code", "onehot"))
     rob.add_argument("--out", default=None, help="directory for robustness.json and robustness.png")
     rob.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    cmp = sub.add_parser("compare", help="compare the latent distributions of two or more checkpoints")
+    cmp.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT", help="model.pt files (or their directories)")
+    cmp.add_argument("--dataset", default=None, help="defaults to the dataset the first model was trained on")
+    cmp.add_argument("--out", required=True, help="directory for report.json, report.md, latents.npz and PNGs")
+    cmp.add_argument("--n-train", type=int, default=2000, help="training samples for the linear probe (default 2000)")
+    cmp.add_argument("--n-test", type=int, default=None, help="test samples for every metric (default: all)")
+    cmp.add_argument("--n-embed", type=int, default=1000, help="samples in the t-SNE/PCA plots (default 1000)")
+    cmp.add_argument("--seed", type=int, default=0, help="seeds spike encoding, subsampling and t-SNE")
+    cmp.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
@@ -146,6 +156,14 @@ def run(argv: list[str] | None = None) -> int:
         if values.get("patience") == 0:
             values["patience"] = None
         print(format_table(run_study(StudySettings(**values), args.out, progress=not args.quiet)))
+    elif args.command == "compare":
+        from neuroff.latents import compare, markdown_report
+
+        if len(args.checkpoints) < 2:
+            raise NeuroffError("compare needs at least two checkpoints, e.g. neuroff compare A/model.pt B/model.pt --out DIR")
+        report = compare(args.checkpoints, args.out, dataset=args.dataset, n_train=args.n_train, n_test=args.n_test,
+                         n_embed=args.n_embed, seed=args.seed, progress=not args.quiet)
+        print(markdown_report(report), end="")
     return 0
 
 
