@@ -66,7 +66,7 @@ class FFConfig:
     intff_threshold: float = 1.5
     # training
     epochs: int = 1
-    batch_size: int = 1
+    batch_size: int | None = None  # None: 1 (online) for spiking, 64 for analog
     seed: int = 0
     score_layers: list[int] | None = None
     n_train: int | None = None
@@ -84,7 +84,7 @@ class FFConfig:
             raise NeuroffError(f"unknown init {self.init!r}; use one of {', '.join(INITS)}")
         if not 0 <= self.learn_start < self.steps:
             raise NeuroffError(f"learn_start={self.learn_start} must lie in [0, steps={self.steps})")
-        if self.epochs < 0 or self.batch_size < 1 or self.chunk < 1:
+        if self.epochs < 0 or self.chunk < 1 or (self.batch_size is not None and self.batch_size < 1):
             raise NeuroffError("epochs must be >= 0 and batch_size, chunk >= 1")
         if not 0.0 < self.eligibility_tau <= 1.0:
             raise NeuroffError(f"eligibility_tau={self.eligibility_tau} must lie in (0, 1]")
@@ -97,6 +97,12 @@ class FFConfig:
             if bad:
                 raise NeuroffError(f"score_layers {bad} out of range for {len(self.layers)} layers")
         return self
+
+    @property
+    def effective_batch_size(self) -> int:
+        if self.batch_size is not None:
+            return self.batch_size
+        return 1 if self.mode == "spiking" else 64
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
