@@ -112,9 +112,11 @@ class FixedPointSpikingNet:
         """Dequantised weights (integer / scale), comparable with the float network's."""
         return [layer.weight.to(torch.float64) / layer.scale for layer in self.layers]
 
-    def encode(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def encode(
+        self, x: torch.Tensor, generator: torch.Generator | None = None, noise_shape: tuple[int, ...] | None = None
+    ) -> torch.Tensor:
         c = self.config
-        return encode(x, c.encoder, c.steps, c.max_rate, generator, c.latency_mode, c.normalize_latency)
+        return encode(x, c.encoder, c.steps, c.max_rate, generator, c.latency_mode, c.normalize_latency, noise_shape)
 
     def rasters(self, spikes: torch.Tensor) -> list[torch.Tensor]:
         return run_fixed(self.layers, spikes)[0]
@@ -125,7 +127,8 @@ class FixedPointSpikingNet:
     @torch.no_grad()
     def candidate_scores(self, x_all: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         b, c, d = x_all.shape
-        spikes = self.encode(x_all.reshape(b * c, d), generator)
+        # the same draws as SpikingFFNet.candidate_scores (common random numbers across labels)
+        spikes = self.encode(x_all, generator, noise_shape=(b, 1, d)).reshape(-1, b * c, d)
         return _score(self.present(spikes).p_window, self.config.score_layers).reshape(b, c)
 
     @torch.no_grad()

@@ -85,8 +85,8 @@ def encode_presentations(sidecar: dict[str, Any], x: torch.Tensor, seed: int) ->
     g = torch.Generator().manual_seed(seed)
     x_all = emb.embed_all(x)
     s, c, d = x_all.shape
-    spikes = encode(x_all.reshape(s * c, d), e["kind"], e["steps"], e["max_rate"], g, e["latency_mode"], e["normalize_latency"])
-    return spikes.permute(1, 0, 2).reshape(s, c, e["steps"], d).to(torch.uint8)
+    spikes = encode(x_all, e["kind"], e["steps"], e["max_rate"], g, e["latency_mode"], e["normalize_latency"], (s, 1, d))
+    return spikes.permute(1, 2, 0, 3).to(torch.uint8)  # [T, S, C, D] -> [S, C, T, D]
 
 
 def _run_runner(python: Path, netx: Path, inputs: Path, out: Path, chunk: int, n_chunks: int) -> None:

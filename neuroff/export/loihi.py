@@ -144,8 +144,9 @@ def compare(trained: Trained, qnet: QuantisedNet, x: torch.Tensor, y: torch.Tens
 
     ``spike_agreement`` is the fraction of (step, neuron) raster entries that agree;
     ``count_agreement`` is 1 - sum|count_float - count_fixed| / sum count_float, per layer.
-    The spikes are drawn exactly as ``engine.evaluate`` draws them (same seed and batch), so the
-    float accuracy here is the one ``neuroff evaluate`` prints.
+    The spikes are drawn exactly as ``engine.evaluate`` draws them (same seed, batch and common
+    random numbers); the float network runs in float64 here (``neuroff evaluate`` uses float32),
+    so the float accuracy can differ from the one it prints by a rare threshold tie.
     """
     model = check_exportable(trained)
     fixed = fixed_point_model(trained, qnet)
@@ -161,7 +162,9 @@ def compare(trained: Trained, qnet: QuantisedNet, x: torch.Tensor, y: torch.Tens
         xb, yb = x[lo : lo + batch], y[lo : lo + batch]
         x_all = emb.embed_all(xb)
         b, n_c, d = x_all.shape
-        spikes = model.encode(x_all.reshape(b * n_c, d), g)
+        # drawn as SpikingFFNet.candidate_scores draws them: one uniform per (step, sample,
+        # input), shared by the C candidates (common random numbers)
+        spikes = model.encode(x_all, g, noise_shape=(b, 1, d)).reshape(-1, b * n_c, d)
         r_float = run_float(model, spikes)
         r_fixed, ma = run_fixed(qnet.layers, spikes)
         s_f = decode_rasters(r_float, c).p_window
@@ -330,7 +333,10 @@ def sidecar(
             "max_rate": c.max_rate,
             "latency_mode": c.latency_mode,
             "normalize_latency": c.normalize_latency,
-            "rule": "rate: each step each input spikes with probability max_rate * x (Bernoulli)",
+            "rule": (
+                "rate: each step each input spikes with probability max_rate * x (Bernoulli); one uniform draw per "
+                "(step, sample, input) is shared by all candidate labels (common random numbers)"
+            ),
         },
         "timing": {
             "steps": c.steps,
