@@ -96,7 +96,8 @@ def test_resource_estimate_numbers():
     }
     assert resource_estimate(net(200, 1000))["layers"][0]["cores"] == 2  # 200,000 B > 128 KiB
     assert resource_estimate(net(8193, 1))["layers"][0]["cores"] == 2  # > 8192 neurons per core
-    assert est["limits"]["max_neurons_per_core"] == {"value": 8192, "source": "public"}
+    assert est["limits"]["max_neurons_per_core"]["value"] == 8192
+    assert est["limits"]["cores_per_chip"] == {"value": 128, "source": "public"}
     assert est["limits"]["synaptic_memory_bytes_per_core"]["source"] == "estimate"
 
 

@@ -57,11 +57,11 @@ from neuroff.neurons_fixed import (
 SIDECAR_FORMAT = "neuroff-loihi-v1"
 
 # Loihi 2 limits used by the resource estimate. "public": stated by Intel (Loihi 2 technology
-# brief, 2021: 128 neuromorphic cores, up to 1M neurons and 120M synapses per chip, 8,192
-# neurons per core at most). "estimate": our assumption, see docs/hardware.md.
+# brief, 2021: 128 neuromorphic cores, up to 1M neurons and 120M synapses per chip).
+# "estimate": our assumption, see docs/hardware.md.
 LOIHI2 = {
     "cores_per_chip": (128, "public"),
-    "max_neurons_per_core": (8192, "public"),
+    "max_neurons_per_core": (8192, "public, derived: 1M neurons per chip / 128 cores"),
     "max_neurons_per_chip": (1_048_576, "public"),
     "max_synapses_per_chip": (120_000_000, "public"),
     "synaptic_memory_bytes_per_core": (128 * 1024, "estimate"),
@@ -240,7 +240,7 @@ def format_resources(est: dict[str, Any]) -> str:
         )
     lines.append(
         f"total: {est['total_neurons']} neurons, {est['total_synapses']} synapses, {est['total_cores']} of 128 cores "
-        f"({est['chips']} Loihi 2 chip); cores estimated from 8,192 neurons/core (public) and 128 KiB synaptic memory/core (estimate)"
+        f"({est['chips']} Loihi 2 chip); cores estimated from 8,192 neurons/core (public per-chip figures / 128) and 128 KiB synaptic memory/core (estimate)"
     )
     return "\n".join(lines)
 
