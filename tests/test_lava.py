@@ -7,7 +7,6 @@ with only hardware/ on its path, never this test tree.
 
 import os
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
