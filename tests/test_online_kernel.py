@@ -29,14 +29,25 @@ CASES = [
 ]
 
 
-def _train(config: FFConfig, use_kernel: bool, sparse: bool) -> tuple[SpikingFFNet, dict, list[torch.Tensor]]:
-    model = SpikingFFNet(config, N_INPUTS, torch.Generator().manual_seed(0))
-    init = [w.clone() for w in model.weights]
-    g = torch.Generator().manual_seed(42)
-    x_pos = torch.rand((N_SAMPLES, N_INPUTS), generator=g)
-    x_neg = torch.rand((N_SAMPLES, N_INPUTS), generator=g)
-    stats = NeoHebbianRule(1, sparse=sparse, use_kernel=use_kernel).step(model, x_pos, x_neg, torch.Generator().manual_seed(1))
-    return model, stats, init
+def _stream(n: int = N_SAMPLES, seed: int = 42) -> torch.Tensor:
+    """Presentations [2n, D] in the engine's order pos_0, neg_0, pos_1, ..."""
+    g = torch.Generator().manual_seed(seed)
+    x_pos, x_neg = torch.rand((n, N_INPUTS), generator=g), torch.rand((n, N_INPUTS), generator=g)
+    return torch.stack([x_pos, x_neg], 1).reshape(2 * n, N_INPUTS)
+
+
+def _model(config: FFConfig) -> SpikingFFNet:
+    return SpikingFFNet(config, N_INPUTS, torch.Generator().manual_seed(0))
+
+
+def _pairs_correct(p_last: torch.Tensor) -> float:
+    return float((p_last[0::2] > p_last[1::2]).sum())
+
+
+def _assert_same_layers(a: SpikingFFNet, b: SpikingFFNet, what: str) -> None:
+    for wa, wb, ea, eb in zip(a.weights, b.weights, a.eligibilities, b.eligibilities):
+        torch.testing.assert_close(wa, wb, rtol=0, atol=TOL, msg=lambda m: f"W, {what}: {m}")
+        torch.testing.assert_close(ea, eb, rtol=0, atol=TOL, msg=lambda m: f"E, {what}: {m}")
 
 
 CONFIGS = [(name, [40, 20], o) for name, o in CASES] + [("base-sym-1layer", [40], {})]
@@ -45,30 +56,55 @@ CONFIGS = [(name, [40, 20], o) for name, o in CASES] + [("base-sym-1layer", [40]
 @pytest.mark.parametrize("layers,overrides", [c[1:] for c in CONFIGS], ids=[c[0] for c in CONFIGS])
 def test_kernel_equals_torch_reference(overrides: dict, layers: list[int]) -> None:
     config = FFConfig(**(dict(layers=layers, lr=0.05, init_scale=3.0, max_rate=0.5) | overrides)).validate()
-    ref, r_stats, init = _train(config, use_kernel=False, sparse=True)
+    xs = _stream()
+    # the kernel draws the rate-coded spikes itself; it records them for the reference
+    kernel, rule = _model(config), NeoHebbianRule(1, sparse=True)
+    p_kernel = rule.online(kernel, xs, torch.Generator().manual_seed(1), record=True)
+    spikes = rule.last_spikes
+    assert spikes.shape == (config.steps, 2 * N_SAMPLES, N_INPUTS) and spikes.sum() > 0
+
+    ref = _model(config)
+    init = [w.clone() for w in ref.weights]
+    r_stats = NeoHebbianRule(1).reference(ref, spikes)
     for i, (wr, w0) in enumerate(zip(ref.weights, init)):
-        # the stream really trains every layer, so agreement below is not vacuous
+        # the stream really trains every layer, so the agreement below is not vacuous
         assert float((wr - w0).abs().max()) > 1e-3, f"layer {i} did not learn"
-    # the reference ignores ``sparse``; the kernel has a sparse path and a dense one
-    for sparse in (True, False):
-        kernel, k_stats, _ = _train(config, use_kernel=True, sparse=sparse)
-        assert k_stats == r_stats, f"sparse={sparse}"
-        for wk, wr, ek, er in zip(kernel.weights, ref.weights, kernel.eligibilities, ref.eligibilities):
-            torch.testing.assert_close(wk, wr, rtol=0, atol=TOL, msg=lambda m: f"W, sparse={sparse}: {m}")
-            torch.testing.assert_close(ek, er, rtol=0, atol=TOL, msg=lambda m: f"E, sparse={sparse}: {m}")
+    assert _pairs_correct(p_kernel) == r_stats["pair_correct"]
+    _assert_same_layers(kernel, ref, "sparse kernel")
+
+    # the dense kernel path, fed the same spike trains
+    dense = _model(config)
+    p_dense = NeoHebbianRule(1, sparse=False).online(dense, xs, torch.Generator().manual_seed(1), spikes=spikes)
+    assert _pairs_correct(p_dense) == r_stats["pair_correct"]
+    _assert_same_layers(dense, ref, "dense kernel")
+
+
+def test_kernel_rate_draws_are_bernoulli_and_seeded() -> None:
+    """The kernel's own Bernoulli draws fire each input with probability max_rate * x."""
+    config = FFConfig(layers=[40], max_rate=0.5).validate()
+    xs = torch.linspace(0, 1, N_INPUTS).expand(60, -1).contiguous()
+    rule = NeoHebbianRule(1)
+    rule.online(_model(config), xs, torch.Generator().manual_seed(3), record=True)
+    first = rule.last_spikes
+    n = first.shape[0] * first.shape[1]
+    p = 0.5 * xs[0].double()
+    rate = first.double().mean(dim=(0, 1))
+    assert torch.all((rate - p).abs() <= 5 * torch.sqrt(p * (1 - p) / n) + 1e-9)
+    assert rate[0] == 0
+    rule.online(_model(config), xs, torch.Generator().manual_seed(3), record=True)
+    assert torch.equal(rule.last_spikes, first)
+    rule.online(_model(config), xs, torch.Generator().manual_seed(4), record=True)
+    assert not torch.equal(rule.last_spikes, first)
 
 
 def test_kernel_continues_across_chunks() -> None:
     """Two chunks through the kernel (weights and eligibility carried over) equal two chunks
     through the reference: the lazily-scaled eligibility is folded back exactly between calls."""
     config = FFConfig(layers=[40, 20], lr=0.05, init_scale=3.0, max_rate=0.5).validate()
-    models = {k: SpikingFFNet(config, N_INPUTS, torch.Generator().manual_seed(0)) for k in (True, False)}
-    for use_kernel, model in models.items():
-        rule, g = NeoHebbianRule(1, use_kernel=use_kernel), torch.Generator().manual_seed(9)
-        for _ in range(2):
-            x = torch.rand((N_SAMPLES // 2, N_INPUTS), generator=g)
-            rule.step(model, x, torch.rand((N_SAMPLES // 2, N_INPUTS), generator=g), g)
-    for wk, wr, ek, er in zip(models[True].weights, models[False].weights, models[True].eligibilities, models[False].eligibilities):
-        torch.testing.assert_close(wk, wr, rtol=0, atol=TOL)
-        torch.testing.assert_close(ek, er, rtol=0, atol=TOL)
-        assert float(ek.abs().max()) > 0
+    kernel, ref, rule = _model(config), _model(config), NeoHebbianRule(1)
+    g = torch.Generator().manual_seed(9)
+    for chunk in range(2):
+        rule.online(kernel, _stream(N_SAMPLES // 2, seed=chunk), g, record=True)
+        rule.reference(ref, rule.last_spikes)
+    _assert_same_layers(kernel, ref, "two chunks")
+    assert all(float(e.abs().max()) > 0 for e in kernel.eligibilities)
