@@ -66,6 +66,7 @@ class FFConfig:
     intff_threshold: float = 1.5
     # training
     epochs: int = 1
+    lr_decay: float = 1.0  # learning rates are multiplied by lr_decay ** epoch (0-based)
     batch_size: int | None = None  # None: 1 (online) for spiking, 64 for analog
     seed: int = 0
     score_layers: list[int] | None = None
@@ -86,6 +87,8 @@ class FFConfig:
             raise NeuroffError(f"learn_start={self.learn_start} must lie in [0, steps={self.steps})")
         if self.epochs < 0 or self.chunk < 1 or (self.batch_size is not None and self.batch_size < 1):
             raise NeuroffError("epochs must be >= 0 and batch_size, chunk >= 1")
+        if not 0.0 < self.lr_decay <= 1.0:
+            raise NeuroffError(f"lr_decay={self.lr_decay} must lie in (0, 1]")
         if not 0.0 < self.eligibility_tau <= 1.0:
             raise NeuroffError(f"eligibility_tau={self.eligibility_tau} must lie in (0, 1]")
         if self.optimizer not in ("adam", "sgd"):

@@ -28,6 +28,9 @@ EVAL_SEED_OFFSET = 1_000_003
 
 
 class Rule(Protocol):
+    """What the engine needs of a rule. Rules that support ``lr_decay`` also define
+    ``set_lr_scale(scale)``; rules with optimiser state define ``state_dict``/``load_state_dict``."""
+
     name: str
 
     def step(self, model: Any, x_pos: torch.Tensor, x_neg: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
@@ -112,6 +115,7 @@ def train(
     n, c = len(ds.x_train), ds.n_classes
     for epoch in range(trained.epoch, config.epochs):
         start = time.perf_counter()
+        _set_lr_scale(trained.rule, config.lr_decay**epoch)
         order = torch.randperm(n, generator=trained.generator)
         pairs = correct = 0.0
         bar = tqdm(total=n, unit="sample", desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
@@ -150,6 +154,13 @@ def train(
         if on_epoch is not None and on_epoch(trained):
             break
     return trained
+
+
+def _set_lr_scale(rule: Rule, scale: float) -> None:
+    if hasattr(rule, "set_lr_scale"):
+        rule.set_lr_scale(scale)
+    elif scale != 1.0:
+        raise NeuroffError(f"rule {rule.name} does not support lr_decay; leave --lr-decay at 1")
 
 
 def save_trained(trained: Trained, path: str | Path) -> Path:

@@ -16,7 +16,13 @@ class FFAutogradRule:
     def __init__(self, model: AnalogFFNet, optimizer: str = "adam", lr: float = 0.003, batch_size: int = 64) -> None:
         self.batch_size = batch_size
         make = torch.optim.Adam if optimizer == "adam" else torch.optim.SGD
+        self.lr = lr
         self.optimizers = [make(layer.parameters(), lr=lr) for layer in model.layers]
+
+    def set_lr_scale(self, scale: float) -> None:
+        for opt in self.optimizers:
+            for group in opt.param_groups:
+                group["lr"] = self.lr * scale
 
     def step(
         self, model: AnalogFFNet, x_pos: torch.Tensor, x_neg: torch.Tensor, generator: torch.Generator

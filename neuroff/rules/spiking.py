@@ -22,6 +22,10 @@ class NeoHebbianRule:
         self.batch_size = batch_size
         self.sparse = sparse
         self.use_kernel = use_kernel
+        self.lr_scale = 1.0
+
+    def set_lr_scale(self, scale: float) -> None:
+        self.lr_scale = scale
 
     def step(
         self, model: SpikingFFNet, x_pos: torch.Tensor, x_neg: torch.Tensor, generator: torch.Generator
@@ -38,7 +42,7 @@ class NeoHebbianRule:
         """The torch path on given spike trains [T, 2n, D] (pos_0, neg_0, ...), in mini-batches."""
         n = spikes.shape[1] // 2
         p_pos, p_neg = [], []
-        plasticity = model.plasticity
+        plasticity = model.plasticity._replace(lr=model.config.lr * self.lr_scale)
         for lo in range(0, n, self.batch_size):
             hi = min(lo + self.batch_size, n)
             for first, s, out in ((0, 1.0, p_pos), (1, 0.0, p_neg)):
@@ -82,7 +86,7 @@ class NeoHebbianRule:
         online.train_online(
             given, rates, c.steps, seed, kept, flags, w_hats, e_hats, scalars, c.learn_start, c.beta,
             c.threshold, online.RESET_CODES[c.reset], c.refractory, online.TRACE_CODES[c.trace],
-            c.trace_decay, online.HEAD_CODES[c.head], c.alpha, c.theta, c.eps, c.lr, c.eligibility_tau,
+            c.trace_decay, online.HEAD_CODES[c.head], c.alpha, c.theta, c.eps, c.lr * self.lr_scale, c.eligibility_tau,
             c.eligibility_nu, self.sparse, p_last,
         )  # fmt: skip
         online.fold_all(w_hats, e_hats, scalars)
