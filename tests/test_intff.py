@@ -238,3 +238,8 @@ def test_cli_trains_intff(tmp_path, capsys):
 def test_blockspec_is_independent_of_torch_shapes():
     spec = BlockSpec((3, 8, 8), ((Conv(4, 3, 2, 1),),))
     assert layer_shapes(spec) == [(4, 4, 4)]
+
+
+def test_lr_decay_scales_every_block():
+    trained = _train(blocks="64,(16,16),(8)", epochs=2, n_train=100, n_test=20, lr_decay=0.5)
+    assert [g["lr"] for opt in trained.rule.optimizers for g in opt.param_groups] == [0.005, 0.005]

@@ -18,7 +18,14 @@ class IntFFRule:
     def __init__(self, model: IntFFNet, optimizer: str = "adam", lr: float = 0.003, batch_size: int = 64) -> None:
         self.batch_size = batch_size
         make = torch.optim.Adam if optimizer == "adam" else torch.optim.SGD
+        self.lr = lr
         self.optimizers = [make(block.parameters(), lr=lr) for block in model.blocks]
+
+    def set_lr_scale(self, scale: float) -> None:
+        """Learning rate lr * scale for every block (the engine's --lr-decay)."""
+        for opt in self.optimizers:
+            for group in opt.param_groups:
+                group["lr"] = self.lr * scale
 
     def step(
         self, model: IntFFNet, x_pos: torch.Tensor, x_neg: torch.Tensor, generator: torch.Generator
