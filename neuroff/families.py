@@ -25,9 +25,9 @@ from neuroff.rules.spiking import NeoHebbianRule
 
 def _ff(config: FFConfig, n_inputs: int, generator: torch.Generator) -> tuple[Any, Any]:
     if config.mode == "spiking":
-        return SpikingFFNet(config, n_inputs, generator), NeoHebbianRule(config.batch_size, config.sparse)
+        return SpikingFFNet(config, n_inputs, generator), NeoHebbianRule(config.effective_batch_size, config.sparse)
     model = AnalogFFNet(config, n_inputs, generator)
-    return model, FFAutogradRule(model, config.optimizer, config.analog_lr, config.batch_size)
+    return model, FFAutogradRule(model, config.optimizer, config.analog_lr, config.effective_batch_size)
 
 
 def _intff(config: FFConfig, n_inputs: int, generator: torch.Generator) -> tuple[Any, Any]:
@@ -45,7 +45,7 @@ def _intff(config: FFConfig, n_inputs: int, generator: torch.Generator) -> tuple
                 f"{n_inputs - extra} features; start the spec with {n_inputs - extra}"
             )
     model = IntFFNet(spec, n_inputs, generator, config.intff_threshold, config.normalize_inputs, config.score_layers)
-    return model, IntFFRule(model, config.optimizer, config.analog_lr, config.batch_size)
+    return model, IntFFRule(model, config.optimizer, config.analog_lr, config.effective_batch_size)
 
 
 BUILDERS = {"ff": _ff, "intff": _intff}
