@@ -23,6 +23,7 @@ from neuroff.errors import NeuroffError
 from neuroff.io import write_json
 from neuroff.families import build_model_and_rule
 from neuroff.models import AnalogFFNet, SpikingFFNet
+from neuroff.readout import linear_probe
 
 EVAL_SEED_OFFSET = 1_000_003
 
@@ -74,16 +75,39 @@ def candidate_scores(trained: Trained, x: torch.Tensor, batch: int = 250, seed: 
     return torch.cat(out) if out else torch.zeros(0, trained.embedding.n_classes)
 
 
-def evaluate(trained: Trained, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Goodness-argmax test accuracy."""
+def check_features(trained: Trained, x: torch.Tensor) -> None:
     if x.shape[1] + trained.embedding.extra_features != trained.model.sizes[0]:
         raise NeuroffError(
             f"the model expects {trained.model.sizes[0] - trained.embedding.extra_features} input features, "
             f"the data has {x.shape[1]}; evaluate on the dataset it was trained on"
         )
+
+
+def evaluate(trained: Trained, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Goodness-argmax test accuracy."""
+    check_features(trained, x)
     if len(x) == 0:
         return float("nan")
     return float((candidate_scores(trained, x).argmax(1) == y).float().mean())
+
+
+@torch.no_grad()
+def readout_features(trained: Trained, x: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    """All layers' latents, concatenated, of the samples with a neutral label embedded
+    (spiking: spike counts; analog: ReLU activity): the input of the linear read-out."""
+    g = torch.Generator().manual_seed(trained.config.seed + EVAL_SEED_OFFSET)
+    rows = []
+    for i in range(0, len(x), batch):
+        latents = trained.model.latents(trained.embedding.embed_neutral(x[i : i + batch]), g)
+        rows.append(torch.cat([z.float() for z in next(iter(latents.values()))], dim=1))
+    return torch.cat(rows)
+
+
+def readout_accuracy(trained: Trained, ds: Dataset) -> float:
+    """Test accuracy of a linear (logistic-regression) read-out trained on the training latents."""
+    check_features(trained, ds.x_test)
+    f_train, f_test = readout_features(trained, ds.x_train), readout_features(trained, ds.x_test)
+    return linear_probe(f_train, ds.y_train, f_test, ds.y_test, seed=trained.config.seed)
 
 
 def check_finite(trained: Trained) -> None:
@@ -197,11 +221,12 @@ def load_trained(path: str | Path, epochs: int | None = None) -> Trained:
         generator.set_state(data["generator_state"])
         if data.get("rule_state") and hasattr(rule, "load_state_dict"):
             rule.load_state_dict(data["rule_state"])
+        epoch, history = int(data["epoch"]), list(data["metrics"])
     except NeuroffError:
         raise
-    except (KeyError, TypeError, RuntimeError, ValueError) as err:
+    except (KeyError, TypeError, RuntimeError, ValueError, AttributeError, IndexError) as err:
         raise NeuroffError(f"checkpoint {path} is incomplete or from another version ({type(err).__name__}: {str(err)[:100]})") from None
-    return Trained(config, model, embedding, rule, generator, int(data["epoch"]), list(data["metrics"]))
+    return Trained(config, model, embedding, rule, generator, epoch, history)
 
 
 def checkpoint_info(path: str | Path) -> dict[str, Any]:

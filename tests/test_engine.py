@@ -115,6 +115,29 @@ def test_truncated_checkpoint_raises(good_checkpoint: Path, tmp_path: Path) -> N
         engine.load_trained(path)
 
 
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"junk", b"j", b"\x80\x02j", b"PK\x03\x04", b"\x80\x02}q\x00(X\x01"],
+    ids=["empty", "junk", "j", "pickle-binget", "zip-magic", "pickle-cut"],
+)
+def test_garbage_bytes_raise(data: bytes, tmp_path: Path) -> None:
+    """Short garbage reaches odd corners of the unpickler (struct.error, IndexError, KeyError);
+    every one of them must come out as the one NeuroffError."""
+    path = tmp_path / "model.pt"
+    path.write_bytes(data)
+    with pytest.raises(NeuroffError, match="corrupt"):
+        engine.load_trained(path)
+
+
+def test_every_truncation_raises(good_checkpoint: Path, tmp_path: Path) -> None:
+    data = good_checkpoint.read_bytes()
+    path = tmp_path / "model.pt"
+    for cut in range(0, len(data), max(1, len(data) // 60)):
+        path.write_bytes(data[:cut])
+        with pytest.raises(NeuroffError):
+            engine.load_trained(path)
+
+
 @pytest.mark.parametrize("payload", [{"weight": torch.zeros(3)}, torch.zeros(3), [1, 2, 3]], ids=["dict", "tensor", "list"])
 def test_foreign_torch_file_raises(payload, tmp_path: Path) -> None:
     path = tmp_path / "model.pt"
@@ -134,6 +157,27 @@ def test_pickle_with_code_is_refused(tmp_path: Path) -> None:
 def test_incomplete_checkpoint_raises(tmp_path: Path) -> None:
     path = save_checkpoint(tmp_path / "model.pt", {"config": FFConfig().to_dict()})
     with pytest.raises(NeuroffError, match="incomplete"):
+        engine.load_trained(path)
+
+
+MALFORMED = {
+    "codes-not-tensor": lambda d: d["label_embedding"].__setitem__("codes", [1, 2]),
+    "sizes-empty": lambda d: d.__setitem__("sizes", []),
+    "sizes-wrong": lambda d: d.__setitem__("sizes", [10, 200]),
+    "epoch-not-int": lambda d: d.__setitem__("epoch", "x"),
+    "metrics-not-list": lambda d: d.__setitem__("metrics", 3),
+    "weight-missing": lambda d: d["state_dict"].pop("weight_0"),
+    "layers-not-ints": lambda d: d["config"].__setitem__("layers", "abc"),
+}
+
+
+@pytest.mark.parametrize("name", list(MALFORMED))
+def test_malformed_checkpoint_content_raises(name: str, good_checkpoint: Path, tmp_path: Path) -> None:
+    data = torch.load(good_checkpoint, weights_only=True)
+    payload = {k: v for k, v in data.items() if k not in ("format", "neuroff_version")}
+    MALFORMED[name](payload)
+    path = save_checkpoint(tmp_path / "model.pt", payload)
+    with pytest.raises(NeuroffError, match="incomplete or from another version"):
         engine.load_trained(path)
 
 
