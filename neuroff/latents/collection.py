@@ -92,14 +92,20 @@ def check_compatible(trained, dataset: Dataset, checkpoint: str | Path = "the ch
 
 @torch.no_grad()
 def collect_latents(
-    trained, x: torch.Tensor, y: torch.Tensor, seed: int = 0, batch: int = 500, progress: bool = False
+    trained,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    seed: int = 0,
+    batch: int = 500,
+    progress: bool = False,
+    desc: str = "latents",
 ) -> dict[str, list[np.ndarray]]:
     """Per-layer latents of samples ``x`` with their true labels ``y`` embedded, as float32
     arrays ``{kind: [[n, N_l] per layer]}``. Spike encoding draws from a generator seeded by
     ``seed``, so the same call gives the same latents."""
     generator = torch.Generator().manual_seed(int(seed))
     parts: dict[str, list[list[np.ndarray]]] = {}
-    bar = tqdm(total=len(x), unit="sample", desc="latents", disable=not progress, leave=False)
+    bar = tqdm(total=len(x), unit="sample", desc=desc, disable=not progress, leave=False)
     for lo in range(0, len(x), batch):
         out = trained.model.latents(trained.embedding.embed(x[lo : lo + batch], y[lo : lo + batch]), generator)
         for kind, layers in out.items():
@@ -152,9 +158,8 @@ def collect(
         kinds: dict[str, dict[str, list[np.ndarray]]] = {}
         for split in SPLITS:
             x, y = getattr(ds, f"x_{split}"), getattr(ds, f"y_{split}")
-            if progress:
-                print(f"collecting {name} latents on {len(x)} {split} samples")
-            for kind, layers in collect_latents(trained, x, y, seed=seed, progress=progress).items():
+            desc = f"latents {name} {split}"
+            for kind, layers in collect_latents(trained, x, y, seed=seed, progress=progress, desc=desc).items():
                 kinds.setdefault(kind, {})[split] = layers
         last = trained.history[-1] if trained.history else {}
         info = {

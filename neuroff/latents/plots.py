@@ -44,7 +44,7 @@ def class_sorted_order(z: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[np
     they prefer it) that make class structure visible as blocks in a heatmap."""
     rows = np.argsort(y, kind="stable")
     means = np.nan_to_num(class_mean_activity(z, y, n_classes))
-    preferred = means.argmax(0)
+    preferred = np.where(means.max(0) > 0, means.argmax(0), n_classes)  # silent neurons last
     strength = means.max(0) - means.mean(0)
     cols = np.lexsort((-strength, preferred))
     return rows, cols
@@ -55,7 +55,8 @@ def plot_class_sorted_heatmaps(panels: list[Panel], path: str | Path, n_samples:
     classes), neurons sorted by preferred class; one heatmap per model, each on its own colour
     scale (0 .. its 99th percentile)."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 4.6), squeeze=False)
+    fig.subplots_adjust(wspace=0.35)
     for ax, panel in zip(axes[0], panels):
         z = as_matrix(panel.z)[:n_samples]
         y = as_labels(panel.y, len(as_matrix(panel.z)))[:n_samples]
@@ -128,22 +129,21 @@ def plot_embeddings(panels: list[Panel], path: str | Path, methods: list[str] | 
 
 
 def plot_sparsity_histograms(panels: list[Panel], path: str | Path) -> Path:
-    """Side by side: per-sample Hoyer index, and per-neuron mean activity (each model scaled to
-    its largest value, so spike counts and ReLU outputs share an axis)."""
+    """Side by side: per-sample Hoyer index, and per neuron the fraction of samples on which it
+    is active (> 0; scale-free, so spike counts and ReLU outputs share an axis; silent neurons
+    sit at 0)."""
     plt = _pyplot()
     fig, (ax_h, ax_a) = plt.subplots(1, 2, figsize=(10, 3.6))
     bins_h = np.linspace(0, 1, 41)
     for panel in panels:
         z = as_matrix(panel.z)
         h = hoyer_per_sample(z)
-        ax_h.hist(h[np.isfinite(h)], bins=bins_h, alpha=0.55, label=panel.title, density=True)
-        top = np.abs(z).max()
-        mean = z.mean(0) / top if top > 0 else z.mean(0)
-        ax_a.hist(mean, bins=np.linspace(0, max(mean.max(initial=0), 1e-9), 41), alpha=0.55, label=panel.title, density=True)
+        ax_h.hist(h[np.isfinite(h)], bins=bins_h, alpha=0.55, label=panel.title, density=True, histtype="stepfilled")
+        ax_a.hist((z != 0).mean(0), bins=np.linspace(0, 1, 41), alpha=0.55, label=panel.title, histtype="stepfilled")
     ax_h.set_xlabel("Hoyer index per sample (1 = one neuron active)")
     ax_h.set_ylabel("density")
-    ax_a.set_xlabel("mean activity per neuron / layer maximum")
-    ax_a.set_ylabel("density")
+    ax_a.set_xlabel("fraction of samples on which a neuron is active")
+    ax_a.set_ylabel("neurons")
     for ax in (ax_h, ax_a):
         ax.legend(fontsize=8)
     return _save(fig, path)

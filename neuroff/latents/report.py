@@ -67,12 +67,17 @@ def pair_similarity(a: ModelLatents, b: ModelLatents, split: str = "test") -> di
     }
     for i in range(min(len(la), len(lb))):
         d = M.matched_distribution_distances(la[i], lb[i], normalize=True)
+        # silent neurons correlate 0 with everything; the mean over pairs of active neurons
+        # says how alike the neurons that do respond are
+        both = (np.abs(la[i]).max(0)[d["index_a"]] > 0) & (np.abs(lb[i]).max(0)[d["index_b"]] > 0)
         out["layers"].append(
             {
                 "layer": i,
                 "cka": out["cka_matrix"][i][i],
                 "n_pairs": int(len(d["correlation"])),
                 "matched_correlation_mean": float(d["correlation"].mean()),
+                "n_active_pairs": int(both.sum()),
+                "matched_correlation_active_mean": float(d["correlation"][both].mean()) if both.any() else float("nan"),
                 "wasserstein_mean": float(d["wasserstein"].mean()),
                 "wasserstein_median": float(np.median(d["wasserstein"])),
                 "ks_mean": float(d["ks"].mean()),
@@ -161,12 +166,13 @@ def markdown_report(report: dict[str, Any]) -> str:
         if rows:
             lines += [
                 "",
-                "| pair | CKA | matched-neuron correlation | Wasserstein (mean) | KS (mean) |",
+                "| pair | CKA | matched-neuron correlation (all / active pairs) | Wasserstein (mean) | KS (mean) |",
                 "|---|---|---|---|---|",
             ]
             for p, layer in rows:
                 lines.append(
-                    f"| {p['a']} vs {p['b']} | {_fmt(layer['cka'])} | {_fmt(layer['matched_correlation_mean'])} | "
+                    f"| {p['a']} vs {p['b']} | {_fmt(layer['cka'])} | {_fmt(layer['matched_correlation_mean'])} / "
+                    f"{_fmt(layer['matched_correlation_active_mean'])} ({layer['n_active_pairs']} pairs) | "
                     f"{_fmt(layer['wasserstein_mean'])} | {_fmt(layer['ks_mean'])} |"
                 )
     if report.get("files"):
@@ -223,13 +229,14 @@ def compare(
     n_heatmap: int = 500,
     seed: int = 0,
     progress: bool = True,
+    with_plots: bool = True,
 ) -> dict[str, Any]:
     """Collect the latents of ``checkpoints`` on ``dataset`` and write ``latents.npz``,
     ``report.json``, ``report.md`` and the PNGs into ``out_dir``; returns the report.
 
     ``n_train``: training samples for the linear probe; ``n_test``: test samples every metric
     is computed on (None: the whole split); ``n_embed``: samples in the t-SNE/PCA/UMAP plots;
-    ``n_heatmap``: samples in the heatmaps."""
+    ``n_heatmap``: samples in the heatmaps; ``with_plots=False`` writes the numbers only."""
     for name, v in (("n_embed", n_embed), ("n_heatmap", n_heatmap)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 2:
             raise NeuroffError(f"{name} must be an integer >= 2, got {v!r}")
@@ -243,7 +250,8 @@ def compare(
     report = build_report(latents, seed=seed, progress=progress)
     timing["metrics_seconds"] = time.perf_counter() - t1
     t2 = time.perf_counter()
-    report["files"] = ["latents.npz", *write_plots(latents, report, out, n_heatmap, n_embed, seed, progress)]
+    figures = write_plots(latents, report, out, n_heatmap, n_embed, seed, progress) if with_plots else []
+    report["files"] = ["latents.npz", *figures]
     timing["plots_seconds"] = time.perf_counter() - t2
     report["timing"] = {k: round(v, 2) for k, v in timing.items()}
     report["timing"]["total_seconds"] = round(time.perf_counter() - t0, 2)
