@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("checkpoint")
     ev.add_argument("--dataset", default=None, help="defaults to the dataset the model was trained on")
     ev.add_argument("--n-test", type=int, default=None)
+    ev.add_argument("--readout", choices=("goodness", "linear"), default="goodness",
+                    help="goodness: argmax of P over candidate labels; linear: also a logistic read-out on the latents")
 
     info = sub.add_parser("info", help="what a checkpoint holds")
     info.add_argument("checkpoint")
@@ -140,8 +142,10 @@ def run(argv: list[str] | None = None) -> int:
         trained = engine.load_trained(args.checkpoint)
         ds = load_dataset(args.dataset or trained.config.dataset, seed=trained.config.seed)
         ds = ds.subset(None, args.n_test)
-        acc = engine.evaluate(trained, ds.x_test, ds.y_test)
-        print(json.dumps({"checkpoint": args.checkpoint, "dataset": ds.name, "test_accuracy": acc}))
+        result = {"checkpoint": args.checkpoint, "dataset": ds.name, "test_accuracy": engine.evaluate(trained, ds.x_test, ds.y_test)}
+        if args.readout == "linear":
+            result["linear_readout_accuracy"] = engine.readout_accuracy(trained, ds)
+        print(json.dumps(result))
     elif args.command == "info":
         print(json.dumps(engine.checkpoint_info(args.checkpoint), indent=2))
     elif args.command in ("export", "run-lava"):

@@ -38,6 +38,15 @@ class LabelEmbedding:
         out[..., : self.n_classes] = self.codes[labels]
         return out
 
+    def embed_neutral(self, x: torch.Tensor) -> torch.Tensor:
+        """x with the average of all class embeddings: no label information (for read-outs)."""
+        neutral = self.codes.mean(0).expand(*x.shape[:-1], -1)
+        if self.kind == "code":
+            return torch.cat([x, neutral], dim=-1)
+        out = x.clone()
+        out[..., : self.n_classes] = neutral
+        return out
+
     def embed_all(self, x: torch.Tensor) -> torch.Tensor:
         """x [B, D] -> [B, C, D'] with every candidate label embedded."""
         labels = torch.arange(self.n_classes).expand(x.shape[0], -1)
