@@ -39,7 +39,8 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
         "rule": RULE_FAMILIES,
         "head": ("sigma", "sym"),
         "encoder": ("rate", "latency"),
-        "embedding": ("code", "onehot"),
+        "embedding": ("code", "onehot", "none"),
+        "ch_activation": ("tanh", "relu"),
         "reset": ("zero", "subtract"),
         "trace": ("count", "leaky", "hard-leaky"),
         "init": ("uniform", "normal", "positive"),
@@ -124,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--n-test", type=int, default=None, help="test samples for every metric (default: all)")
     cmp.add_argument("--n-embed", type=int, default=1000, help="samples in the t-SNE/PCA plots (default 1000)")
     cmp.add_argument("--seed", type=int, default=0, help="seeds spike encoding, subsampling and t-SNE")
+    cmp.add_argument("--threads", type=int, default=1, help="torch/BLAS/OpenMP threads (default 1; 0: library defaults)")
     cmp.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -142,7 +144,7 @@ def run(argv: list[str] | None = None) -> int:
         trained = engine.load_trained(args.checkpoint)
         ds = load_dataset(args.dataset or trained.config.dataset, seed=trained.config.seed)
         ds = ds.subset(None, args.n_test)
-        result = {"checkpoint": args.checkpoint, "dataset": ds.name, "test_accuracy": engine.evaluate(trained, ds.x_test, ds.y_test)}
+        result = {"checkpoint": args.checkpoint, "dataset": ds.name, "test_accuracy": engine.test_accuracy(trained, ds)}
         if args.readout == "linear":
             result["linear_readout_accuracy"] = engine.readout_accuracy(trained, ds)
         print(json.dumps(result))
@@ -166,7 +168,7 @@ def run(argv: list[str] | None = None) -> int:
         if len(args.checkpoints) < 2:
             raise NeuroffError("compare needs at least two checkpoints, e.g. neuroff compare A/model.pt B/model.pt --out DIR")
         report = compare(args.checkpoints, args.out, dataset=args.dataset, n_train=args.n_train, n_test=args.n_test,
-                         n_embed=args.n_embed, seed=args.seed, progress=not args.quiet)
+                         n_embed=args.n_embed, seed=args.seed, progress=not args.quiet, threads=args.threads or None)
         print(markdown_report(report), end="")
     return 0
 

@@ -18,7 +18,7 @@ from neuroff.errors import NeuroffError
 
 MODES = ("spiking", "analog")
 # rule families the engine can train; each maps to a builder in neuroff.families
-RULE_FAMILIES = ("ff", "intff")
+RULE_FAMILIES = ("ff", "intff", "scff", "contrastive-hebbian")
 INITS = ("uniform", "normal", "positive")
 
 
@@ -64,6 +64,20 @@ class FFConfig:
     # Integrated FF (rule intff): nested block sizes, see neuroff.blockspec; None = one block per --layers entry
     blocks: str | None = None
     intff_threshold: float = 1.5
+    # Self-Contrastive FF (rule scff, --embedding none): neuroff.scff, docs/scff.md
+    scff_threshold_pos: float = 1.0  # positives' goodness is pushed above this
+    scff_threshold_neg: float = 2.0  # negatives' goodness is pushed below this
+    scff_lambda: float = 0.001  # weight of the penalty on the positives' goodness
+    scff_epochs_per_layer: int = 1  # layers are trained in turn, this many epochs each, then frozen
+    scff_algorithm: str = "1"  # input of layers 1..L-1: 1 = outputs of pos/neg, 2 = re-paired positives; or e.g. 1,2
+    # contrastive neuron-centric Hebbian (rule contrastive-hebbian, --embedding none): neuroff.contrastive_hebbian
+    ch_activation: str = "tanh"
+    ch_eta: float = 1e-3  # Hebbian rate of dense layers
+    ch_eta_conv: float = 1e-4  # Hebbian rate of conv layers
+    ch_meta_lr: float = 0.03  # AdamW on the neuron-centric rates C
+    ch_meta_weight_decay: float = 0.003
+    ch_momentum: float = 0.0
+    ch_smoothing: float = 0.0  # label smoothing of the pair masks
     # training
     epochs: int = 1
     lr_decay: float = 1.0  # learning rates are multiplied by lr_decay ** epoch (0-based)
@@ -93,8 +107,14 @@ class FFConfig:
             raise NeuroffError(f"eligibility_tau={self.eligibility_tau} must lie in (0, 1]")
         if self.optimizer not in ("adam", "sgd"):
             raise NeuroffError(f"unknown optimizer {self.optimizer!r}; use adam or sgd")
-        if self.blocks is not None and self.rule != "intff":
-            raise NeuroffError("--blocks belongs to IntFF; pass --rule intff (plain FF takes --layers)")
+        if self.blocks is not None and self.rule not in ("intff", "contrastive-hebbian"):
+            raise NeuroffError("--blocks belongs to IntFF and contrastive-hebbian; pass --rule intff (plain FF takes --layers)")
+        if self.rule == "contrastive-hebbian" and self.embedding != "none":
+            raise NeuroffError("contrastive-hebbian gets its labels from the engine, not the input; pass --embedding none")
+        if self.embedding == "none" and self.rule in ("ff", "intff"):
+            raise NeuroffError(f"--rule {self.rule} reads the label from the input; pass --embedding code or onehot")
+        if self.rule == "scff" and self.embedding != "none":
+            raise NeuroffError("SCFF is unsupervised and takes no label in its input; pass --embedding none")
         if self.score_layers is not None and self.blocks is None:  # with --blocks they index blocks, checked there
             bad = [i for i in self.score_layers if not 0 <= i < len(self.layers)]
             if bad:

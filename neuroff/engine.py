@@ -30,7 +30,8 @@ EVAL_SEED_OFFSET = 1_000_003
 
 class Rule(Protocol):
     """What the engine needs of a rule. Rules that support ``lr_decay`` also define
-    ``set_lr_scale(scale)``; rules with optimiser state define ``state_dict``/``load_state_dict``."""
+    ``set_lr_scale(scale)``; rules with optimiser state define ``state_dict``/``load_state_dict``;
+    rules with ``uses_labels = True`` are called ``step(..., labels=y)`` with the true labels."""
 
     name: str
 
@@ -58,7 +59,7 @@ def create(config: FFConfig, dataset: Dataset) -> Trained:
     embedding = make_label_embedding(config.embedding, dataset.n_classes, config.code_bits, config.code_p, config.seed)
     if config.embedding == "onehot" and dataset.n_features < dataset.n_classes:
         raise NeuroffError(f"onehot embedding needs at least {dataset.n_classes} input features")
-    model, rule = build_model_and_rule(config, dataset.n_features + embedding.extra_features, generator)
+    model, rule = build_model_and_rule(config, dataset.n_features + embedding.extra_features, generator, dataset.n_classes)
     return Trained(config, model, embedding, rule, generator)
 
 
@@ -110,6 +111,15 @@ def readout_accuracy(trained: Trained, ds: Dataset) -> float:
     return linear_probe(f_train, ds.y_train, f_test, ds.y_test, seed=trained.config.seed)
 
 
+def test_accuracy(trained: Trained, ds: Dataset) -> float:
+    """The accuracy a run reports: goodness-argmax (``evaluate``), or, for a model that never
+    sees labels (``model.label_free``, e.g. SCFF), the linear read-out of its features
+    (``readout_accuracy``), since it has no label to score."""
+    if getattr(trained.model, "label_free", False):
+        return readout_accuracy(trained, ds)
+    return evaluate(trained, ds.x_test, ds.y_test)
+
+
 def check_finite(trained: Trained) -> None:
     for i, w in enumerate(trained.model.weights):
         if not torch.isfinite(w).all():
@@ -140,6 +150,8 @@ def train(
     for epoch in range(trained.epoch, config.epochs):
         start = time.perf_counter()
         _set_lr_scale(trained.rule, config.lr_decay**epoch)
+        if hasattr(trained.rule, "start_epoch"):  # rules with a per-epoch schedule (SCFF: which layer trains)
+            trained.rule.start_epoch(epoch)
         order = torch.randperm(n, generator=trained.generator)
         pairs = correct = 0.0
         bar = tqdm(total=n, unit="sample", desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
@@ -147,9 +159,11 @@ def train(
             idx = order[lo : lo + config.chunk]
             x, y = ds.x_train[idx], ds.y_train[idx]
             y_neg = wrong_labels(y, c, trained.generator)
-            stats = trained.rule.step(
-                trained.model, trained.embedding.embed(x, y), trained.embedding.embed(x, y_neg), trained.generator
-            )
+            x_pos, x_neg = trained.embedding.embed(x, y), trained.embedding.embed(x, y_neg)
+            if getattr(trained.rule, "uses_labels", False):  # supervised rules (contrastive-hebbian) get the labels too
+                stats = trained.rule.step(trained.model, x_pos, x_neg, trained.generator, labels=y)
+            else:
+                stats = trained.rule.step(trained.model, x_pos, x_neg, trained.generator)
             check_finite(trained)
             pairs += stats["pairs"]
             correct += stats["pair_correct"]
@@ -157,7 +171,7 @@ def train(
             bar.set_postfix(pair_acc=f"{correct / pairs:.3f}")
         bar.close()
         seconds = time.perf_counter() - start
-        test_acc = evaluate(trained, ds.x_test, ds.y_test)
+        test_acc = test_accuracy(trained, ds)
         record = {
             "epoch": epoch + 1,
             "train_seconds": round(seconds, 3),
@@ -216,7 +230,7 @@ def load_trained(path: str | Path, epochs: int | None = None) -> Trained:
         emb = data["label_embedding"]
         embedding = LabelEmbedding(emb["kind"], emb["codes"].shape[0], emb["codes"])
         generator = torch.Generator()
-        model, rule = build_model_and_rule(config, int(data["sizes"][0]), generator)
+        model, rule = build_model_and_rule(config, int(data["sizes"][0]), generator, int(emb["codes"].shape[0]))
         model.load_state_dict(data["state_dict"])
         generator.set_state(data["generator_state"])
         if data.get("rule_state") and hasattr(rule, "load_state_dict"):

@@ -48,8 +48,54 @@ def _intff(config: FFConfig, n_inputs: int, generator: torch.Generator) -> tuple
     return model, IntFFRule(model, config.optimizer, config.analog_lr, config.effective_batch_size)
 
 
-BUILDERS = {"ff": _ff, "intff": _intff}
+def _contrastive_hebbian(config: FFConfig, n_inputs: int, generator: torch.Generator, n_classes: int) -> tuple[Any, Any]:
+    """Contrastive neuron-centric Hebbian (neuroff.contrastive_hebbian): hidden --layers (or the
+    layers of --blocks, conv included) and a softmax head over the dataset's classes."""
+    from neuroff.contrastive_hebbian import ContrastiveHebbianNet
+    from neuroff.rules.contrastive_hebbian import ContrastiveHebbianRule
+
+    if config.mode != "analog":
+        raise NeuroffError("contrastive-hebbian has no spiking form; pass --mode analog")
+    spec = blocks_from_layers(n_inputs, config.layers) if config.blocks is None else parse_blocks(config.blocks)
+    if spec.n_inputs != n_inputs:
+        raise NeuroffError(f"--blocks {format_blocks(spec)} starts with {spec.n_inputs} inputs but the data has {n_inputs} features")
+    model = ContrastiveHebbianNet(
+        spec.layers, spec.input_shape, n_classes, generator, config.ch_activation, config.ch_eta, config.ch_eta_conv
+    )
+    rule = ContrastiveHebbianRule(
+        model, config.ch_meta_lr, config.ch_meta_weight_decay, config.ch_momentum, config.ch_smoothing, config.effective_batch_size
+    )
+    return model, rule
 
 
-def build_model_and_rule(config: FFConfig, n_inputs: int, generator: torch.Generator) -> tuple[Any, Any]:
+def _scff(config: FFConfig, n_inputs: int, generator: torch.Generator) -> tuple[Any, Any]:
+    """Self-contrastive FF (neuroff.scff): unsupervised, dense --layers, analog or spiking."""
+    from neuroff.rules.scff import SCFFRule, SpikingSCFFRule
+    from neuroff.scff import SCFFNet, SpikingSCFFNet, parse_algorithms
+
+    if config.scff_epochs_per_layer < 1:
+        raise NeuroffError(f"--scff-epochs-per-layer {config.scff_epochs_per_layer} must be >= 1")
+    if config.effective_batch_size < 2:
+        raise NeuroffError("SCFF pairs each sample with another of its mini-batch; pass --batch-size 2 or more, e.g. 32")
+    algorithms = parse_algorithms(config.scff_algorithm, len(config.layers))
+    if config.mode == "spiking":
+        if any(a != 1 for a in algorithms):
+            raise NeuroffError("spiking SCFF feeds each layer the previous layer's spikes (Algorithm 1); pass --scff-algorithm 1")
+        model = SpikingSCFFNet(config, n_inputs, generator, config.score_layers)
+        return model, SpikingSCFFRule(config.effective_batch_size, config.scff_epochs_per_layer)
+    model = SCFFNet([n_inputs, *config.layers], algorithms, generator, config.score_layers)
+    thresholds = (config.scff_threshold_pos, config.scff_threshold_neg)
+    rule = SCFFRule(model, config.optimizer, config.analog_lr, config.effective_batch_size, thresholds,
+                    config.scff_lambda, config.scff_epochs_per_layer)  # fmt: skip
+    return model, rule
+
+
+BUILDERS = {"ff": _ff, "intff": _intff, "scff": _scff}
+# families whose model ends in a classifier head: their builders also take the class count
+CLASSIFIER_BUILDERS = {"contrastive-hebbian": _contrastive_hebbian}
+
+
+def build_model_and_rule(config: FFConfig, n_inputs: int, generator: torch.Generator, n_classes: int = 10) -> tuple[Any, Any]:
+    if config.rule in CLASSIFIER_BUILDERS:
+        return CLASSIFIER_BUILDERS[config.rule](config, n_inputs, generator, n_classes)
     return BUILDERS[config.rule](config, n_inputs, generator)

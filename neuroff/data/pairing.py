@@ -7,6 +7,8 @@ label drawn uniformly among the wrong ones. Two embeddings:
   once from the seed); the code is appended to the input (D -> D + bits).
 - ``onehot``: Hinton's overlay; the first C input features are replaced by the one-hot label
   (D unchanged).
+- ``none``: no label in the input (D unchanged); for rules that take the labels from the engine
+  instead (``uses_labels``, e.g. contrastive-hebbian).
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ import torch
 
 from neuroff.errors import NeuroffError
 
-EMBEDDINGS = ("code", "onehot")
+EMBEDDINGS = ("code", "onehot", "none")
 
 
 @dataclass(frozen=True)
 class LabelEmbedding:
     kind: str
     n_classes: int
-    codes: torch.Tensor  # [C, bits] float 0/1 for "code"; [C, C] identity for "onehot"
+    codes: torch.Tensor  # [C, bits] float 0/1 for "code"; [C, C] identity for "onehot"; [C, 0] for "none"
 
     @property
     def extra_features(self) -> int:
@@ -32,6 +34,8 @@ class LabelEmbedding:
 
     def embed(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """x [..., D], labels [...] -> [..., D + extra_features]."""
+        if self.kind == "none":
+            return x
         if self.kind == "code":
             return torch.cat([x, self.codes[labels]], dim=-1)
         out = x.clone()
@@ -40,6 +44,8 @@ class LabelEmbedding:
 
     def embed_neutral(self, x: torch.Tensor) -> torch.Tensor:
         """x with the average of all class embeddings: no label information (for read-outs)."""
+        if self.kind == "none":
+            return x
         neutral = self.codes.mean(0).expand(*x.shape[:-1], -1)
         if self.kind == "code":
             return torch.cat([x, neutral], dim=-1)
@@ -62,6 +68,8 @@ def make_label_embedding(
         return LabelEmbedding(kind, n_classes, codes)
     if kind == "onehot":
         return LabelEmbedding(kind, n_classes, torch.eye(n_classes))
+    if kind == "none":
+        return LabelEmbedding(kind, n_classes, torch.zeros(n_classes, 0))
     raise NeuroffError(f"unknown label embedding {kind!r}; use one of {', '.join(EMBEDDINGS)}")
 
 

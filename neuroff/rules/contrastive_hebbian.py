@@ -1,0 +1,125 @@
+"""The contrastive neuron-centric Hebbian rule: local weight updates, backprop only for the C's.
+
+One mini-batch (x, y) at step t, the "single forward pass" scheme:
+
+1. every layer's weights are stepped by the update computed at step t − 1,
+   W(t) = finish(W(t−1) + η (C ⊗ ...) ∘ ΔW(t−1)) — a function of the C's, with W(t−1) and
+   ΔW(t−1) detached (``ContrastiveHebbianNet.stepped_params``);
+2. one forward pass with W(t) gives the logits and every layer's input and output;
+3. each hidden layer's local update ΔW(t) = −∂L_contrastive/∂W at W(t) (its input fixed), the
+   head's ΔW(t) = Hebbian descent — no gradient crosses a layer;
+4. the cross-entropy of the logits is backpropagated; the only leaves it reaches are the C's
+   (through W(t)'s dependence on them), and AdamW (lr 0.03, weight decay 0.003) steps them;
+5. W(t) is stored (detached); ΔW(t), with optional momentum ΔW ← μ ΔW(t−1) + ΔW(t), waits for
+   step t + 1.
+
+So the C's learn how large each neuron's Hebbian step should have been, judged by the loss the
+stepped network has on the next batch. The engine passes the true labels (``uses_labels``); the
+input carries no embedded label (``--embedding none``).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from neuroff.contrastive_hebbian import ContrastiveHebbianNet, contrastive_local_grad, hebbian_descent, pair_masks
+from neuroff.errors import NeuroffError
+
+META_LR = 0.03
+META_WEIGHT_DECAY = 0.003
+
+
+def local_updates(
+    model: ContrastiveHebbianNet,
+    inputs: list[torch.Tensor],
+    params: list[tuple[torch.Tensor, torch.Tensor]],
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    smoothing: float = 0.0,
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(ΔW, Δb) of every layer: −∂L/∂W of the contrastive loss for hidden layers (layer i sees
+    inputs[i]), Hebbian descent for the head (which sees inputs[-1])."""
+    m_pos, m_neg = pair_masks(labels, smoothing)
+    out = []
+    for i, layer in enumerate(model.layer_specs[:-1]):
+        gw, gb = contrastive_local_grad(layer, model.activation, inputs[i], *params[i], m_pos, m_neg)
+        out.append((-gw, -gb))
+    out.append(hebbian_descent(inputs[-1], logits, labels))
+    return out
+
+
+def meta_step(
+    model: ContrastiveHebbianNet,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    momentum: float = 0.0,
+    smoothing: float = 0.0,
+) -> tuple[float, int]:
+    """One mini-batch (steps 1-5 of the module docstring); returns (cross-entropy, correct)."""
+    params = [model.stepped_params(i) for i in range(model.n_layers)]
+    hidden, logits = model.forward_with(x, params)
+    inputs = [x.reshape(-1, *model.in_shape), *hidden]
+    updates = local_updates(model, inputs, params, logits, labels, smoothing)
+    loss = F.cross_entropy(logits, labels)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    with torch.no_grad():
+        for i, ((w, b), (dw, db)) in enumerate(zip(params, updates)):
+            getattr(model, f"weight_{i}").copy_(w)
+            getattr(model, f"bias_{i}").copy_(b)
+            getattr(model, f"delta_w_{i}").mul_(momentum).add_(dw)
+            getattr(model, f"delta_b_{i}").mul_(momentum).add_(db)
+    return float(loss.detach()), int((logits.detach().argmax(1) == labels).sum())
+
+
+class ContrastiveHebbianRule:
+    name = "contrastive-hebbian"
+    uses_labels = True  # the engine passes the true labels to step()
+
+    def __init__(
+        self,
+        model: ContrastiveHebbianNet,
+        meta_lr: float = META_LR,
+        meta_weight_decay: float = META_WEIGHT_DECAY,
+        momentum: float = 0.0,
+        smoothing: float = 0.0,
+        batch_size: int = 64,
+    ) -> None:
+        if not 0.0 <= momentum < 1.0 or not 0.0 <= smoothing < 1.0:
+            raise NeuroffError(f"momentum={momentum} and smoothing={smoothing} must lie in [0, 1)")
+        self.meta_lr, self.momentum, self.smoothing, self.batch_size = meta_lr, momentum, smoothing, batch_size
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=meta_lr, weight_decay=meta_weight_decay)
+
+    def set_lr_scale(self, scale: float) -> None:
+        """The engine's --lr-decay scales the meta learning rate of the C's."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.meta_lr * scale
+
+    def step(
+        self,
+        model: ContrastiveHebbianNet,
+        x_pos: torch.Tensor,
+        x_neg: torch.Tensor,
+        generator: torch.Generator,
+        labels: torch.Tensor | None = None,
+    ) -> dict[str, float]:
+        """Train on the chunk x_pos (no label embedded) with its labels; x_neg is unused.
+        ``pair_correct`` counts correctly classified training samples (before their update)."""
+        if labels is None:
+            raise NeuroffError("the contrastive-hebbian rule is supervised: call step(..., labels=y)")
+        n, correct, loss_sum = x_pos.shape[0], 0, 0.0
+        for lo in range(0, n, self.batch_size):
+            x, y = x_pos[lo : lo + self.batch_size], labels[lo : lo + self.batch_size]
+            loss, ok = meta_step(model, self.optimizer, x, y, self.momentum, self.smoothing)
+            correct += ok
+            loss_sum += loss * len(y)
+        return {"pairs": float(n), "pair_correct": float(correct), "loss": loss_sum / max(n, 1)}
+
+    def state_dict(self) -> dict:
+        return {"optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
