@@ -70,6 +70,11 @@ class SpikingFFNet(nn.Module):
         getattr(self, f"weight_{i}").copy_(weight)
         getattr(self, f"eligibility_{i}").copy_(eligibility)
 
+    def third_factor(self, i: int, z: torch.Tensor, is_positive: torch.Tensor) -> torch.Tensor:
+        """M of layer i for its traces z [B, N] (``neuroff.goodness.modulation``); a rule family
+        with another loss (e.g. ``neuroff.scff``) overrides this one method."""
+        return modulation(z, is_positive, self.head)
+
     @property
     def plasticity(self) -> NeoHebbianParams:
         c = self.config
@@ -120,7 +125,7 @@ class SpikingFFNet(nn.Module):
                     if t == steps - 1:
                         p_last[:, i] = p
                 if plasticity is not None and t >= learn_start:
-                    m = modulation(traces[i], is_positive, self.head)
+                    m = self.third_factor(i, traces[i], is_positive)
                     dw = neo_hebbian_delta(pre, traces[i], m, plasticity.lr)
                     weights[i], elig[i] = eligibility_step(weights[i], elig[i], dw, plasticity)
                 pre = out

@@ -1,0 +1,121 @@
+"""The SCFF rules: layer-wise self-contrastive training (``neuroff.scff``).
+
+The engine hands a rule (x_pos, x_neg); an SCFF net is built with the label embedding "none",
+so both are the raw samples, and the rule uses x_pos only and makes its own pairs from it. Layers
+are trained one after another: in epoch e only layer ``trainable_layer(e, E, L)`` learns (the
+engine calls ``start_epoch(e)`` before each epoch), the layers below it are frozen and only
+compute its input, the layers above it are not run.
+
+``SCFFRule`` (analog): per mini-batch, the trained layer descends its own loss ``scff_loss`` by
+autograd (its input is detached), one optimiser per layer.
+``SpikingSCFFRule``: the neo-Hebbian rule in the LIF stack, torch reference path
+(``SpikingFFNet.present``, batch-averaged updates); positives then negatives of a mini-batch are
+presented with s = 1 / s = 0 and SCFF's third factor (``SpikingSCFFNet.third_factor``).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from neuroff.scff import SCFFNet, SpikingSCFFNet, goodness, make_pairs, pair_shift, scff_loss, trainable_layer, triangle
+
+
+class SCFFRule:
+    name = "scff"
+
+    def __init__(
+        self,
+        model: SCFFNet,
+        optimizer: str = "adam",
+        lr: float = 0.003,
+        batch_size: int = 64,
+        thresholds: tuple[float, float] = (1.0, 2.0),
+        lam: float = 0.001,
+        epochs_per_layer: int = 1,
+    ) -> None:
+        self.batch_size = batch_size
+        self.thresholds = thresholds
+        self.lam = lam
+        self.epochs_per_layer = epochs_per_layer
+        self.layer = 0
+        make = torch.optim.Adam if optimizer == "adam" else torch.optim.SGD
+        self.lr = lr
+        self.optimizers = [make(layer.parameters(), lr=lr) for layer in model.layers]
+
+    def start_epoch(self, epoch: int) -> None:
+        self.layer = trainable_layer(epoch, self.epochs_per_layer, len(self.optimizers))
+
+    def set_lr_scale(self, scale: float) -> None:
+        for opt in self.optimizers:
+            for group in opt.param_groups:
+                group["lr"] = self.lr * scale
+
+    def step(self, model: SCFFNet, x_pos: torch.Tensor, x_neg: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
+        n, correct, loss_sum = x_pos.shape[0], 0.0, 0.0
+        for lo in range(0, n, self.batch_size):
+            x = x_pos[lo : lo + self.batch_size]
+            if x.shape[0] < 2:
+                continue  # a lone sample has no partner for its negative
+            h_pos, h_neg = make_pairs(x, generator)
+            with torch.no_grad():  # frozen layers below the trained one
+                for i in range(self.layer):
+                    t_pos = triangle(model.pre_activation(i, h_pos))
+                    t_neg = triangle(model.pre_activation(i, h_neg))
+                    h_pos, h_neg = model.next_inputs(i, t_pos, t_neg, generator)
+            g_pos = goodness(model.pre_activation(self.layer, h_pos))
+            g_neg = goodness(model.pre_activation(self.layer, h_neg))
+            loss = scff_loss(g_pos, g_neg, *self.thresholds, self.lam)
+            opt = self.optimizers[self.layer]
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            correct += float((g_pos.detach() > g_neg.detach()).sum())
+            loss_sum += float(loss.detach()) * x.shape[0]
+        return {"pairs": float(n), "pair_correct": correct, "loss": loss_sum / max(n, 1), "layer": float(self.layer)}
+
+    def state_dict(self) -> dict:
+        return {"optimizers": [opt.state_dict() for opt in self.optimizers]}
+
+    def load_state_dict(self, state: dict) -> None:
+        for opt, s in zip(self.optimizers, state["optimizers"]):
+            opt.load_state_dict(s)
+
+
+class SpikingSCFFRule:
+    name = "scff-neo-hebbian"
+
+    def __init__(self, batch_size: int = 32, epochs_per_layer: int = 1) -> None:
+        self.batch_size = batch_size
+        self.epochs_per_layer = epochs_per_layer
+        self.lr_scale = 1.0
+        self.epoch = 0
+
+    def set_lr_scale(self, scale: float) -> None:
+        self.lr_scale = scale
+
+    def start_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def step(
+        self, model: SpikingSCFFNet, x_pos: torch.Tensor, x_neg: torch.Tensor, generator: torch.Generator
+    ) -> dict[str, float]:
+        layer = trainable_layer(self.epoch, self.epochs_per_layer, model.n_layers)
+        model.plastic_layer = layer
+        # only the plastic layer keeps an eligibility trace: with M = 0 and E = 0 the others cannot change
+        for i in range(model.n_layers):
+            if i != layer:
+                model.set_layer(i, model.weights[i], torch.zeros_like(model.eligibilities[i]))
+        plasticity = model.plasticity._replace(lr=model.config.lr * self.lr_scale)
+        n, correct = x_pos.shape[0], 0.0
+        for lo in range(0, n, self.batch_size):
+            x = x_pos[lo : lo + self.batch_size]
+            m = x.shape[0]
+            if m < 2:
+                continue
+            partner = pair_shift(m, generator)
+            g = []
+            for xc, s in ((x, 1.0), (x[partner], 0.0)):
+                out = model.present(model.pair_spikes(x, xc, generator), torch.full((m,), s, dtype=torch.float64), plasticity)
+                g.append((out.traces[layer] ** 2).mean(-1))
+            correct += float((g[0] > g[1]).sum())
+        return {"pairs": float(n), "pair_correct": correct, "layer": float(layer)}

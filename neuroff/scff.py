@@ -1,0 +1,234 @@
+"""Self-Contrastive Forward-Forward (Chen, Liu, Laydevant, Grollier): unsupervised FF whose
+negatives are made from the data itself. Analog dense net ``SCFFNet`` and its spiking form
+``SpikingSCFFNet``; the rule that trains them is ``neuroff.rules.scff``. See docs/scff.md.
+
+Pairing (``pair_shift``/``make_pairs``). In a mini-batch x_1..x_B, positive i = concat(x_i, x_i),
+negative i = concat(x_i, x_{(i+k) mod B}) with one shift k drawn uniformly from 1..B-1 per batch,
+so a negative never pairs a sample with itself.
+
+Paired layer (one shared weight matrix W [N, D], bias b [N]), input concat(a, c) [B, 2D]:
+
+    u = standardise(concat(a, c))        per sample over its 2D features: zero mean, unit variance
+    y = W u_a + W u_c + 2 b              (= [W W] concat(u_a, u_c) + 2 b: tied weights)
+
+Unpaired layer (Algorithm 1 past layer 0), input v [B, D]:  y = W standardise(v) + b.
+
+Dataset-wide normalisation x -> (x - mu) / sigma with scalar mu, sigma (the paper's
+``Normalize``) is an affine map of every feature alike, which ``standardise`` removes exactly;
+it is therefore not a separate step here (``test_dataset_normalisation_is_absorbed``).
+
+Goodness and loss of a layer (plasticity uses ReLU):
+
+    G      = mean_j relu(y_j)^2                                         (one value per sample)
+    L      = mean_pos softplus(theta_pos - G) + mean_neg softplus(G - theta_neg)
+             + lambda * mean_pos ||G||_F
+
+||G||_F is the Frobenius norm of a sample's goodness vector (a single value for a dense layer,
+so there it is G itself); it keeps positive activity from growing without bound.
+
+What a layer passes on (and what the linear probe reads) is the "triangle" activation
+t = relu(y - mean_j y_j). The next layer's input:
+
+    Algorithm 1: the previous layer's outputs t(y_pos), t(y_neg), unpaired;
+    Algorithm 2: the positives' outputs t(y_pos) re-paired by ``make_pairs`` (a fresh shift).
+
+Spiking form: the presynaptic vector of layer 0 is the sum of the two halves' spike trains
+(s_a + s_c, values 0..2), which is exactly what the shared W sees: W s_a + W s_c = W (s_a + s_c).
+Later layers take the previous layer's spikes (Algorithm 1). With G = mean_j z_j^2 of the
+spike traces z, the third factor M = -dL/dG_sum (G_sum = ||z||^2 = N G, the core's convention,
+see ``neuroff.goodness``) is, per sample with s = 1 for positives,
+
+    M = (1 / N) * ( s * (sigmoid(theta_pos - G) - lambda) - (1 - s) * sigmoid(G - theta_neg) )
+
+and the neo-Hebbian update dW = c (M z) x^T is -dL/dW with c = 2 (``test_modulation_equals_autograd``).
+Per-sample standardisation and the triangle do not apply to spikes; the spiking net keeps its
+LIF dynamics unchanged.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from neuroff.config import FFConfig
+from neuroff.errors import NeuroffError
+from neuroff.models import SpikingFFNet
+
+STD_EPS = 1e-8
+ALGORITHMS = (1, 2)
+
+
+def standardise(x: torch.Tensor) -> torch.Tensor:
+    """Per-sample standardisation over the last dimension: zero mean, unit (population) variance."""
+    x = x - x.mean(-1, keepdim=True)
+    return x / (x.std(-1, unbiased=False, keepdim=True) + STD_EPS)
+
+
+def triangle(y: torch.Tensor) -> torch.Tensor:
+    """relu(y - mean over units): what a layer passes on."""
+    return torch.relu(y - y.mean(-1, keepdim=True))
+
+
+def pair_shift(batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Partner index of every sample for its negative: (i + k) mod B, k uniform in 1..B-1."""
+    if batch < 2:
+        raise NeuroffError("SCFF pairs a sample with another sample of its mini-batch; use --batch-size >= 2")
+    k = int(torch.randint(1, batch, (1,), generator=generator))
+    return (torch.arange(batch) + k) % batch
+
+
+def make_pairs(x: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(positives concat(x_i, x_i), negatives concat(x_i, x_partner(i))), each [B, 2D]."""
+    partner = pair_shift(x.shape[0], generator)
+    return torch.cat([x, x], -1), torch.cat([x, x[partner]], -1)
+
+
+def goodness(y: torch.Tensor) -> torch.Tensor:
+    """G = mean_j relu(y_j)^2 over the units (last dimension)."""
+    return torch.relu(y).pow(2).mean(-1)
+
+
+def scff_loss(
+    g_pos: torch.Tensor, g_neg: torch.Tensor, theta_pos: float, theta_neg: float, lam: float
+) -> torch.Tensor:
+    """L of one layer (module docstring); g_pos [B, ...], g_neg [B', ...] goodness values."""
+    penalty = g_pos.reshape(g_pos.shape[0], -1).norm(dim=1).mean()
+    return F.softplus(theta_pos - g_pos).mean() + F.softplus(g_neg - theta_neg).mean() + lam * penalty
+
+
+def modulation(z: torch.Tensor, s: torch.Tensor, theta_pos: float, theta_neg: float, lam: float) -> torch.Tensor:
+    """Third factor M = -dL/dG_sum per neuron for traces z [B, N] and labels s [B] (1 = positive),
+    for the per-sample loss whose batch mean is ``scff_loss`` (dense layer: ||G||_F = G >= 0)."""
+    n = z.shape[-1]
+    g = (z * z).mean(-1)
+    s = s.to(z.dtype)
+    m = s * (torch.sigmoid(theta_pos - g) - lam) - (1 - s) * torch.sigmoid(g - theta_neg)
+    return (m / n).unsqueeze(-1).expand_as(z)
+
+
+def parse_algorithms(text: str, n_layers: int) -> list[int]:
+    """'1', '2' or a comma list with one entry per layer 1..L-1 -> [algorithm of layer 1, ...]."""
+    try:
+        values = [int(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or any(v not in ALGORITHMS for v in values):
+        raise NeuroffError(f"--scff-algorithm {text!r} must be 1, 2 or a comma list of them, e.g. 1,2")
+    if len(values) == 1:
+        return values * (n_layers - 1)
+    if len(values) != n_layers - 1:
+        raise NeuroffError(
+            f"--scff-algorithm {text!r} has {len(values)} entries; give one value or one per layer after the first "
+            f"({n_layers - 1} for {n_layers} layers)"
+        )
+    return values
+
+
+def trainable_layer(epoch: int, epochs_per_layer: int, n_layers: int) -> int:
+    """Layer trained in (0-based) epoch ``epoch``: layers in turn, ``epochs_per_layer`` each;
+    epochs past the last layer's turn keep training the last layer."""
+    return min(epoch // epochs_per_layer, n_layers - 1)
+
+
+class SCFFNet(nn.Module):
+    """Dense analog SCFF net with the shared model interface; ``label_free``: no label ever
+    reaches it, so it has no goodness prediction and is judged by a linear probe."""
+
+    label_free = True
+
+    def __init__(
+        self,
+        sizes: list[int],
+        algorithms: list[int],
+        generator: torch.Generator,
+        probe_layers: list[int] | None = None,
+    ) -> None:
+        super().__init__()
+        self.sizes = [int(n) for n in sizes]
+        if len(algorithms) != self.n_layers - 1:
+            raise NeuroffError(f"need one algorithm per layer after the first, got {algorithms}")
+        # layer 0 always takes a pair; later layers a pair only under Algorithm 2
+        self.paired = [True, *[a == 2 for a in algorithms]]
+        self.probe_layers = list(range(self.n_layers)) if probe_layers is None else list(probe_layers)
+        self.layers = nn.ModuleList(nn.Linear(d, n) for d, n in zip(self.sizes[:-1], self.sizes[1:]))
+        with torch.no_grad():
+            for layer in self.layers:
+                bound = 1.0 / layer.in_features**0.5
+                layer.weight.copy_(torch.rand(layer.weight.shape, generator=generator) * 2 * bound - bound)
+                layer.bias.copy_(torch.rand(layer.bias.shape, generator=generator) * 2 * bound - bound)
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.sizes) - 1
+
+    @property
+    def weights(self) -> list[torch.Tensor]:
+        return [layer.weight for layer in self.layers]
+
+    def pre_activation(self, i: int, h: torch.Tensor) -> torch.Tensor:
+        """y of layer i for its input h: a pair [B, 2 D_i] or, unpaired, [B, D_i]."""
+        layer, u = self.layers[i], standardise(h.detach())
+        if not self.paired[i]:
+            return layer(u)
+        d = self.sizes[i]
+        return (u[:, :d] + u[:, d:]) @ layer.weight.T + 2 * layer.bias
+
+    def next_inputs(
+        self, i: int, t_pos: torch.Tensor, t_neg: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs of layer i + 1 from layer i's passed-on outputs (Algorithm 1 or 2)."""
+        if self.paired[i + 1]:
+            return make_pairs(t_pos, generator)
+        return t_pos, t_neg
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Passed-on output t of every layer for samples x [B, D] presented as positives."""
+        out, h = [], torch.cat([x, x], -1)
+        for i in range(self.n_layers):
+            t = triangle(self.pre_activation(i, h))
+            out.append(t)
+            h = torch.cat([t, t], -1) if i + 1 < self.n_layers and self.paired[i + 1] else t
+        return out
+
+    def candidate_scores(self, x_all: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        raise NeuroffError("an SCFF net never sees labels and has no goodness prediction; read it with the linear probe")
+
+    @torch.no_grad()
+    def latents(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, list[torch.Tensor]]:
+        """Triangle outputs of the probe layers (--score-layers; default all)."""
+        feats = self.features(x)
+        return {"activations": [feats[i] for i in self.probe_layers]}
+
+
+class SpikingSCFFNet(SpikingFFNet):
+    """The spiking LIF stack of the core with SCFF's third factor; only ``plastic_layer``
+    learns (the others get M = 0). Layer 0 sees the summed spike trains of a pair."""
+
+    label_free = True
+
+    def __init__(
+        self, config: FFConfig, n_inputs: int, generator: torch.Generator, probe_layers: list[int] | None = None
+    ) -> None:
+        super().__init__(config, n_inputs, generator)
+        self.probe_layers = list(range(self.n_layers)) if probe_layers is None else list(probe_layers)
+        self.plastic_layer = 0
+        self.scff = (config.scff_threshold_pos, config.scff_threshold_neg, config.scff_lambda)
+
+    def third_factor(self, i: int, z: torch.Tensor, is_positive: torch.Tensor) -> torch.Tensor:
+        if i != self.plastic_layer:
+            return torch.zeros_like(z)
+        return modulation(z, is_positive, *self.scff)
+
+    def pair_spikes(self, xa: torch.Tensor, xc: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """Presynaptic input [T, B, D] of a pair: the two halves encoded independently, summed."""
+        return self.encode(xa, generator) + self.encode(xc, generator)
+
+    def candidate_scores(self, x_all: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        raise NeuroffError("an SCFF net never sees labels and has no goodness prediction; read it with the linear probe")
+
+    @torch.no_grad()
+    def latents(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, list[torch.Tensor]]:
+        """Spike counts of the probe layers for x presented as a positive pair (x, x)."""
+        out = self.present(self.pair_spikes(x, x, generator))
+        return {"counts": [out.counts[i] for i in self.probe_layers]}

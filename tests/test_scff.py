@@ -1,0 +1,175 @@
+"""Self-Contrastive FF (neuroff.scff, neuroff.rules.scff): pairing, shared weights, loss and
+penalty, third factor vs autograd, standardisation, Algorithm 1/2 wiring, layer-wise freezing,
+and a digits run whose probe beats the same probe on the random-init network."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from neuroff import engine
+from neuroff.config import FFConfig
+from neuroff.errors import NeuroffError
+from neuroff.families import build_model_and_rule
+from neuroff.scff import (
+    SCFFNet,
+    goodness,
+    make_pairs,
+    modulation,
+    pair_shift,
+    parse_algorithms,
+    scff_loss,
+    standardise,
+    trainable_layer,
+    triangle,
+)
+
+
+def _config(**kw) -> FFConfig:
+    base = dict(rule="scff", embedding="none", mode="analog", layers=[16, 12], batch_size=8, seed=0)
+    base.update(kw)
+    return FFConfig(**base).validate()
+
+
+def test_pairs_positive_is_self_negative_never_self():
+    x = torch.arange(10, dtype=torch.float32).unsqueeze(1) * torch.ones(1, 3)  # row i is all i: identifiable
+    g = torch.Generator().manual_seed(1)
+    for _ in range(50):
+        pos, neg = make_pairs(x, g)
+        assert pos.shape == neg.shape == (10, 6)
+        assert torch.equal(pos[:, :3], x) and torch.equal(pos[:, 3:], x)
+        assert torch.equal(neg[:, :3], x)
+        assert (neg[:, 3] != neg[:, 0]).all()  # partner is another sample
+    partners = {tuple(pair_shift(5, g).tolist()) for _ in range(100)}
+    assert len(partners) == 4  # every shift 1..4 is drawn
+    with pytest.raises(NeuroffError, match="batch-size"):
+        pair_shift(1)
+
+
+def test_shared_weight_equals_tied_layer_on_concatenation():
+    model = SCFFNet([5, 4], [], torch.Generator().manual_seed(0))
+    a, c = torch.randn(3, 5), torch.randn(3, 5)
+    h = torch.cat([a, c], -1)
+    w, b = model.layers[0].weight, model.layers[0].bias
+    tied = F.linear(standardise(h), torch.cat([w, w], 1), 2 * b)
+    assert torch.allclose(model.pre_activation(0, h), tied, atol=1e-6)
+    u = standardise(h)
+    assert torch.allclose(model.pre_activation(0, h), u[:, :5] @ w.T + u[:, 5:] @ w.T + 2 * b, atol=1e-6)
+
+
+def test_standardise_and_dataset_normalisation_is_absorbed():
+    x = torch.rand(6, 20)
+    u = standardise(x)
+    assert torch.allclose(u.mean(-1), torch.zeros(6), atol=1e-6)
+    assert torch.allclose(u.std(-1, unbiased=False), torch.ones(6), atol=1e-5)
+    model = SCFFNet([20, 8, 6], [2], torch.Generator().manual_seed(0))
+    mu, sigma = 0.1307, 0.3081  # a dataset-wide (scalar) normalisation changes no feature
+    for f1, f2 in zip(model.features(x), model.features((x - mu) / sigma)):
+        assert torch.allclose(f1, f2, atol=1e-5)
+
+
+def test_goodness_loss_and_penalty_by_hand():
+    y = torch.tensor([[1.0, -2.0, 3.0, 0.0]])
+    assert torch.allclose(goodness(y), torch.tensor([2.5]))  # (1 + 0 + 9 + 0) / 4
+    assert torch.allclose(triangle(y), torch.tensor([[0.5, 0.0, 2.5, 0.0]]))  # mean 0.5
+    g_pos, g_neg = torch.tensor([1.0, 3.0]), torch.tensor([2.0])
+    expect = (math.log1p(math.exp(1.0)) + math.log1p(math.exp(-1.0))) / 2 + math.log1p(math.exp(1.0)) + 0.1 * 2.0
+    assert float(scff_loss(g_pos, g_neg, 2.0, 1.0, 0.1)) == pytest.approx(expect, rel=1e-6)
+    # penalty gradient: d(lambda * mean_b ||G_b||) / dG_b = lambda * G_b / ||G_b|| / B (= lambda / B for dense)
+    g = torch.tensor([1.0, 3.0], requires_grad=True)
+    (0.1 * g.reshape(2, -1).norm(dim=1).mean()).backward()
+    assert torch.allclose(g.grad, torch.tensor([0.05, 0.05]))
+    loss0 = scff_loss(torch.tensor([1.0, 3.0]), g_neg, 2.0, 1.0, 0.0)
+    assert float(scff_loss(torch.tensor([1.0, 3.0]), g_neg, 2.0, 1.0, 0.1) - loss0) == pytest.approx(0.2)
+    # goodness vector per position (conv-style [B, positions]): Frobenius norm of each sample's vector
+    gv = torch.tensor([[3.0, 4.0]])
+    assert float(scff_loss(gv, torch.zeros(1, 2), 0.0, 0.0, 1.0) - scff_loss(gv, torch.zeros(1, 2), 0.0, 0.0, 0.0)) == pytest.approx(5.0)
+
+
+def test_modulation_equals_autograd():
+    """-dL/dz = (2 / B) M z per half of the batch (B positives, B negatives; dG_sum/dz = 2 z)."""
+    torch.manual_seed(0)
+    z = torch.rand(2, 4, 6, dtype=torch.float64, requires_grad=True)  # [pos/neg, B, N]
+    theta_pos, theta_neg, lam = 0.3, 0.5, 0.05
+    g = (z * z).mean(-1)
+    scff_loss(g[0], g[1], theta_pos, theta_neg, lam).backward()
+    for k, s in ((0, 1.0), (1, 0.0)):
+        m = modulation(z[k].detach(), torch.full((4,), s), theta_pos, theta_neg, lam)
+        assert torch.allclose(-z.grad[k], 2.0 / 4 * m * z[k].detach(), atol=1e-12)
+
+
+def test_algorithm_wiring():
+    g = torch.Generator().manual_seed(0)
+    m1 = SCFFNet([10, 8, 6], [1], g)
+    m2 = SCFFNet([10, 8, 6], [2], g)
+    assert m1.paired == [True, False] and m2.paired == [True, True]
+    t_pos, t_neg = torch.rand(5, 8), torch.rand(5, 8)
+    h_pos, h_neg = m1.next_inputs(0, t_pos, t_neg, g)
+    assert h_pos is t_pos and h_neg is t_neg  # Algorithm 1: the outputs of positives and negatives
+    h_pos, h_neg = m2.next_inputs(0, t_pos, t_neg, g)  # Algorithm 2: positives re-paired
+    assert torch.equal(h_pos, torch.cat([t_pos, t_pos], -1))
+    assert torch.equal(h_neg[:, :8], t_pos) and not torch.equal(h_neg[:, 8:], t_pos)
+    assert all(any(torch.equal(row, t) for t in t_pos) for row in h_neg[:, 8:])  # partners are positives' outputs
+    x = torch.rand(4, 10)
+    t0 = triangle(m2.pre_activation(0, torch.cat([x, x], -1)))
+    assert torch.allclose(m2.features(x)[1], triangle(m2.pre_activation(1, torch.cat([t0, t0], -1))))
+    assert torch.allclose(m1.features(x)[1], triangle(m1.pre_activation(1, triangle(m1.pre_activation(0, torch.cat([x, x], -1))))))
+    assert parse_algorithms("2", 3) == [2, 2] and parse_algorithms("1,2", 3) == [1, 2]
+    for bad in ("3", "1,2,1", "x"):
+        with pytest.raises(NeuroffError, match="scff-algorithm"):
+            parse_algorithms(bad, 3)
+    assert [trainable_layer(e, 2, 3) for e in range(8)] == [0, 0, 1, 1, 2, 2, 2, 2]
+
+
+@pytest.mark.parametrize("mode", ["analog", "spiking"])
+def test_layerwise_training_freezes_other_layers(mode):
+    cfg = _config(mode=mode, layers=[16, 12], scff_epochs_per_layer=1, lr=5.0)
+    model, rule = build_model_and_rule(cfg, 20, torch.Generator().manual_seed(0))
+    x = torch.rand(24, 20)
+    g = torch.Generator().manual_seed(1)
+    w0 = [w.detach().clone() for w in model.weights]
+    rule.start_epoch(0)
+    rule.step(model, x, x, g)
+    w1 = [w.detach().clone() for w in model.weights]
+    assert not torch.equal(w1[0], w0[0]) and torch.equal(w1[1], w0[1])  # only layer 0 learns
+    rule.start_epoch(1)
+    rule.step(model, x, x, g)
+    w2 = [w.detach().clone() for w in model.weights]
+    assert torch.equal(w2[0], w1[0]) and not torch.equal(w2[1], w1[1])  # layer 0 frozen, layer 1 learns
+
+
+def test_configuration_errors():
+    with pytest.raises(NeuroffError, match="embedding none"):
+        FFConfig(rule="scff", mode="analog").validate()
+    with pytest.raises(NeuroffError, match="batch-size"):
+        build_model_and_rule(_config(batch_size=1), 10, torch.Generator())
+    with pytest.raises(NeuroffError, match="Algorithm 1"):
+        build_model_and_rule(_config(mode="spiking", scff_algorithm="2"), 10, torch.Generator())
+    model, _ = build_model_and_rule(_config(), 10, torch.Generator())
+    with pytest.raises(NeuroffError, match="linear probe"):
+        model.candidate_scores(torch.rand(2, 3, 10))
+
+
+def test_digits_probe_beats_random_network(tmp_path):
+    """Trained SCFF features are more linearly decodable than the random-init network's (the
+    paper's control); the run reports the probe accuracy as its test accuracy; checkpoints load."""
+    cfg = FFConfig(rule="scff", embedding="none", mode="analog", layers=[32], epochs=2, dataset="digits", seed=0).validate()
+    ds = engine.prepare_dataset(cfg)
+    random_acc = engine.readout_accuracy(engine.create(cfg, ds), ds)
+    trained = engine.train(cfg, out_dir=tmp_path, dataset=ds, progress=False)
+    acc = trained.history[-1]["test_accuracy"]
+    assert acc == engine.readout_accuracy(trained, ds)
+    assert acc > random_acc + 0.01, (acc, random_acc)
+    loaded = engine.load_trained(tmp_path / "model.pt")
+    assert engine.test_accuracy(loaded, ds) == pytest.approx(acc)
+
+
+def test_spiking_scff_runs_end_to_end():
+    cfg = FFConfig(rule="scff", embedding="none", mode="spiking", layers=[20], epochs=1, batch_size=16, dataset="digits",
+                   n_train=64, n_test=40, lr=5.0, init_scale=3.0, scff_threshold_pos=0.05, scff_threshold_neg=0.1).validate()
+    trained = engine.train(cfg, progress=False)
+    assert 0.0 < trained.history[-1]["test_accuracy"] <= 1.0
+    assert trained.history[-1]["train_pair_accuracy"] > 0.0
