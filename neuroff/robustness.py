@@ -178,7 +178,10 @@ def run_study(settings: StudySettings, out_dir: str | Path | None = None, progre
     results: dict[str, Any] = {}
     for method in settings.methods:
         if progress:
-            print(f"[{method}] training on {train.name}, early stopping on {len(val.x_test)} clean validation samples")
+            print(
+                f"[{method}] training on {train.name}, early stopping on {len(val.x_test)} clean validation samples "
+                "(the per-epoch 'test accuracy' below is on them)"
+            )
         if method == "bp":
             results[method] = _train_bp(settings, spec, train, kept, progress)
         else:
