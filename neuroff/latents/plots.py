@@ -1,6 +1,6 @@
-"""Figures of latent comparisons, as PNG files (matplotlib, Agg backend). Each function takes
-arrays (one panel per model) and a path, draws, saves atomically and returns the path; the
-numbers behind them live in report.json next to the PNGs."""
+"""Figures of latent comparisons, as PNG files (matplotlib's Agg canvas, no pyplot). Each
+function takes arrays (one panel per model) and a path, draws, saves atomically and returns the
+path; the numbers behind them live in report.json next to the PNGs."""
 
 from __future__ import annotations
 
@@ -23,19 +23,17 @@ class Panel(NamedTuple):
     y: Any  # [n]
 
 
-def _pyplot():
-    import matplotlib
+def _figure(figsize: tuple[float, float]):
+    """A pyplot-free Figure: it renders with the Agg canvas on savefig and never touches the
+    global backend, so a notebook's inline plots keep working after a comparison."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")  # files only, never a window (also under a notebook kernel)
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(figsize=figsize)
 
 
 def _save(fig, path: str | Path) -> Path:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    _pyplot().close(fig)
     return atomic_write(path, lambda f: f.write(buf.getvalue()))
 
 
@@ -54,8 +52,8 @@ def plot_class_sorted_heatmaps(panels: list[Panel], path: str | Path, n_samples:
     """Latents of the first ``n_samples`` samples, rows grouped by class (lines between
     classes), neurons sorted by preferred class; one heatmap per model, each on its own colour
     scale (0 .. its 99th percentile)."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 4.6), squeeze=False)
+    fig = _figure((4.8 * len(panels), 4.6))
+    axes = fig.subplots(1, len(panels), squeeze=False)
     fig.subplots_adjust(wspace=0.35)
     for ax, panel in zip(axes[0], panels):
         z = as_matrix(panel.z)[:n_samples]
@@ -111,9 +109,9 @@ def embed_2d(z: Any, method: str, seed: int = 0) -> np.ndarray:
 def plot_embeddings(panels: list[Panel], path: str | Path, methods: list[str] | None = None, n_points: int = 1000, seed: int = 0) -> Path:
     """Scatter of 2-D embeddings (rows: models, columns: methods) of the first ``n_points``
     samples, coloured by class."""
-    plt = _pyplot()
     methods = methods or embedding_methods()
-    fig, axes = plt.subplots(len(panels), len(methods), figsize=(3.8 * len(methods), 3.6 * len(panels)), squeeze=False)
+    fig = _figure((3.8 * len(methods), 3.6 * len(panels)))
+    axes = fig.subplots(len(panels), len(methods), squeeze=False)
     for r, panel in enumerate(panels):
         z = as_matrix(panel.z)[:n_points]
         y = as_labels(panel.y, len(as_matrix(panel.z)))[:n_points]
@@ -132,8 +130,8 @@ def plot_sparsity_histograms(panels: list[Panel], path: str | Path) -> Path:
     """Side by side: per-sample Hoyer index, and per neuron the fraction of samples on which it
     is active (> 0; scale-free, so spike counts and ReLU outputs share an axis; silent neurons
     sit at 0)."""
-    plt = _pyplot()
-    fig, (ax_h, ax_a) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig = _figure((10, 3.6))
+    ax_h, ax_a = fig.subplots(1, 2)
     bins_h = np.linspace(0, 1, 41)
     for panel in panels:
         z = as_matrix(panel.z)
@@ -151,9 +149,9 @@ def plot_sparsity_histograms(panels: list[Panel], path: str | Path) -> Path:
 
 def plot_cka_matrix(matrix: Any, path: str | Path, name_a: str, name_b: str) -> Path:
     """Linear CKA between every layer of model A (rows) and every layer of model B (columns)."""
-    plt = _pyplot()
     m = np.asarray(matrix, dtype=float)
-    fig, ax = plt.subplots(figsize=(1.6 + 1.1 * m.shape[1], 1.2 + 1.0 * m.shape[0]))
+    fig = _figure((1.6 + 1.1 * m.shape[1], 1.2 + 1.0 * m.shape[0]))
+    ax = fig.subplots()
     im = ax.imshow(m, vmin=0, vmax=1, cmap="viridis")
     for i in range(m.shape[0]):
         for j in range(m.shape[1]):
