@@ -4,6 +4,7 @@ and a digits run whose probe beats the same probe on the random-init network."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -173,3 +174,21 @@ def test_spiking_scff_runs_end_to_end():
     trained = engine.train(cfg, progress=False)
     assert 0.0 < trained.history[-1]["test_accuracy"] <= 1.0
     assert trained.history[-1]["train_pair_accuracy"] > 0.0
+
+
+def test_cli_trains_evaluates_and_reports_errors(tmp_path, capsys):
+    from neuroff.cli import main
+
+    small = ["--dataset", "digits", "--n-train", "120", "--n-test", "60", "--layers", "16,12", "--batch-size", "16"]
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--rule", "scff", "--embedding", "none", "--mode", "analog", "--epochs", "2", *small,
+              "--scff-algorithm", "2", "--quiet", "--out", str(tmp_path)])
+    assert exc.value.code == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["evaluate", str(tmp_path / "model.pt"), "--n-test", "60"])
+    assert exc.value.code == 0 and 0.0 < json.loads(capsys.readouterr().out)["test_accuracy"] <= 1.0
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--rule", "scff", "--mode", "analog", *small])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1 and "--embedding none" in err
