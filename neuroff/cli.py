@@ -126,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--n-embed", type=int, default=1000, help="samples in the t-SNE/PCA plots (default 1000)")
     cmp.add_argument("--seed", type=int, default=0, help="seeds spike encoding, subsampling and t-SNE")
     cmp.add_argument("--threads", type=int, default=1, help="torch/BLAS/OpenMP threads (default 1; 0: library defaults)")
+    cmp.add_argument("--label", choices=("true", "neutral"), default="true",
+                     help="embed each sample's true label (default, as in training) or the neutral average code")
     cmp.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -168,7 +170,8 @@ def run(argv: list[str] | None = None) -> int:
         if len(args.checkpoints) < 2:
             raise NeuroffError("compare needs at least two checkpoints, e.g. neuroff compare A/model.pt B/model.pt --out DIR")
         report = compare(args.checkpoints, args.out, dataset=args.dataset, n_train=args.n_train, n_test=args.n_test,
-                         n_embed=args.n_embed, seed=args.seed, progress=not args.quiet, threads=args.threads or None)
+                         n_embed=args.n_embed, seed=args.seed, progress=not args.quiet, threads=args.threads or None,
+                         label=args.label)
         print(markdown_report(report), end="")
     return 0
 

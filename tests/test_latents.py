@@ -48,12 +48,19 @@ def test_collect_embeds_the_true_label_and_is_seeded(checkpoints):
     assert set(a) == {"counts", "traces"}
     assert np.array_equal(a["counts"][0], b["counts"][0]) and a["counts"][0].max() > 0
     assert (a["counts"][0] == np.round(a["counts"][0])).all()  # spike counts are integers
+    # neutral label: the average class code, so the latents no longer depend on y
+    n1 = collect_latents(trained, ds.x_test, ds.y_test, label="neutral")["activations"][0]
+    n2 = collect_latents(trained, ds.x_test, ds.y_test.flip(0), label="neutral")["activations"][0]
+    assert np.array_equal(n1, n2) and not np.allclose(n1, got["activations"][0])
+    with pytest.raises(NeuroffError, match="label mode"):
+        collect_latents(trained, ds.x_test, ds.y_test, label="wrong")
 
 
 def test_latents_file_round_trip(checkpoints, tmp_path):
     ls = collect([checkpoints["analog"], checkpoints["spiking"]], "digits", n_train=60, n_test=40, progress=False)
     back = load_latents(save_latents(tmp_path / "l.npz", ls))
     assert back.dataset == "digits" and back.n_classes == 10 and [m.name for m in back.models] == ["analog", "spiking"]
+    assert back.label_mode == "true"
     for m, n in zip(ls.models, back.models):
         assert m.mode == n.mode and m.primary == n.primary and set(m.kinds) == set(n.kinds)
         for kind in m.kinds:
@@ -116,6 +123,7 @@ def test_cli_compare_prints_the_table(checkpoints, tmp_path, capsys):
             "--n-train", "100", "--n-test", "60", "--n-embed", "30", "--quiet"]
     code, out, err = _run(argv, capsys)
     assert code == 0, err
+    assert "true label embedded" in out
     assert "| analog (analog) | activations |" in out and "| spiking (spiking) | counts |" in out
     report = json.loads((tmp_path / "report.json").read_text())
     for name in ("heatmap_layer0.png", "embedding_layer0.png", "sparsity_layer0.png", "cka_analog__spiking.png"):

@@ -23,6 +23,9 @@ from neuroff.io import atomic_write
 
 PRIMARY_KIND = {"analog": "activations", "spiking": "counts"}
 SPLITS = ("train", "test")
+# what is embedded in the input while collecting: the sample's true label (as in training's
+# positive pass), or the neutral average of all class codes (no label information in the input)
+LABEL_MODES = ("true", "neutral")
 FILE_FORMAT = "neuroff-latents-v1"
 
 
@@ -57,12 +60,19 @@ class LatentSet:
     seed: int
     labels: dict[str, np.ndarray]  # split -> [n] class indices
     models: list[ModelLatents]
+    label_mode: str = "true"
 
     def model(self, name: str) -> ModelLatents:
         for m in self.models:
             if m.name == name:
                 return m
         raise NeuroffError(f"no model named {name!r} in these latents; have {', '.join(m.name for m in self.models)}")
+
+
+def check_label_mode(label: str) -> str:
+    if label not in LABEL_MODES:
+        raise NeuroffError(f"unknown label mode {label!r}; use one of {', '.join(LABEL_MODES)}")
+    return label
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
@@ -99,15 +109,20 @@ def collect_latents(
     batch: int = 500,
     progress: bool = False,
     desc: str = "latents",
+    label: str = "true",
 ) -> dict[str, list[np.ndarray]]:
-    """Per-layer latents of samples ``x`` with their true labels ``y`` embedded, as float32
-    arrays ``{kind: [[n, N_l] per layer]}``. Spike encoding draws from a generator seeded by
-    ``seed``, so the same call gives the same latents."""
+    """Per-layer latents of samples ``x`` with their true labels ``y`` embedded (``label=
+    "neutral"``: the average class code instead), as float32 arrays ``{kind: [[n, N_l] per
+    layer]}``. Spike encoding draws from a generator seeded by ``seed``, so the same call gives
+    the same latents."""
+    check_label_mode(label)
     generator = torch.Generator().manual_seed(int(seed))
     parts: dict[str, list[list[np.ndarray]]] = {}
     bar = tqdm(total=len(x), unit="sample", desc=desc, disable=not progress, leave=False)
     for lo in range(0, len(x), batch):
-        out = trained.model.latents(trained.embedding.embed(x[lo : lo + batch], y[lo : lo + batch]), generator)
+        xb = x[lo : lo + batch]
+        x_emb = trained.embedding.embed(xb, y[lo : lo + batch]) if label == "true" else trained.embedding.embed_neutral(xb)
+        out = trained.model.latents(x_emb, generator)
         for kind, layers in out.items():
             store = parts.setdefault(kind, [[] for _ in layers])
             for i, z in enumerate(layers):
@@ -136,11 +151,14 @@ def collect(
     n_test: int | None = None,
     seed: int = 0,
     progress: bool = True,
+    label: str = "true",
 ) -> LatentSet:
     """Load ``checkpoints`` and collect their latents on the first ``n_train`` training and
-    ``n_test`` test samples of ``dataset`` (default: the first checkpoint's training dataset)."""
+    ``n_test`` test samples of ``dataset`` (default: the first checkpoint's training dataset),
+    with the true (or the neutral) label embedded."""
     from neuroff.engine import load_trained
 
+    check_label_mode(label)
     if not checkpoints:
         raise NeuroffError("no checkpoints given; pass one or more model.pt files")
     paths = [resolve_checkpoint(c) for c in checkpoints]
@@ -159,7 +177,7 @@ def collect(
         for split in SPLITS:
             x, y = getattr(ds, f"x_{split}"), getattr(ds, f"y_{split}")
             desc = f"latents {name} {split}"
-            for kind, layers in collect_latents(trained, x, y, seed=seed, progress=progress, desc=desc).items():
+            for kind, layers in collect_latents(trained, x, y, seed, progress=progress, desc=desc, label=label).items():
                 kinds.setdefault(kind, {})[split] = layers
         last = trained.history[-1] if trained.history else {}
         info = {
@@ -170,7 +188,7 @@ def collect(
         }
         out.append(ModelLatents(name, trained.config.mode, str(p), kinds, info))
     labels = {split: getattr(ds, f"y_{split}").numpy().astype(np.int64) for split in SPLITS}
-    return LatentSet(ds.name, ds.n_classes, int(seed), labels, out)
+    return LatentSet(ds.name, ds.n_classes, int(seed), labels, out, label)
 
 
 # ---------------------------------------------------------------- file format
@@ -183,6 +201,7 @@ def save_latents(path: str | Path, latents: LatentSet) -> Path:
         "dataset": latents.dataset,
         "n_classes": latents.n_classes,
         "seed": latents.seed,
+        "label_mode": latents.label_mode,
         "models": [
             {
                 "name": m.name,
@@ -231,4 +250,4 @@ def load_latents(path: str | Path) -> LatentSet:
         raise
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as err:
         raise NeuroffError(f"latents file {p} is corrupt or incomplete ({type(err).__name__}); rerun `neuroff compare`") from None
-    return LatentSet(meta["dataset"], int(meta["n_classes"]), int(meta["seed"]), labels, models)
+    return LatentSet(meta["dataset"], int(meta["n_classes"]), int(meta["seed"]), labels, models, meta.get("label_mode", "true"))

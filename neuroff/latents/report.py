@@ -20,7 +20,7 @@ from neuroff.errors import NeuroffError
 from neuroff.io import atomic_write, write_json
 from neuroff.latents import metrics as M
 from neuroff.latents import plots
-from neuroff.latents.collection import LatentSet, ModelLatents, collect, save_latents
+from neuroff.latents.collection import LatentSet, ModelLatents, check_label_mode, collect, save_latents
 from neuroff.readout import linear_probe
 
 K_NEIGHBOURS = 5
@@ -113,7 +113,7 @@ def build_report(latents: LatentSet, seed: int = 0, silhouette_samples: int = 20
         "n_train": int(len(y_tr)),
         "n_test": int(len(y_te)),
         "seed": latents.seed,
-        "label_embedded": "true label",
+        "label_embedded": latents.label_mode,
         "k_neighbours": K_NEIGHBOURS,
         "models": models,
         "pairs": pairs,
@@ -135,7 +135,7 @@ def markdown_report(report: dict[str, Any]) -> str:
         f"# Latent comparison on {report['dataset']}",
         "",
         f"{report['n_test']} test samples (linear probe trained on {report['n_train']} training samples), "
-        f"true label embedded, seed {report['seed']}. Separability = fraction of the {report['k_neighbours']} "
+        f"{report['label_embedded']} label embedded, seed {report['seed']}. Separability = fraction of the {report['k_neighbours']} "
         f"nearest neighbours sharing the class. CKA is with {ref}, on the primary latents.",
         f"Reference ({PAPER_REFERENCE}).",
     ]
@@ -233,6 +233,7 @@ def compare(
     progress: bool = True,
     with_plots: bool = True,
     threads: int | None = 1,
+    label: str = "true",
 ) -> dict[str, Any]:
     """Collect the latents of ``checkpoints`` on ``dataset`` and write ``latents.npz``,
     ``report.json``, ``report.md`` and the PNGs into ``out_dir``; returns the report.
@@ -240,6 +241,8 @@ def compare(
     ``n_train``: training samples for the linear probe; ``n_test``: test samples every metric
     is computed on (None: the whole split); ``n_embed``: samples in the t-SNE/PCA/UMAP plots;
     ``n_heatmap``: samples in the heatmaps; ``with_plots=False`` writes the numbers only.
+    ``label``: "true" embeds each sample's label (as in training's positive pass), "neutral"
+    the average class code, so that no label information enters through the input.
     ``threads``: torch/BLAS/OpenMP threads while it runs (None: leave the libraries' defaults).
     One is the default because on a shared, loaded machine spin-waiting OpenMP threads make
     t-SNE and the neighbour searches several times slower (t-SNE of 360 digits: 5 s with one
@@ -247,8 +250,9 @@ def compare(
     for name, v in (("n_embed", n_embed), ("n_heatmap", n_heatmap)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 2:
             raise NeuroffError(f"{name} must be an integer >= 2, got {v!r}")
+    check_label_mode(label)
     with limited_threads(threads):
-        return _compare(checkpoints, out_dir, dataset, n_train, n_test, n_embed, n_heatmap, seed, progress, with_plots)
+        return _compare(checkpoints, out_dir, dataset, n_train, n_test, n_embed, n_heatmap, seed, progress, with_plots, label)
 
 
 @contextmanager
@@ -271,11 +275,11 @@ def limited_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _compare(checkpoints, out_dir, dataset, n_train, n_test, n_embed, n_heatmap, seed, progress, with_plots) -> dict[str, Any]:
+def _compare(checkpoints, out_dir, dataset, n_train, n_test, n_embed, n_heatmap, seed, progress, with_plots, label) -> dict[str, Any]:
     out = Path(out_dir)
     timing: dict[str, float] = {}
     t0 = time.perf_counter()
-    latents = collect(checkpoints, dataset, n_train=n_train, n_test=n_test, seed=seed, progress=progress)
+    latents = collect(checkpoints, dataset, n_train=n_train, n_test=n_test, seed=seed, progress=progress, label=label)
     save_latents(out / "latents.npz", latents)
     timing["collect_seconds"] = time.perf_counter() - t0
     t1 = time.perf_counter()
