@@ -72,16 +72,18 @@ def train_backprop(
     seed: int = 0,
     patience: int | None = None,
     progress: bool = True,
+    model: BackpropNet | None = None,
 ) -> BackpropResult:
     """Adam on the cross-entropy for up to ``epochs`` epochs; after each epoch the validation
     accuracy is recorded, and with ``patience`` training stops early. The returned model holds
-    the weights of the best validation epoch."""
+    the weights of the best validation epoch. ``model`` continues training an existing net (as
+    the continual-learning protocol does, task after task) instead of a fresh one."""
     if x_train.shape[1] != spec.n_inputs:
         raise NeuroffError(f"the backprop net expects {spec.n_inputs} input features, the data has {x_train.shape[1]}")
     if epochs < 1 or batch_size < 1:
         raise NeuroffError("epochs and batch_size must be >= 1")
     generator = torch.Generator().manual_seed(seed)
-    model = BackpropNet(spec, n_classes, generator)
+    model = BackpropNet(spec, n_classes, generator) if model is None else model
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     stopper = EarlyStopping(patience)
     result = BackpropResult(model)

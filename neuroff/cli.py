@@ -129,6 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--label", choices=("true", "neutral"), default="true",
                      help="embed each sample's true label (default, as in training) or the neutral average code")
     cmp.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    cont = sub.add_parser("continual", help="Split-dataset continual learning (class pairs in sequence, single head) vs backprop")
+    cont.add_argument("--config", help="JSON file of options (command-line options override it)")
+    cont.add_argument("--out", required=True, help="directory for continual.json, continual.png and the per-task runs")
+    cont.add_argument("--no-backprop", action="store_true", help="skip the backprop reference")
+    cont.add_argument("--bp-lr", type=float, default=1e-3, help="Adam learning rate of the backprop reference")
+    cont.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_config_options(cont)  # --epochs = epochs per task
     return parser
 
 
@@ -173,6 +181,12 @@ def run(argv: list[str] | None = None) -> int:
                          n_embed=args.n_embed, seed=args.seed, progress=not args.quiet, threads=args.threads or None,
                          label=args.label)
         print(markdown_report(report), end="")
+    elif args.command == "continual":
+        from neuroff.continual import format_report, run_continual
+
+        report = run_continual(config_from_args(args), args.out, backprop=not args.no_backprop, bp_lr=args.bp_lr,
+                               progress=not args.quiet)  # fmt: skip
+        print(format_report(report), end="")
     return 0
 
 

@@ -1,0 +1,158 @@
+"""Continual learning on Split datasets (class-incremental, single head), for any rule family.
+
+The dataset is split into tasks by class pairs (0/1, 2/3, 4/5, 6/7, 8/9); the tasks are trained
+in sequence, ``epochs`` epochs each, and after every task the model is tested on the test
+samples of every task. The network keeps one head over all classes (no task id at test time),
+so a model that forgets predicts only the latest pair.
+
+A neuroff rule runs through the engine unchanged: task k is epoch(s) k of one run whose
+training set changes, resumed from task k − 1's checkpoint (``engine.train(..., resume=...)``),
+so rule state (optimisers, pending updates) carries over exactly as within one run. Plain
+backprop on the same layers (``neuroff.baselines``, Adam, a fresh optimiser per task) is the
+reference.
+
+R[i][j] = test accuracy on task j after training task i; the report gives R, the last row (the
+accuracy on every task after the last one) and its mean (the average accuracy).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from neuroff import engine
+from neuroff.baselines import accuracy, train_backprop
+from neuroff.blockspec import BlockSpec, blocks_from_layers, parse_blocks
+from neuroff.config import FFConfig
+from neuroff.data import Dataset, load_dataset
+from neuroff.errors import NeuroffError
+from neuroff.io import atomic_write, write_json
+
+SPLIT_PAIRS: tuple[tuple[int, ...], ...] = ((0, 1), (2, 3), (4, 5), (6, 7), (8, 9))
+
+
+def split_tasks(ds: Dataset, groups: tuple[tuple[int, ...], ...] = SPLIT_PAIRS) -> list[Dataset]:
+    """One Dataset per class group, holding only that group's samples; ``n_classes`` stays the
+    full count (single head)."""
+    tasks = []
+    for group in groups:
+        if any(not 0 <= c < ds.n_classes for c in group):
+            raise NeuroffError(f"task classes {group} out of range for {ds.n_classes} classes")
+        classes = torch.tensor(group)
+        tr, te = torch.isin(ds.y_train, classes), torch.isin(ds.y_test, classes)
+        if not tr.any() or not te.any():
+            raise NeuroffError(f"task {group} has no training or test samples in {ds.name}; use more data (--n-train/--n-test)")
+        name = f"{ds.name}[{'/'.join(map(str, group))}]"
+        tasks.append(Dataset(name, ds.x_train[tr], ds.y_train[tr], ds.x_test[te], ds.y_test[te], ds.image_shape, ds.n_classes))
+    return tasks
+
+
+def summarise(matrix: list[list[float]]) -> dict[str, Any]:
+    final = matrix[-1]
+    return {"accuracy_matrix": matrix, "final_accuracy": final, "average_accuracy": sum(final) / len(final)}
+
+
+def continual_rule(config: FFConfig, tasks: list[Dataset], work_dir: Path, progress: bool = True) -> list[list[float]]:
+    """R for a neuroff rule: the tasks as consecutive epochs of one resumed engine run; each
+    task's checkpoint stays in ``work_dir/task<k>``."""
+    matrix, per_task = [], config.epochs
+    for k, task in enumerate(tasks):
+        cfg = dataclasses.replace(config, epochs=(k + 1) * per_task, n_train=None, n_test=None)
+        resume = work_dir / f"task{k - 1}" / "model.pt" if k else None
+        trained = engine.train(cfg, out_dir=work_dir / f"task{k}", dataset=task, resume=resume, progress=progress)
+        if getattr(trained.model, "label_free", False):
+            raise NeuroffError(f"rule {config.rule} learns no classifier; the continual protocol needs one")
+        matrix.append([engine.evaluate(trained, t.x_test, t.y_test) for t in tasks])
+    return matrix
+
+
+def continual_backprop(
+    spec: BlockSpec, tasks: list[Dataset], epochs: int, batch_size: int, lr: float, seed: int, progress: bool = True
+) -> list[list[float]]:
+    """R for plain backprop (Adam, cross-entropy over all classes) on the same layers, one net
+    trained task after task (no validation split, so no early stopping)."""
+    matrix, model = [], None
+    empty_x, empty_y = torch.zeros(0, spec.n_inputs), torch.zeros(0, dtype=torch.int64)
+    for k, task in enumerate(tasks):
+        result = train_backprop(spec, task.x_train, task.y_train, empty_x, empty_y, task.n_classes, epochs=epochs,
+                                batch_size=batch_size, lr=lr, seed=seed + k, progress=progress, model=model)  # fmt: skip
+        model = result.model
+        matrix.append([accuracy(model, t.x_test, t.y_test) for t in tasks])
+    return matrix
+
+
+def network_spec(config: FFConfig, n_features: int) -> BlockSpec:
+    """The hidden layers of a config (--blocks, or --layers as dense layers) for the backprop net."""
+    return parse_blocks(config.blocks) if config.blocks is not None else blocks_from_layers(n_features, config.layers)
+
+
+def run_continual(
+    config: FFConfig,
+    out_dir: str | Path,
+    backprop: bool = True,
+    bp_lr: float = 1e-3,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Split-``config.dataset`` for ``config.rule`` (and backprop on the same layers); writes
+    continual.json and continual.png to ``out_dir`` and returns the report."""
+    config.validate()
+    out = Path(out_dir)
+    ds = load_dataset(config.dataset, seed=config.seed).subset(config.n_train, config.n_test)
+    tasks = split_tasks(ds)
+    report: dict[str, Any] = {
+        "dataset": ds.name,
+        "tasks": [list(g) for g in SPLIT_PAIRS],
+        "epochs_per_task": config.epochs,
+        "config": config.to_dict(),
+        "methods": {config.rule: summarise(continual_rule(config, tasks, out / "runs", progress))},
+    }
+    if backprop:
+        spec = network_spec(config, ds.n_features)
+        matrix = continual_backprop(spec, tasks, config.epochs, config.effective_batch_size, bp_lr, config.seed, progress)
+        report["methods"]["backprop"] = summarise(matrix)
+        report["backprop_lr"] = bp_lr
+    write_json(out / "continual.json", report)
+    plot_continual(report, out / "continual.png")
+    return report
+
+
+def format_report(report: dict[str, Any]) -> str:
+    names = [f"{'/'.join(map(str, g))}" for g in report["tasks"]]
+    lines = [f"Split-{report['dataset']}: accuracy on every task after the last one", "",
+             "| method | " + " | ".join(names) + " | average |", "|---" * (len(names) + 2) + "|"]  # fmt: skip
+    for method, r in report["methods"].items():
+        cells = " | ".join(f"{a:.3f}" for a in r["final_accuracy"])
+        lines.append(f"| {method} | {cells} | {r['average_accuracy']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_continual(report: dict[str, Any], path: Path) -> None:
+    """Left: accuracy on every task after the last one; right: the average accuracy over the
+    tasks seen so far, after each task."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = ["/".join(map(str, g)) for g in report["tasks"]]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    width = 0.8 / max(len(report["methods"]), 1)
+    for m, (method, r) in enumerate(report["methods"].items()):
+        ax1.bar([i + m * width for i in range(len(names))], r["final_accuracy"], width, label=f"{method} (avg {r['average_accuracy']:.3f})")
+        seen = [sum(row[: k + 1]) / (k + 1) for k, row in enumerate(r["accuracy_matrix"])]
+        ax2.plot(range(1, len(seen) + 1), seen, marker="o", label=method)
+    ax1.set_xticks([i + width * (len(report["methods"]) - 1) / 2 for i in range(len(names))], names)
+    ax1.set(xlabel="task (classes)", ylabel="test accuracy after the last task", ylim=(0, 1), title=f"Split-{report['dataset']}")
+    ax2.set(xlabel="tasks trained", ylabel="average accuracy on the tasks seen", ylim=(0, 1))
+    ax1.legend(fontsize=8)
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+
+    def write(f: Any) -> None:
+        fig.savefig(f, format="png", dpi=120)
+
+    atomic_write(path, write)
+    plt.close(fig)
