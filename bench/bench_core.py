@@ -30,11 +30,10 @@ from neuroff.io import atomic_write, write_json  # noqa: E402
 # name -> (config overrides, epochs). "reference" is the authors' notebook configuration.
 RUNS: dict[str, tuple[dict, int]] = {
     "reference-online": ({}, 2),
-    "reference-batched": ({"batch_size": 32, "lr": 0.02}, 2),
-    "best-online": ({"layers": [800], "max_rate": 0.6, "lr": 0.001}, 6),
-    "two-layer-online": ({"layers": [400, 400], "max_rate": 0.6, "lr": 0.001, "score_layers": [0, 1]}, 4),
-    "analog": ({"mode": "analog", "batch_size": 64, "analog_lr": 0.003}, 10),
-    "analog-800": ({"mode": "analog", "layers": [800], "batch_size": 64, "analog_lr": 0.001}, 10),
+    "reference-batched": ({"batch_size": 32, "lr": 0.02}, 1),
+    "best-online": ({"max_rate": 0.5, "lr": 0.001, "lr_decay": 0.8, "eval_repeats": 3}, 3),
+    "two-layer-online": ({"layers": [200, 200], "max_rate": 0.5, "lr": 0.001, "lr_decay": 0.8}, 1),
+    "analog": ({"mode": "analog", "analog_lr": 0.001, "lr_decay": 0.85}, 8),
 }
 
 
@@ -91,8 +90,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--speed-only", action="store_true")
     ap.add_argument("--speed-samples", type=int, default=5000)
     ap.add_argument("--out", default="bench/results")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared 2-core machine)")
     args = ap.parse_args(argv)
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     unknown = [r for r in args.runs.split(",") if r not in RUNS]
     if unknown:
         sys.exit(f"unknown run(s) {unknown}; choose from {', '.join(RUNS)}")

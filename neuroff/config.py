@@ -87,6 +87,7 @@ class FFConfig:
     n_train: int | None = None
     n_test: int | None = None
     chunk: int = 256
+    eval_repeats: int = 1  # presentations averaged per candidate at test time (spiking noise)
 
     def validate(self) -> "FFConfig":
         if self.rule not in RULE_FAMILIES:
@@ -99,6 +100,8 @@ class FFConfig:
             raise NeuroffError(f"unknown init {self.init!r}; use one of {', '.join(INITS)}")
         if not 0 <= self.learn_start < self.steps:
             raise NeuroffError(f"learn_start={self.learn_start} must lie in [0, steps={self.steps})")
+        if self.eval_repeats < 1:
+            raise NeuroffError(f"eval_repeats={self.eval_repeats} must be >= 1")
         if self.epochs < 0 or self.chunk < 1 or (self.batch_size is not None and self.batch_size < 1):
             raise NeuroffError("epochs must be >= 0 and batch_size, chunk >= 1")
         if not 0.0 < self.lr_decay <= 1.0:

@@ -72,7 +72,11 @@ def prepare_dataset(config: FFConfig, dataset: Dataset | None = None) -> Dataset
 def candidate_scores(trained: Trained, x: torch.Tensor, batch: int = 250, seed: int | None = None) -> torch.Tensor:
     """[N, C] score of every candidate label (all candidates of a sample run as one batch)."""
     g = torch.Generator().manual_seed(trained.config.seed + EVAL_SEED_OFFSET if seed is None else seed)
-    out = [trained.model.candidate_scores(trained.embedding.embed_all(x[i : i + batch]), g) for i in range(0, len(x), batch)]
+    repeats = trained.config.eval_repeats
+    out = [
+        sum(trained.model.candidate_scores(trained.embedding.embed_all(x[i : i + batch]), g) for _ in range(repeats)) / repeats
+        for i in range(0, len(x), batch)
+    ]
     return torch.cat(out) if out else torch.zeros(0, trained.embedding.n_classes)
 
 
