@@ -87,12 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default=None, help="directory for model.pt and metrics.json")
     train.add_argument("--resume", default=None, help="continue training this checkpoint up to --epochs")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--threads", type=int, default=1, help="torch/BLAS/OpenMP threads (default 1; 0: library defaults)")
     _add_config_options(train)
 
     ev = sub.add_parser("evaluate", help="test accuracy of a checkpoint")
     ev.add_argument("checkpoint")
     ev.add_argument("--dataset", default=None, help="defaults to the dataset the model was trained on")
     ev.add_argument("--n-test", type=int, default=None)
+    ev.add_argument("--threads", type=int, default=1, help="torch/BLAS/OpenMP threads (default 1; 0: library defaults)")
     ev.add_argument("--readout", choices=("goodness", "linear"), default="goodness",
                     help="goodness: argmax of P over candidate labels; linear: also a logistic read-out on the latents")
 
@@ -142,6 +144,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from neuroff.threads import limited_threads
+
+    threads = getattr(args, "threads", None)
+    with limited_threads(threads or None):
+        return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     from neuroff import engine  # deferred: argparse errors and --help stay instant
     from neuroff.data import load_dataset
 

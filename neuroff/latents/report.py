@@ -7,8 +7,6 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ from tqdm import tqdm
 
 from neuroff.data import Dataset
 from neuroff.errors import NeuroffError
+from neuroff.threads import limited_threads
 from neuroff.io import atomic_write, write_json
 from neuroff.latents import metrics as M
 from neuroff.latents import plots
@@ -253,26 +252,6 @@ def compare(
     check_label_mode(label)
     with limited_threads(threads):
         return _compare(checkpoints, out_dir, dataset, n_train, n_test, n_embed, n_heatmap, seed, progress, with_plots, label)
-
-
-@contextmanager
-def limited_threads(threads: int | None) -> Iterator[None]:
-    """Run the block with at most ``threads`` torch, BLAS and OpenMP threads (None: unchanged)."""
-    if threads is None:
-        yield
-        return
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise NeuroffError(f"threads must be a positive integer or None, got {threads!r}")
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with threadpool_limits(threads):
-            yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _compare(checkpoints, out_dir, dataset, n_train, n_test, n_embed, n_heatmap, seed, progress, with_plots, label) -> dict[str, Any]:
