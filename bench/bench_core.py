@@ -53,7 +53,9 @@ def run_training(name: str, dataset: str, overrides: dict, epochs: int, seed: in
 
 def online_speed(dataset: str, n: int, sparse: bool, seed: int) -> float:
     """Samples/s of the online kernel alone (pairing + kernel, no evaluation)."""
-    ds = load_dataset(dataset, seed=seed).subset(n, 1)
+    ds = load_dataset(dataset, seed=seed)
+    n = min(n, len(ds.x_train))
+    ds = ds.subset(n, 1)
     trained = engine.create(FFConfig(dataset=dataset, sparse=sparse, seed=seed), ds)
     x, y = ds.x_train, ds.y_train
     trained.rule.step(trained.model, *_pair(trained, x[:64], y[:64]), trained.generator)  # compile/warm up
@@ -88,7 +90,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--runs", default=",".join(RUNS), help=f"comma-separated subset of {', '.join(RUNS)}")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--speed-only", action="store_true")
+    ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--speed-samples", type=int, default=5000)
+    ap.add_argument("--speed-dataset", default="fashion-mnist")
     ap.add_argument("--out", default="bench/results")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared 2-core machine)")
     args = ap.parse_args(argv)
@@ -99,8 +103,8 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out)
     report: dict = {"speed": {}, "runs": []}
 
-    dataset = args.datasets.split(",")[0]
-    for sparse in (True, False):
+    dataset = args.speed_dataset
+    for sparse in () if args.no_speed else (True, False):
         sps = online_speed(dataset, args.speed_samples, sparse, args.seed)
         report["speed"][f"online_{'sparse' if sparse else 'dense'}_samples_per_s"] = round(sps, 1)
         print(f"online kernel on {dataset}, sparse={sparse}: {sps:.0f} samples/s", flush=True)
