@@ -40,16 +40,16 @@ def run_fixed(layers: list[FixedLayer], spikes: torch.Tensor) -> tuple[list[torc
     steps, batch = spikes.shape[0], spikes.shape[1]
     states = [cuba_initial_state((batch, layer.weight.shape[0])) for layer in layers]
     rasters = [torch.zeros(steps, batch, layer.weight.shape[0], dtype=torch.int64) for layer in layers]
-    max_a = [0] * len(layers)
+    max_a = [torch.zeros((), dtype=torch.int64) for _ in layers]
     for t in range(steps):
         pre = spikes[t]
         for i, layer in enumerate(layers):
             a = dense_activation(layer.weight, pre)
             if a.numel():
-                max_a[i] = max(max_a[i], int(a.abs().max()))
+                max_a[i] = torch.maximum(max_a[i], a.abs().max())
             rasters[i][t], states[i] = cuba_step(a, states[i], layer.params)
             pre = rasters[i][t]
-    return rasters, max_a
+    return rasters, [int(m) for m in max_a]
 
 
 def run_float(model: SpikingFFNet, spikes: torch.Tensor) -> list[torch.Tensor]:

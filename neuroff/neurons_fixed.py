@@ -84,8 +84,10 @@ def cuba_initial_state(shape: tuple[int, ...]) -> CubaState:
 def decay(x: torch.Tensor, d: int) -> torch.Tensor:
     """T0(x * (4096 - d)): Loihi's 12-bit multiplicative decay, rounded toward zero
     (Lava: ``sign(x) * (|x * (4096 - d)| >> 12)``)."""
-    y = x * (DECAY_UNITY - d)
-    return torch.sign(y) * (y.abs() >> DECAY_BITS)
+    if d == DECAY_UNITY:  # nothing persists (the usual current decay): skip the arithmetic
+        return torch.zeros_like(x)
+    # integer division truncating toward zero is exactly sign(y) * (|y| >> 12)
+    return torch.div(x * (DECAY_UNITY - d), DECAY_UNITY, rounding_mode="trunc")
 
 
 def wrap24(x: torch.Tensor) -> torch.Tensor:
@@ -106,16 +108,17 @@ def cuba_step(a: torch.Tensor, state: CubaState, p: CubaParams) -> tuple[torch.T
     u = wrap24(decay(state.u, p.du + 1) + (a << ACT_SHIFT))
     v = clip24(decay(state.v, p.dv) + u + (p.bias_mant << p.bias_exp))
     spikes = v > (p.vth << VTH_SHIFT)
-    v = torch.where(spikes, torch.zeros_like(v), v)
-    return spikes.to(torch.int64), CubaState(u, v)
+    return spikes.to(torch.int64), CubaState(u, v.masked_fill(spikes, 0))
 
 
 def dense_activation(weights: torch.Tensor, spikes: torch.Tensor) -> torch.Tensor:
     """a = spikes @ W^T for binary spikes [..., D] and integer weights [N, D] -> int64 [..., N].
 
-    Computed in float64, which is exact here: |a| <= D * 256 < 2**53 for any real fan-in.
+    Computed in floating point, which is exact: every partial sum is an integer of magnitude
+    <= D * 256, below 2**24 (float32's exact-integer range) for D < 65,536, else float64 (2**53).
     """
-    return torch.round(spikes.to(torch.float64) @ weights.to(torch.float64).T).to(torch.int64)
+    dtype = torch.float32 if weights.shape[1] * 256 < 1 << 24 else torch.float64
+    return (spikes.to(dtype) @ weights.to(dtype).T).to(torch.int64)
 
 
 def check_weights(weights: torch.Tensor) -> None:

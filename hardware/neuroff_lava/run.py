@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("netx", help="model.net written by `neuroff export --target loihi`")
     parser.add_argument("--inputs", required=True, help="npz with spikes [S, C, T, D] (and labels [S])")
     parser.add_argument("--out", required=True, help="npz to write the rasters, scores and predictions to")
-    parser.add_argument("--chunk", type=int, default=500, help="presentations per Lava run call")
+    parser.add_argument("--chunk", type=int, default=500, help="presentations per Lava run call (progress reports)")
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args(argv)
 

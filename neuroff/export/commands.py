@@ -24,7 +24,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     rl.add_argument("--samples", type=int, default=20, help="test samples (each presented with every label)")
     rl.add_argument("--checkpoint", default=None, help="float checkpoint for the float accuracy (default: the one exported)")
     rl.add_argument("--lava-venv", default=None, help="the Python 3.10 Lava venv (default .venv-lava, created if missing)")
-    rl.add_argument("--chunk", type=int, default=500, help="presentations per Lava run call")
+    rl.add_argument("--chunk", type=int, default=500, help="presentations per Lava run call (progress reports)")
     rl.add_argument("--out", default=None, help="also write the report as JSON here")
 
 
