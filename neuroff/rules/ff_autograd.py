@@ -6,23 +6,19 @@ from __future__ import annotations
 
 import torch
 
+from neuroff.rules.local_optimizers import LocalOptimizers
+
 from neuroff.goodness import ff_loss
 from neuroff.models import AnalogFFNet
 
 
-class FFAutogradRule:
+class FFAutogradRule(LocalOptimizers):
     name = "ff-autograd"
 
     def __init__(self, model: AnalogFFNet, optimizer: str = "adam", lr: float = 0.003, batch_size: int = 64) -> None:
         self.batch_size = batch_size
-        make = torch.optim.Adam if optimizer == "adam" else torch.optim.SGD
-        self.lr = lr
-        self.optimizers = [make(layer.parameters(), lr=lr) for layer in model.layers]
+        self.init_optimizers(model.layers, optimizer, lr)
 
-    def set_lr_scale(self, scale: float) -> None:
-        for opt in self.optimizers:
-            for group in opt.param_groups:
-                group["lr"] = self.lr * scale
 
     def step(
         self, model: AnalogFFNet, x_pos: torch.Tensor, x_neg: torch.Tensor, generator: torch.Generator
@@ -45,9 +41,3 @@ class FFAutogradRule:
                 correct += float((p[: xp.shape[0]] > p[xp.shape[0] :]).sum())
         return {"pairs": float(n), "pair_correct": correct, "loss": loss_sum / max(n, 1)}
 
-    def state_dict(self) -> dict:
-        return {"optimizers": [opt.state_dict() for opt in self.optimizers]}
-
-    def load_state_dict(self, state: dict) -> None:
-        for opt, s in zip(self.optimizers, state["optimizers"]):
-            opt.load_state_dict(s)

@@ -9,23 +9,17 @@ from __future__ import annotations
 
 import torch
 
+from neuroff.rules.local_optimizers import LocalOptimizers
+
 from neuroff.intff import IntFFNet, intff_loss, mean_goodness
 
 
-class IntFFRule:
+class IntFFRule(LocalOptimizers):
     name = "intff"
 
     def __init__(self, model: IntFFNet, optimizer: str = "adam", lr: float = 0.003, batch_size: int = 64) -> None:
         self.batch_size = batch_size
-        make = torch.optim.Adam if optimizer == "adam" else torch.optim.SGD
-        self.lr = lr
-        self.optimizers = [make(block.parameters(), lr=lr) for block in model.blocks]
-
-    def set_lr_scale(self, scale: float) -> None:
-        """Learning rate lr * scale for every block (the engine's --lr-decay)."""
-        for opt in self.optimizers:
-            for group in opt.param_groups:
-                group["lr"] = self.lr * scale
+        self.init_optimizers(model.blocks, optimizer, lr)
 
     def step(
         self, model: IntFFNet, x_pos: torch.Tensor, x_neg: torch.Tensor, generator: torch.Generator
@@ -50,9 +44,3 @@ class IntFFRule:
             correct += float((score[:m] > score[m:]).sum())
         return {"pairs": float(n), "pair_correct": correct, "loss": loss_sum / max(n, 1)}
 
-    def state_dict(self) -> dict:
-        return {"optimizers": [opt.state_dict() for opt in self.optimizers]}
-
-    def load_state_dict(self, state: dict) -> None:
-        for opt, s in zip(self.optimizers, state["optimizers"]):
-            opt.load_state_dict(s)

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import torch
 
+from neuroff.rules.local_optimizers import LocalOptimizers
+
 from neuroff.scff import SCFFNet, SpikingSCFFNet, goodness, make_pairs, pair_shift, scff_loss, trainable_layer, triangle
 
 
-class SCFFRule:
+class SCFFRule(LocalOptimizers):
     name = "scff"
 
     def __init__(
@@ -38,17 +40,11 @@ class SCFFRule:
         self.lam = lam
         self.epochs_per_layer = epochs_per_layer
         self.layer = 0
-        make = torch.optim.Adam if optimizer == "adam" else torch.optim.SGD
-        self.lr = lr
-        self.optimizers = [make(layer.parameters(), lr=lr) for layer in model.layers]
+        self.init_optimizers(model.layers, optimizer, lr)
 
     def start_epoch(self, epoch: int) -> None:
         self.layer = trainable_layer(epoch, self.epochs_per_layer, len(self.optimizers))
 
-    def set_lr_scale(self, scale: float) -> None:
-        for opt in self.optimizers:
-            for group in opt.param_groups:
-                group["lr"] = self.lr * scale
 
     def step(self, model: SCFFNet, x_pos: torch.Tensor, x_neg: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
         n, correct, loss_sum = x_pos.shape[0], 0.0, 0.0
@@ -72,13 +68,6 @@ class SCFFRule:
             correct += float((g_pos.detach() > g_neg.detach()).sum())
             loss_sum += float(loss.detach()) * x.shape[0]
         return {"pairs": float(n), "pair_correct": correct, "loss": loss_sum / max(n, 1), "layer": float(self.layer)}
-
-    def state_dict(self) -> dict:
-        return {"optimizers": [opt.state_dict() for opt in self.optimizers]}
-
-    def load_state_dict(self, state: dict) -> None:
-        for opt, s in zip(self.optimizers, state["optimizers"]):
-            opt.load_state_dict(s)
 
 
 class SpikingSCFFRule:
