@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from neuroff import engine
-from neuroff.export.lava import encode_presentations, run_lava
+from neuroff.export.lava import encode_presentations, label_features, run_lava
 from neuroff.export.loihi import export_loihi, load_sidecar, read_netx
 from neuroff.io import write_json
 from neuroff.models_fixed import run_fixed
@@ -43,10 +43,11 @@ def main() -> None:
         layers = read_netx(net).layers
         spikes = encode_presentations(sidecar, ds.x_test[: args.reference_samples], 0)
         s, c, steps, d = spikes.shape
-        flat = spikes.reshape(s * c, steps, d).permute(1, 0, 2).contiguous()
-        run_fixed(layers, flat[:, :10])  # warm-up
+        by_label = spikes.permute(2, 0, 1, 3)  # [T, S, C, D]
+        varying = label_features(sidecar)
+        run_fixed(layers, by_label[:, :2], varying)  # warm-up
         t0 = time.perf_counter()
-        run_fixed(layers, flat)
+        run_fixed(layers, by_label, varying)
         ref_per_sample = (time.perf_counter() - t0) / s
         lava = run_lava(net, samples=args.samples, checkpoint=args.checkpoint)
     result = {

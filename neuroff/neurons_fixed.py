@@ -93,6 +93,8 @@ def decay(x: torch.Tensor, d: int) -> torch.Tensor:
 def wrap24(x: torch.Tensor) -> torch.Tensor:
     """The current register's overflow: one wrap by 2**24, exactly as Lava's
     ``subthr_dynamics`` does it (x > 2**23 -> x - 2**24; x <= -2**23 -> x + 2**24)."""
+    if not ((x > STATE_LIMIT) | (x <= -STATE_LIMIT)).any():  # the usual case: nothing to wrap
+        return x
     x = torch.where(x > STATE_LIMIT, x - 2 * STATE_LIMIT, x)
     return torch.where(x <= -STATE_LIMIT, x + 2 * STATE_LIMIT, x)
 
@@ -105,8 +107,10 @@ def clip24(x: torch.Tensor) -> torch.Tensor:
 def cuba_step(a: torch.Tensor, state: CubaState, p: CubaParams) -> tuple[torch.Tensor, CubaState]:
     """Advance a CUBA population by one step given its integer dendritic sum ``a``;
     returns (spikes s[t] as int64 0/1, new state with v already reset)."""
-    u = wrap24(decay(state.u, p.du + 1) + (a << ACT_SHIFT))
-    v = clip24(decay(state.v, p.dv) + u + (p.bias_mant << p.bias_exp))
+    drive = a << ACT_SHIFT
+    u = wrap24(drive if p.du + 1 == DECAY_UNITY else decay(state.u, p.du + 1) + drive)
+    bias = p.bias_mant << p.bias_exp
+    v = clip24(decay(state.v, p.dv) + u + bias if bias else decay(state.v, p.dv) + u)
     spikes = v > (p.vth << VTH_SHIFT)
     return spikes.to(torch.int64), CubaState(u, v.masked_fill(spikes, 0))
 

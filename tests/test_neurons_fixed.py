@@ -101,3 +101,19 @@ def test_fixed_net_interface_and_shapes():
     assert rasters[0][:, 0, 0].tolist() == [1, 1, 1, 1, 1] and max_a == [4]
     with pytest.raises(NeuroffError):
         FixedPointSpikingNet(cfg, 4, [FixedLayer(w, CubaParams(vth=3), 1.0)])
+
+
+def test_candidate_sums_equal_the_plain_dendritic_sums():
+    from neuroff.models_fixed import candidate_sums
+
+    g = torch.Generator().manual_seed(2)
+    w = (torch.randint(-128, 128, (12, 30), generator=g) * 2).to(torch.int64)
+    layers = [FixedLayer(w, CubaParams(vth=40), 1.0)]
+    shared = torch.rand(9, 5, 1, 30, generator=g).expand(9, 5, 4, 30)  # one draw per (step, sample, input)
+    p = torch.cat([torch.rand(1, 22, generator=g).expand(4, 22), torch.rand(4, 8, generator=g)], 1)
+    spikes = (shared < p).to(torch.uint8)  # the first 22 inputs spike alike for all 4 candidates
+    assert not (spikes[..., :22] != spikes[:, :, :1, :22]).any() and (spikes[..., 22:] != spikes[:, :, :1, 22:]).any()
+    plain = run_fixed(layers, spikes.reshape(9, 20, 30))
+    shortcut = run_fixed(layers, spikes, torch.arange(22, 30))
+    assert torch.equal(candidate_sums(w, spikes[3], torch.arange(22, 30)), dense_activation(w, spikes[3].reshape(20, 30)))
+    assert torch.equal(plain[0][0], shortcut[0][0]) and plain[1] == shortcut[1]

@@ -41,7 +41,7 @@ from neuroff.engine import EVAL_SEED_OFFSET, Trained
 from neuroff.errors import NeuroffError
 from neuroff.io import atomic_write
 from neuroff.models import SpikingFFNet
-from neuroff.models_fixed import FixedLayer, FixedPointSpikingNet, decode_rasters, run_fixed, run_float
+from neuroff.models_fixed import FixedLayer, FixedPointSpikingNet, decode_rasters, run_fixed, run_float, varying_features
 from neuroff.neurons_fixed import (
     DECAY_UNITY,
     DENDRITE_BITS,
@@ -164,9 +164,10 @@ def compare(trained: Trained, qnet: QuantisedNet, x: torch.Tensor, y: torch.Tens
         b, n_c, d = x_all.shape
         # drawn as SpikingFFNet.candidate_scores draws them: one uniform per (step, sample,
         # input), shared by the C candidates (common random numbers)
-        spikes = model.encode(x_all, g, noise_shape=(b, 1, d)).reshape(-1, b * n_c, d)
+        spikes_sc = model.encode(x_all, g, noise_shape=(b, 1, d))  # [T, b, C, d]
+        spikes = spikes_sc.reshape(-1, b * n_c, d)
         r_float = run_float(model, spikes)
-        r_fixed, ma = run_fixed(qnet.layers, spikes)
+        r_fixed, ma = run_fixed(qnet.layers, spikes_sc, varying_features(x_all))
         s_f = decode_rasters(r_float, c).p_window
         s_q = decode_rasters(r_fixed, c).p_window
         sel = c.score_layers if c.score_layers is not None else list(range(len(qnet.layers)))
