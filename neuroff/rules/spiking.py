@@ -68,7 +68,7 @@ class NeoHebbianRule:
         c = model.config
         n_pres, d = xs.shape
         empty = np.zeros((0, 0, 0), np.uint8)
-        seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+        seed = int(torch.randint(1, 2**62, (1,), generator=generator))
         if spikes is None and c.encoder != "rate":
             spikes = model.encode(xs, generator)
         if spikes is not None:
