@@ -104,13 +104,13 @@ class IntFFNet(nn.Module):
             raise NeuroffError(f"score blocks {bad} out of range for {len(spec.blocks)} blocks; use --score-layers 0,1,...")
         self.block_in_shapes: list[Shape] = []
         self.blocks = nn.ModuleList()
-        shape, k = in_shape, 0
+        shape, out_shapes = in_shape, iter(shapes)
         for block in spec.blocks:
             self.block_in_shapes.append(shape)
             modules = nn.ModuleList()
             for layer in block:
                 modules.append(build_layer(layer, shape, generator))
-                shape, k = shapes[k], k + 1
+                shape = next(out_shapes)
             self.blocks.append(modules)
 
     @property
