@@ -165,12 +165,7 @@ class AnalogFFNet(nn.Module):
         self.head = HeadParams(config.head, config.alpha, config.theta, config.eps)
         for n in self.sizes[1:]:
             check_head(self.head, n)
-        self.layers = nn.ModuleList(nn.Linear(d, n) for d, n in zip(self.sizes[:-1], self.sizes[1:]))
-        with torch.no_grad():
-            for layer in self.layers:
-                bound = 1.0 / layer.in_features**0.5
-                layer.weight.copy_(torch.rand(layer.weight.shape, generator=generator) * 2 * bound - bound)
-                layer.bias.copy_(torch.rand(layer.bias.shape, generator=generator) * 2 * bound - bound)
+        self.layers = seeded_linear_layers(self.sizes, generator)
 
     @property
     def n_layers(self) -> int:
@@ -204,6 +199,18 @@ class AnalogFFNet(nn.Module):
     @torch.no_grad()
     def latents(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, list[torch.Tensor]]:
         return {"activations": self.layer_outputs(x)}
+
+
+def seeded_linear_layers(sizes: list[int], generator: torch.Generator) -> nn.ModuleList:
+    """Linear layers sizes[i] -> sizes[i+1] with PyTorch's default U(-1/sqrt(fan_in), +) init,
+    drawn from ``generator`` so the seed fixes them."""
+    layers = nn.ModuleList(nn.Linear(d, n) for d, n in zip(sizes[:-1], sizes[1:]))
+    with torch.no_grad():
+        for layer in layers:
+            bound = 1.0 / layer.in_features**0.5
+            layer.weight.copy_(torch.rand(layer.weight.shape, generator=generator) * 2 * bound - bound)
+            layer.bias.copy_(torch.rand(layer.bias.shape, generator=generator) * 2 * bound - bound)
+    return layers
 
 
 def init_weights(n_out: int, n_in: int, kind: str, scale: float, generator: torch.Generator) -> torch.Tensor:

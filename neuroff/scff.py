@@ -53,7 +53,7 @@ from torch import nn
 
 from neuroff.config import FFConfig
 from neuroff.errors import NeuroffError
-from neuroff.models import SpikingFFNet
+from neuroff.models import SpikingFFNet, seeded_linear_layers
 
 STD_EPS = 1e-8
 ALGORITHMS = (1, 2)
@@ -151,12 +151,7 @@ class SCFFNet(nn.Module):
         # layer 0 always takes a pair; later layers a pair only under Algorithm 2
         self.paired = [True, *[a == 2 for a in algorithms]]
         self.probe_layers = list(range(self.n_layers)) if probe_layers is None else list(probe_layers)
-        self.layers = nn.ModuleList(nn.Linear(d, n) for d, n in zip(self.sizes[:-1], self.sizes[1:]))
-        with torch.no_grad():
-            for layer in self.layers:
-                bound = 1.0 / layer.in_features**0.5
-                layer.weight.copy_(torch.rand(layer.weight.shape, generator=generator) * 2 * bound - bound)
-                layer.bias.copy_(torch.rand(layer.bias.shape, generator=generator) * 2 * bound - bound)
+        self.layers = seeded_linear_layers(self.sizes, generator)
 
     @property
     def n_layers(self) -> int:

@@ -19,7 +19,6 @@ class FFAutogradRule(LocalOptimizers):
         self.batch_size = batch_size
         self.init_optimizers(model.layers, optimizer, lr)
 
-
     def step(
         self, model: AnalogFFNet, x_pos: torch.Tensor, x_neg: torch.Tensor, generator: torch.Generator
     ) -> dict[str, float]:
