@@ -166,7 +166,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         ds = ds.subset(None, args.n_test)
         result = {"checkpoint": args.checkpoint, "dataset": ds.name, "test_accuracy": engine.test_accuracy(trained, ds)}
         if args.readout == "linear":
-            result["linear_readout_accuracy"] = engine.readout_accuracy(trained, ds)
+            # a label-free model's test accuracy already is this read-out: do not train it twice
+            label_free = getattr(trained.model, "label_free", False)
+            result["linear_readout_accuracy"] = result["test_accuracy"] if label_free else engine.readout_accuracy(trained, ds)
         print(json.dumps(result))
     elif args.command == "info":
         print(json.dumps(engine.checkpoint_info(args.checkpoint), indent=2))
