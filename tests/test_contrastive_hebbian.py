@@ -15,6 +15,7 @@ from neuroff.cli import main
 from neuroff.config import FFConfig
 from neuroff.contrastive_hebbian import (
     ContrastiveHebbianNet,
+    DenseStep,
     contrastive_local_grad,
     contrastive_loss,
     contrastive_output_grad,
@@ -114,6 +115,21 @@ def test_update_scale_shapes_and_finish():
     assert conv.shape == (2, 3, 2, 2) and float(conv[1, 2, 1, 1]) == 2 * 5 * 10 * 100
     assert torch.allclose(finish_weight(Dense(2), torch.tensor([[3.0, 4.0]])).norm(dim=1), torch.ones(1))
     assert finish_weight(Conv(1, 1), torch.tensor([[[[-20.0]]], [[[5.0]]]])).flatten().tolist() == [-10.0, 5.0]
+
+
+@pytest.mark.parametrize("zero_row", [False, True])
+def test_fused_dense_step_equals_the_plain_expression_and_its_c_gradient(zero_row):
+    g = torch.Generator().manual_seed(3)
+    w, dw = (torch.randn(5, 7, generator=g, dtype=torch.float64) for _ in range(2))
+    if zero_row:  # a dead row: no direction, the norm's subgradient is 0
+        w[2], dw[2] = 0.0, 0.0
+    c = [torch.rand(n, generator=g, dtype=torch.float64).requires_grad_() for n in (5, 7)]
+    probe = torch.randn(5, 7, generator=g, dtype=torch.float64)
+    fused = DenseStep.apply(w, dw, c[0], c[1], 0.3)
+    plain = finish_weight(Dense(5), w + 0.3 * update_scale(Dense(5), c) * dw)
+    assert torch.allclose(fused, plain)
+    for a, b in zip(torch.autograd.grad((fused * probe).sum(), c), torch.autograd.grad((plain * probe).sum(), c)):
+        assert torch.allclose(a, b)
 
 
 def _net(layers=None, seed: int = 0) -> ContrastiveHebbianNet:

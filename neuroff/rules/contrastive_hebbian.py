@@ -44,7 +44,7 @@ def local_updates(
     out = []
     for i, layer in enumerate(model.layer_specs[:-1]):
         gw, gb = contrastive_local_grad(layer, model.activation, inputs[i], *params[i], m_pos, m_neg)
-        out.append((-gw, -gb))
+        out.append((gw.neg_(), gb.neg_()))  # in place: the gradient is a fresh tensor
     out.append(hebbian_descent(inputs[-1], logits, labels))
     return out
 
@@ -70,8 +70,8 @@ def meta_step(
         for i, ((w, b), (dw, db)) in enumerate(zip(params, updates)):
             getattr(model, f"weight_{i}").copy_(w)
             getattr(model, f"bias_{i}").copy_(b)
-            getattr(model, f"delta_w_{i}").mul_(momentum).add_(dw)
-            getattr(model, f"delta_b_{i}").mul_(momentum).add_(db)
+            for pending, new in ((getattr(model, f"delta_w_{i}"), dw), (getattr(model, f"delta_b_{i}"), db)):
+                pending.mul_(momentum).add_(new) if momentum else pending.copy_(new)
     return float(loss.detach()), int((logits.detach().argmax(1) == labels).sum())
 
 
