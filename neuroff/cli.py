@@ -46,6 +46,7 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
         "init": ("uniform", "normal", "positive"),
         "optimizer": ("adam", "sgd"),
         "latency_mode": ("linear", "log"),
+        "probe": ("logreg", "adam"),
     }
     for f in fields(FFConfig):
         flag = "--" + f.name.replace("_", "-")

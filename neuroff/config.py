@@ -70,6 +70,8 @@ class FFConfig:
     scff_lambda: float = 0.001  # weight of the penalty on the positives' goodness
     scff_epochs_per_layer: int = 1  # layers are trained in turn, this many epochs each, then frozen
     scff_algorithm: str = "1"  # input of layers 1..L-1: 1 = outputs of pos/neg, 2 = re-paired positives; or e.g. 1,2
+    scff_birnn: bool = False  # read each image row by row into one bidirectional recurrent layer of --layers units
+    scff_probe_grid: int = 2  # conv layers' outputs are average-pooled to this many positions per side for the probe
     # contrastive neuron-centric Hebbian (rule contrastive-hebbian, --embedding none): neuroff.contrastive_hebbian
     ch_activation: str = "tanh"
     ch_eta: float = 1e-3  # Hebbian rate of dense layers
@@ -88,6 +90,11 @@ class FFConfig:
     n_test: int | None = None
     chunk: int = 256
     eval_repeats: int = 1  # presentations averaged per candidate at test time (spiking noise)
+    eval_every: int = 1  # test after every this many epochs (and after the last)
+    # the linear read-out of label-free models (neuroff.readout): logreg (lbfgs) or adam (dropout)
+    probe: str = "logreg"
+    probe_dropout: float = 0.2
+    probe_epochs: int = 20
 
     def validate(self) -> "FFConfig":
         if self.rule not in RULE_FAMILIES:
@@ -110,8 +117,10 @@ class FFConfig:
             raise NeuroffError(f"eligibility_tau={self.eligibility_tau} must lie in (0, 1]")
         if self.optimizer not in ("adam", "sgd"):
             raise NeuroffError(f"unknown optimizer {self.optimizer!r}; use adam or sgd")
-        if self.blocks is not None and self.rule not in ("intff", "contrastive-hebbian"):
-            raise NeuroffError("--blocks belongs to IntFF and contrastive-hebbian; pass --rule intff (plain FF takes --layers)")
+        if self.blocks is not None and self.rule not in ("intff", "contrastive-hebbian", "scff"):
+            raise NeuroffError("--blocks belongs to IntFF, SCFF and contrastive-hebbian; pass --rule intff (plain FF takes --layers)")
+        if self.eval_every < 1:
+            raise NeuroffError(f"eval_every={self.eval_every} must be >= 1")
         if self.rule == "contrastive-hebbian" and self.embedding != "none":
             raise NeuroffError("contrastive-hebbian gets its labels from the engine, not the input; pass --embedding none")
         if self.embedding == "none" and self.rule in ("ff", "intff"):

@@ -112,7 +112,8 @@ def readout_accuracy(trained: Trained, ds: Dataset) -> float:
     """Test accuracy of a linear (logistic-regression) read-out trained on the training latents."""
     check_features(trained, ds.x_test)
     f_train, f_test = readout_features(trained, ds.x_train), readout_features(trained, ds.x_test)
-    return linear_probe(f_train, ds.y_train, f_test, ds.y_test, seed=trained.config.seed)
+    c = trained.config
+    return linear_probe(f_train, ds.y_train, f_test, ds.y_test, seed=c.seed, solver=c.probe, dropout=c.probe_dropout, epochs=c.probe_epochs)
 
 
 def test_accuracy(trained: Trained, ds: Dataset) -> float:
@@ -175,7 +176,8 @@ def train(
             bar.set_postfix(pair_acc=f"{correct / pairs:.3f}")
         bar.close()
         seconds = time.perf_counter() - start
-        test_acc = test_accuracy(trained, ds)
+        due = (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs
+        test_acc = test_accuracy(trained, ds) if due else float("nan")
         record = {
             "epoch": epoch + 1,
             "train_seconds": round(seconds, 3),

@@ -9,6 +9,7 @@ state of its own (optimisers), ``state_dict``/``load_state_dict``.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -69,21 +70,47 @@ def _contrastive_hebbian(config: FFConfig, n_inputs: int, generator: torch.Gener
 
 
 def _scff(config: FFConfig, n_inputs: int, generator: torch.Generator) -> tuple[Any, Any]:
-    """Self-contrastive FF (neuroff.scff): unsupervised, dense --layers, analog or spiking."""
+    """Self-contrastive FF (neuroff.scff): unsupervised; dense --layers or conv/dense --blocks
+    (one layer per block), a Bi-RNN over image rows (--scff-birnn), or the spiking dense net."""
+    from neuroff.blockspec import Dense
     from neuroff.rules.scff import SCFFRule, SpikingSCFFRule
     from neuroff.scff import SCFFNet, SpikingSCFFNet, parse_algorithms
+    from neuroff.scff_rnn import SCFFBiRNN
 
     if config.scff_epochs_per_layer < 1:
         raise NeuroffError(f"--scff-epochs-per-layer {config.scff_epochs_per_layer} must be >= 1")
     if config.effective_batch_size < 2:
         raise NeuroffError("SCFF pairs each sample with another of its mini-batch; pass --batch-size 2 or more, e.g. 32")
-    algorithms = parse_algorithms(config.scff_algorithm, len(config.layers))
-    if config.mode == "spiking":
-        if any(a != 1 for a in algorithms):
+    spec = parse_blocks(config.blocks) if config.blocks is not None else None
+    if spec is not None:
+        if spec.n_inputs != n_inputs:
+            raise NeuroffError(f"--blocks {format_blocks(spec)} starts with {spec.n_inputs} inputs but the data has {n_inputs} features")
+        if any(len(block) != 1 for block in spec.blocks):
+            raise NeuroffError(f"--blocks {format_blocks(spec)}: SCFF trains one layer at a time; give one layer per block, e.g. 1x28x28,c64k3p2,c128k3p2")
+    if config.mode == "spiking" and (spec is not None or config.scff_birnn):
+        raise NeuroffError("spiking SCFF is dense only; pass --layers (without --blocks or --scff-birnn)")
+    if config.scff_birnn:
+        if spec is None:
+            side = math.isqrt(n_inputs)
+            if side * side != n_inputs:
+                raise NeuroffError(f"--scff-birnn reads images row by row but {n_inputs} features are not a square image; pass --blocks HxW,N")
+            shape, hidden = (side, side), config.layers[0]
+        elif len(spec.layers) != 1 or not isinstance(spec.layers[0], Dense) or len(spec.input_shape) < 2:
+            raise NeuroffError(f"--scff-birnn takes one recurrent layer over image rows: --blocks HxW,N (e.g. 28x28,500), not {format_blocks(spec)}")
+        else:
+            shape, hidden = spec.input_shape, spec.layers[0].units
+        model: Any = SCFFBiRNN(shape, hidden, generator)
+    elif config.mode == "spiking":
+        if any(a != 1 for a in parse_algorithms(config.scff_algorithm, len(config.layers))):
             raise NeuroffError("spiking SCFF feeds each layer the previous layer's spikes (Algorithm 1); pass --scff-algorithm 1")
         model = SpikingSCFFNet(config, n_inputs, generator, config.score_layers)
         return model, SpikingSCFFRule(config.effective_batch_size, config.scff_epochs_per_layer)
-    model = SCFFNet([n_inputs, *config.layers], algorithms, generator, config.score_layers)
+    elif spec is not None:
+        algorithms = parse_algorithms(config.scff_algorithm, len(spec.layers))
+        model = SCFFNet(spec.layers, spec.input_shape, algorithms, generator, config.score_layers, config.scff_probe_grid)
+    else:
+        algorithms = parse_algorithms(config.scff_algorithm, len(config.layers))
+        model = SCFFNet.dense([n_inputs, *config.layers], algorithms, generator, probe_layers=config.score_layers)
     thresholds = (config.scff_threshold_pos, config.scff_threshold_neg)
     rule = SCFFRule(model, config.optimizer, config.analog_lr, config.effective_batch_size, thresholds,
                     config.scff_lambda, config.scff_epochs_per_layer)  # fmt: skip

@@ -47,27 +47,33 @@ LIF dynamics unchanged.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neuroff.blockspec import Conv, Dense, Layer, Shape, layer_shapes, BlockSpec
 from neuroff.config import FFConfig
 from neuroff.errors import NeuroffError
-from neuroff.models import SpikingFFNet, seeded_linear_layers
+from neuroff.intff import build_layer
+from neuroff.models import SpikingFFNet
 
 STD_EPS = 1e-8
 ALGORITHMS = (1, 2)
+CHANNELS = 1  # the channel (unit) dimension of [B, N] activity and [B, C, H, W] feature maps
 
 
 def standardise(x: torch.Tensor) -> torch.Tensor:
-    """Per-sample standardisation over the last dimension: zero mean, unit (population) variance."""
-    x = x - x.mean(-1, keepdim=True)
-    return x / (x.std(-1, unbiased=False, keepdim=True) + STD_EPS)
+    """Per-sample standardisation over all features of a sample: zero mean, unit (population) variance."""
+    flat = x.flatten(1)
+    flat = flat - flat.mean(1, keepdim=True)
+    return (flat / (flat.std(1, unbiased=False, keepdim=True) + STD_EPS)).view_as(x)
 
 
 def triangle(y: torch.Tensor) -> torch.Tensor:
-    """relu(y - mean over units): what a layer passes on."""
-    return torch.relu(y - y.mean(-1, keepdim=True))
+    """relu(y - mean over the channels): what a layer passes on."""
+    return torch.relu(y - y.mean(CHANNELS, keepdim=True))
 
 
 def pair_shift(batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -79,14 +85,16 @@ def pair_shift(batch: int, generator: torch.Generator | None = None) -> torch.Te
 
 
 def make_pairs(x: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(positives concat(x_i, x_i), negatives concat(x_i, x_partner(i))), each [B, 2D]."""
+    """(positives concat(x_i, x_i), negatives concat(x_i, x_partner(i))), concatenated along the
+    channels: [B, 2D] for vectors, [B, 2C, H, W] for images, [B, T, 2F] is built per step."""
     partner = pair_shift(x.shape[0], generator)
-    return torch.cat([x, x], -1), torch.cat([x, x[partner]], -1)
+    return torch.cat([x, x], CHANNELS), torch.cat([x, x[partner]], CHANNELS)
 
 
 def goodness(y: torch.Tensor) -> torch.Tensor:
-    """G = mean_j relu(y_j)^2 over the units (last dimension)."""
-    return torch.relu(y).pow(2).mean(-1)
+    """G = mean over the channels of relu(y)^2: one value per sample [B] for a dense layer, one
+    per position [B, H, W] for a conv layer."""
+    return torch.relu(y).pow(2).mean(CHANNELS)
 
 
 def scff_loss(
@@ -131,43 +139,85 @@ def trainable_layer(epoch: int, epochs_per_layer: int, n_layers: int) -> int:
     return min(epoch // epochs_per_layer, n_layers - 1)
 
 
+def probe_pool(t: torch.Tensor, grid: int) -> torch.Tensor:
+    """A layer's passed-on output as probe features: feature maps average-pooled to at most
+    grid x grid positions per channel (the paper's extra pooling), then flattened."""
+    if t.dim() == 4 and grid > 0 and (t.shape[2] > grid or t.shape[3] > grid):
+        t = F.adaptive_avg_pool2d(t, (min(grid, t.shape[2]), min(grid, t.shape[3])))
+    return t.flatten(1)
+
+
 class SCFFNet(nn.Module):
-    """Dense analog SCFF net with the shared model interface; ``label_free``: no label ever
-    reaches it, so it has no goodness prediction and is judged by a linear probe."""
+    """Feedforward analog SCFF net (dense and conv layers, ``neuroff.blockspec`` layers, one per
+    block) with the shared model interface; ``label_free``: no label ever reaches it, so it has no
+    goodness prediction and is judged by a linear probe."""
 
     label_free = True
 
     def __init__(
         self,
-        sizes: list[int],
+        layers: list[Layer],
+        input_shape: Shape,
         algorithms: list[int],
         generator: torch.Generator,
         probe_layers: list[int] | None = None,
+        probe_grid: int = 2,
     ) -> None:
         super().__init__()
-        self.sizes = [int(n) for n in sizes]
+        self.specs = list(layers)
+        self.input_shape = tuple(int(n) for n in input_shape)
+        shapes = layer_shapes(BlockSpec(self.input_shape, tuple((layer,) for layer in self.specs)))
+        self.in_shapes = [self.input_shape, *shapes[:-1]]
+        # sizes[0] is the flat input (what checkpoints record), then each layer's flat output
+        self.sizes = [math.prod(self.input_shape), *(math.prod(s) for s in shapes)]
         if len(algorithms) != self.n_layers - 1:
             raise NeuroffError(f"need one algorithm per layer after the first, got {algorithms}")
         # layer 0 always takes a pair; later layers a pair only under Algorithm 2
         self.paired = [True, *[a == 2 for a in algorithms]]
         self.probe_layers = list(range(self.n_layers)) if probe_layers is None else list(probe_layers)
-        self.layers = seeded_linear_layers(self.sizes, generator)
+        self.probe_grid = probe_grid
+        self.layers = nn.ModuleList(build_layer(spec, shape, generator) for spec, shape in zip(self.specs, self.in_shapes))
+
+    @classmethod
+    def dense(cls, sizes: list[int], algorithms: list[int], generator: torch.Generator, **kw) -> "SCFFNet":
+        """A dense net of ``sizes`` = [inputs, hidden_1, ...]."""
+        return cls([Dense(int(n)) for n in sizes[1:]], (int(sizes[0]),), algorithms, generator, **kw)
 
     @property
     def n_layers(self) -> int:
-        return len(self.sizes) - 1
+        return len(self.specs)
 
     @property
     def weights(self) -> list[torch.Tensor]:
         return [layer.weight for layer in self.layers]
 
+    @property
+    def units(self) -> list[nn.Module]:
+        """What is trained as one (one optimiser each): every layer."""
+        return list(self.layers)
+
+    def as_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Flat samples [B, D] in the first layer's input shape ([B, C, H, W] for a conv net)."""
+        return x.view(x.shape[0], *self.input_shape)
+
     def pre_activation(self, i: int, h: torch.Tensor) -> torch.Tensor:
-        """y of layer i for its input h: a pair [B, 2 D_i] or, unpaired, [B, D_i]."""
-        layer, u = self.layers[i], standardise(h.detach())
-        if not self.paired[i]:
-            return layer(u)
-        d = self.sizes[i]
-        return (u[:, :d] + u[:, d:]) @ layer.weight.T + 2 * layer.bias
+        """y of layer i for its input h: a pair (halves concatenated along the channels) or,
+        unpaired, one input. The shared weight acts on the sum of the standardised halves."""
+        module, spec, u = self.layers[i], self.specs[i], standardise(h.detach())
+        if self.paired[i]:
+            c = u.shape[CHANNELS] // 2
+            u, bias = u[:, :c] + u[:, c:], 2 * module.bias
+        else:
+            bias = module.bias
+        if isinstance(spec, Dense):
+            return F.linear(u.flatten(1), module.weight, bias)
+        return F.conv2d(u, module.weight, bias, stride=module.stride, padding=module.padding)
+
+    def pass_on(self, i: int, y: torch.Tensor) -> torch.Tensor:
+        """The triangle of y, max-pooled for conv layers with a pool: layer i's output."""
+        t = triangle(y)
+        spec = self.specs[i]
+        return F.max_pool2d(t, spec.pool) if isinstance(spec, Conv) and spec.pool > 1 else t
 
     def next_inputs(
         self, i: int, t_pos: torch.Tensor, t_neg: torch.Tensor, generator: torch.Generator | None
@@ -177,13 +227,26 @@ class SCFFNet(nn.Module):
             return make_pairs(t_pos, generator)
         return t_pos, t_neg
 
+    def layer_goodness(
+        self, layer: int, x: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(G of the positives, G of the negatives) of ``layer`` for a mini-batch x [B, D]; the
+        layers below it are frozen and only compute its input."""
+        h_pos, h_neg = make_pairs(self.as_input(x), generator)
+        with torch.no_grad():
+            for i in range(layer):
+                t_pos = self.pass_on(i, self.pre_activation(i, h_pos))
+                t_neg = self.pass_on(i, self.pre_activation(i, h_neg))
+                h_pos, h_neg = self.next_inputs(i, t_pos, t_neg, generator)
+        return goodness(self.pre_activation(layer, h_pos)), goodness(self.pre_activation(layer, h_neg))
+
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Passed-on output t of every layer for samples x [B, D] presented as positives."""
-        out, h = [], torch.cat([x, x], -1)
+        """Passed-on output of every layer for samples x [B, D] presented as positives (x, x)."""
+        out, h = [], torch.cat([self.as_input(x)] * 2, CHANNELS)
         for i in range(self.n_layers):
-            t = triangle(self.pre_activation(i, h))
+            t = self.pass_on(i, self.pre_activation(i, h))
             out.append(t)
-            h = torch.cat([t, t], -1) if i + 1 < self.n_layers and self.paired[i + 1] else t
+            h = torch.cat([t, t], CHANNELS) if i + 1 < self.n_layers and self.paired[i + 1] else t
         return out
 
     def candidate_scores(self, x_all: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -191,9 +254,10 @@ class SCFFNet(nn.Module):
 
     @torch.no_grad()
     def latents(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, list[torch.Tensor]]:
-        """Triangle outputs of the probe layers (--score-layers; default all)."""
+        """Probe features of the probe layers (--score-layers; default all): their outputs,
+        feature maps pooled to ``probe_grid`` x ``probe_grid``."""
         feats = self.features(x)
-        return {"activations": [feats[i] for i in self.probe_layers]}
+        return {"activations": [probe_pool(feats[i], self.probe_grid) for i in self.probe_layers]}
 
 
 class SpikingSCFFNet(SpikingFFNet):

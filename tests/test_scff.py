@@ -51,7 +51,7 @@ def test_pairs_positive_is_self_negative_never_self():
 
 
 def test_shared_weight_equals_tied_layer_on_concatenation():
-    model = SCFFNet([5, 4], [], torch.Generator().manual_seed(0))
+    model = SCFFNet.dense([5, 4], [], torch.Generator().manual_seed(0))
     a, c = torch.randn(3, 5), torch.randn(3, 5)
     h = torch.cat([a, c], -1)
     w, b = model.layers[0].weight, model.layers[0].bias
@@ -66,7 +66,7 @@ def test_standardise_and_dataset_normalisation_is_absorbed():
     u = standardise(x)
     assert torch.allclose(u.mean(-1), torch.zeros(6), atol=1e-6)
     assert torch.allclose(u.std(-1, unbiased=False), torch.ones(6), atol=1e-5)
-    model = SCFFNet([20, 8, 6], [2], torch.Generator().manual_seed(0))
+    model = SCFFNet.dense([20, 8, 6], [2], torch.Generator().manual_seed(0))
     mu, sigma = 0.1307, 0.3081  # a dataset-wide (scalar) normalisation changes no feature
     for f1, f2 in zip(model.features(x), model.features((x - mu) / sigma)):
         assert torch.allclose(f1, f2, atol=1e-5)
@@ -104,8 +104,8 @@ def test_modulation_equals_autograd():
 
 def test_algorithm_wiring():
     g = torch.Generator().manual_seed(0)
-    m1 = SCFFNet([10, 8, 6], [1], g)
-    m2 = SCFFNet([10, 8, 6], [2], g)
+    m1 = SCFFNet.dense([10, 8, 6], [1], g)
+    m2 = SCFFNet.dense([10, 8, 6], [2], g)
     assert m1.paired == [True, False] and m2.paired == [True, True]
     t_pos, t_neg = torch.rand(5, 8), torch.rand(5, 8)
     h_pos, h_neg = m1.next_inputs(0, t_pos, t_neg, g)

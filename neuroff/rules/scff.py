@@ -6,8 +6,10 @@ are trained one after another: in epoch e only layer ``trainable_layer(e, E, L)`
 engine calls ``start_epoch(e)`` before each epoch), the layers below it are frozen and only
 compute its input, the layers above it are not run.
 
-``SCFFRule`` (analog): per mini-batch, the trained layer descends its own loss ``scff_loss`` by
-autograd (its input is detached), one optimiser per layer.
+``SCFFRule`` (analog): per mini-batch the model returns the goodness of the trained layer for
+its positives and negatives (``layer_goodness``: per sample for a dense layer, per position for
+a conv layer, per step and direction for the Bi-RNN), and that layer descends its own loss
+``scff_loss`` by autograd (its input is detached), one optimiser per layer.
 ``SpikingSCFFRule``: the neo-Hebbian rule in the LIF stack, torch reference path
 (``SpikingFFNet.present``, batch-averaged updates); positives then negatives of a mini-batch are
 presented with s = 1 / s = 0 and SCFF's third factor (``SpikingSCFFNet.third_factor``).
@@ -19,7 +21,7 @@ import torch
 
 from neuroff.rules.local_optimizers import LocalOptimizers
 
-from neuroff.scff import SCFFNet, SpikingSCFFNet, goodness, make_pairs, pair_shift, scff_loss, trainable_layer, triangle
+from neuroff.scff import SCFFNet, SpikingSCFFNet, pair_shift, scff_loss, trainable_layer
 
 
 class SCFFRule(LocalOptimizers):
@@ -40,11 +42,10 @@ class SCFFRule(LocalOptimizers):
         self.lam = lam
         self.epochs_per_layer = epochs_per_layer
         self.layer = 0
-        self.init_optimizers(model.layers, optimizer, lr)
+        self.init_optimizers(model.units, optimizer, lr)
 
     def start_epoch(self, epoch: int) -> None:
         self.layer = trainable_layer(epoch, self.epochs_per_layer, len(self.optimizers))
-
 
     def step(self, model: SCFFNet, x_pos: torch.Tensor, x_neg: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
         n, correct, loss_sum = x_pos.shape[0], 0.0, 0.0
@@ -52,20 +53,14 @@ class SCFFRule(LocalOptimizers):
             x = x_pos[lo : lo + self.batch_size]
             if x.shape[0] < 2:
                 continue  # a lone sample has no partner for its negative
-            h_pos, h_neg = make_pairs(x, generator)
-            with torch.no_grad():  # frozen layers below the trained one
-                for i in range(self.layer):
-                    t_pos = triangle(model.pre_activation(i, h_pos))
-                    t_neg = triangle(model.pre_activation(i, h_neg))
-                    h_pos, h_neg = model.next_inputs(i, t_pos, t_neg, generator)
-            g_pos = goodness(model.pre_activation(self.layer, h_pos))
-            g_neg = goodness(model.pre_activation(self.layer, h_neg))
+            g_pos, g_neg = model.layer_goodness(self.layer, x, generator)
             loss = scff_loss(g_pos, g_neg, *self.thresholds, self.lam)
             opt = self.optimizers[self.layer]
             opt.zero_grad()
             loss.backward()
             opt.step()
-            correct += float((g_pos.detach() > g_neg.detach()).sum())
+            # a pair is "correct" when the positive's mean goodness exceeds its negative's
+            correct += float((g_pos.detach().reshape(len(x), -1).mean(1) > g_neg.detach().reshape(len(x), -1).mean(1)).sum())
             loss_sum += float(loss.detach()) * x.shape[0]
         return {"pairs": float(n), "pair_correct": correct, "loss": loss_sum / max(n, 1), "layer": float(self.layer)}
 
