@@ -1,95 +1,151 @@
-"""Self-Contrastive FF: linear-probe test accuracy per layer and of all layers combined, seconds
-per training epoch, and the same probe on the random-init network (the paper's control).
+"""Self-Contrastive FF: linear-probe test accuracy per layer and of the layers combined, seconds
+per training epoch, and the same probe on the same network at its random initialisation (the
+paper's control), for the issue's runs:
 
-    .venv/bin/python bench/bench_scff.py                                  # digits, analog and spiking
-    .venv/bin/python bench/bench_scff.py --dataset mnist5k --runs analog  # the analog dense net on mnist5k
+    .venv/bin/python bench/bench_scff.py                       # every run below (about an hour on one core)
+    .venv/bin/python bench/bench_scff.py --runs dense --dataset mnist5k
+    .venv/bin/python bench/bench_scff.py --runs conv --n-train 10000   # a quicker, smaller run
 
+runs: dense (2x2000), conv (3 conv layers), birnn (a bidirectional RNN over the 28 rows of an
+image: sequential Fashion-MNIST), spiking (dense LIF net, neo-Hebbian rule); each on
+fashion-mnist unless --dataset says otherwise (the default set also runs dense on mnist5k).
 Every run is ``neuroff train --rule scff --embedding none`` through the engine; the probe is
-``neuroff.readout.linear_probe`` (logistic regression on standardised features) trained on the
-training split, tested on the test split. Numbers and settings go to ``--out``/bench_scff.json.
+``neuroff.readout.linear_probe`` with the run's probe settings, trained on the training split and
+tested on the test split. Writes bench/results/scff/<run>-<dataset>.json and a bar chart
+scff.png of every run measured so far.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 
-import torch
+import matplotlib
 
-from neuroff import engine
-from neuroff.config import FFConfig
-from neuroff.errors import NeuroffError
-from neuroff.io import write_json
-from neuroff.readout import linear_probe
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
 
+from neuroff import engine  # noqa: E402
+from neuroff.config import FFConfig  # noqa: E402
+from neuroff.errors import NeuroffError  # noqa: E402
+from neuroff.io import atomic_write, write_json  # noqa: E402
+from neuroff.readout import linear_probe  # noqa: E402
+from neuroff.threads import limited_threads  # noqa: E402
+
+PROBE = dict(probe="adam", probe_epochs=20, probe_dropout=0.2)
 # the settings measured in docs/scff.md
 RUNS = {
-    "analog": dict(mode="analog", layers=[200, 200], scff_epochs_per_layer=2, analog_lr=0.003, batch_size=64),
-    "spiking": dict(mode="spiking", layers=[200], scff_epochs_per_layer=4, batch_size=32, lr=5.0, init_scale=3.0,
-                    scff_threshold_pos=0.05, scff_threshold_neg=0.1),
+    "dense": dict(mode="analog", layers=[2000, 2000], scff_epochs_per_layer=2, analog_lr=0.003, batch_size=64),
+    "conv": dict(mode="analog", blocks="1x28x28,c64k3p2,c128k3p2,c256k3p2", scff_epochs_per_layer=2, analog_lr=0.001,
+                 batch_size=64, scff_probe_grid=2),
+    "birnn": dict(mode="analog", scff_birnn=True, layers=[500], scff_epochs_per_layer=2, analog_lr=0.001, batch_size=64),
+    "spiking": dict(mode="spiking", layers=[2000], scff_epochs_per_layer=1, batch_size=32, lr=5.0, init_scale=3.0,
+                    scff_threshold_pos=0.05, scff_threshold_neg=0.1, n_train=10000),
 }  # fmt: skip
+DEFAULT_PLAN = [("dense", "fashion-mnist"), ("dense", "mnist5k"), ("conv", "fashion-mnist"), ("birnn", "fashion-mnist"),
+                ("spiking", "fashion-mnist")]  # fmt: skip
+OUT = Path("bench/results/scff")
 
 
 def probe_table(trained: engine.Trained, ds) -> dict[str, float]:
     """Probe accuracy of every layer alone and of all layers concatenated."""
-    model, keep = trained.model, trained.model.probe_layers
+    model, keep, c = trained.model, trained.model.probe_layers, trained.config
     model.probe_layers = list(range(model.n_layers))
     try:
-        g = torch.Generator().manual_seed(trained.config.seed + engine.EVAL_SEED_OFFSET)
+        g = torch.Generator().manual_seed(c.seed + engine.EVAL_SEED_OFFSET)
         tr = next(iter(model.latents(ds.x_train, g).values()))
-        g = torch.Generator().manual_seed(trained.config.seed + engine.EVAL_SEED_OFFSET + 1)
+        g = torch.Generator().manual_seed(c.seed + engine.EVAL_SEED_OFFSET + 1)
         te = next(iter(model.latents(ds.x_test, g).values()))
     finally:
         model.probe_layers = keep
-    seed = trained.config.seed
-    out = {f"layer {i}": linear_probe(a.float(), ds.y_train, b.float(), ds.y_test, seed=seed) for i, (a, b) in enumerate(zip(tr, te))}
+
+    def probe(a: torch.Tensor, b: torch.Tensor) -> float:
+        return linear_probe(a.float(), ds.y_train, b.float(), ds.y_test, seed=c.seed, solver=c.probe, dropout=c.probe_dropout, epochs=c.probe_epochs)
+
+    out = {f"layer {i}": probe(a, b) for i, (a, b) in enumerate(zip(tr, te))}
     if len(tr) > 1:
-        out["combined"] = linear_probe(torch.cat(tr, 1).float(), ds.y_train, torch.cat(te, 1).float(), ds.y_test, seed=seed)
+        out["combined"] = probe(torch.cat(tr, 1), torch.cat(te, 1))
     return out
 
 
+def run_one(name: str, dataset: str, args: argparse.Namespace) -> dict:
+    settings = {**PROBE, **RUNS[name]}
+    if args.n_train is not None:
+        settings["n_train"] = args.n_train
+    if args.epochs_per_layer:
+        settings["scff_epochs_per_layer"] = args.epochs_per_layer
+    n_layers = len(settings["blocks"].split(",")) - 1 if "blocks" in settings else len(settings["layers"])
+    if settings.get("scff_birnn"):
+        n_layers = 1
+    epochs = settings["scff_epochs_per_layer"] * n_layers
+    cfg = FFConfig(rule="scff", embedding="none", dataset=dataset, epochs=epochs, seed=args.seed, n_test=args.n_test,
+                   eval_every=epochs, **settings).validate()  # fmt: skip
+    ds = engine.prepare_dataset(cfg)
+    print(f"\n== {name} SCFF on {ds.name} ({len(ds.x_train)} train / {len(ds.x_test)} test), "
+          f"{cfg.blocks or cfg.layers}, {cfg.scff_epochs_per_layer} epochs per layer ==", flush=True)  # fmt: skip
+    random = probe_table(engine.create(cfg, ds), ds)
+    start = time.perf_counter()
+    trained = engine.train(cfg, dataset=ds, progress=not args.quiet)
+    wall = time.perf_counter() - start
+    scff = probe_table(trained, ds)
+    sec_per_epoch = sum(h["train_seconds"] for h in trained.history) / len(trained.history)
+    print(f"{'features':<10} {'SCFF':>8} {'random':>8} {'gain':>7}")
+    for key in scff:
+        print(f"{key:<10} {100 * scff[key]:7.2f}% {100 * random[key]:7.2f}% {100 * (scff[key] - random[key]):+6.2f}")
+    print(f"training: {sec_per_epoch:.1f} s per epoch (without the probe); whole run {wall:.0f} s", flush=True)
+    result = {"run": name, "dataset": ds.name, "n_train": len(ds.x_train), "n_test": len(ds.x_test), "config": cfg.to_dict(),
+              "scff": scff, "random": random, "seconds_per_epoch": sec_per_epoch, "history": trained.history}  # fmt: skip
+    write_json(OUT / f"{name}-{dataset}.json", result)
+    return result
+
+
+def plot(out: Path) -> Path:
+    """Bar chart, SCFF vs random control, of the best feature set of every saved run."""
+    rows = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+    fig, ax = plt.subplots(figsize=(1.6 * max(len(rows), 2) + 1, 3.5))
+    for i, r in enumerate(rows):
+        key = "combined" if "combined" in r["scff"] else "layer 0"
+        ax.bar(i - 0.2, 100 * r["random"][key], 0.4, color="0.7", label="random control" if i == 0 else None)
+        ax.bar(i + 0.2, 100 * r["scff"][key], 0.4, color="C0", label="SCFF" if i == 0 else None)
+        ax.text(i + 0.2, 100 * r["scff"][key] + 0.3, f"{100 * r['scff'][key]:.1f}", ha="center", fontsize=8)
+    ax.set_xticks(range(len(rows)), [f"{r['run']}\n{r['dataset']}" for r in rows], fontsize=8)
+    low = min([100 * r["random"][k] for r in rows for k in r["random"]] + [100.0])
+    ax.set_ylim(max(low - 5, 0), 100)
+    ax.set_ylabel("linear-probe test accuracy (%)")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    path = out / "scff.png"
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
+    plt.close(fig)
+    return path
+
+
 def main() -> None:
-    torch.set_num_threads(1)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="digits")
-    parser.add_argument("--runs", default="analog,spiking")
-    parser.add_argument("--n-train", type=int, default=None)
+    parser.add_argument("--runs", default=None, help=f"comma list of {', '.join(RUNS)}; default: the issue's set")
+    parser.add_argument("--dataset", default="fashion-mnist")
+    parser.add_argument("--n-train", type=int, default=None, help="training subset (default: the run's own, else all)")
     parser.add_argument("--n-test", type=int, default=None)
-    parser.add_argument("--layers", default=None, help="override the hidden sizes, e.g. 500,500")
     parser.add_argument("--epochs-per-layer", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="runs/bench_scff")
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
-    results = {}
-    for name in args.runs.split(","):
-        settings = dict(RUNS[name])
-        if args.layers:
-            settings["layers"] = [int(v) for v in args.layers.split(",")]
-        if args.epochs_per_layer:
-            settings["scff_epochs_per_layer"] = args.epochs_per_layer
-        epochs = settings["scff_epochs_per_layer"] * len(settings["layers"])
-        cfg = FFConfig(rule="scff", embedding="none", dataset=args.dataset, epochs=epochs, seed=args.seed,
-                       n_train=args.n_train, n_test=args.n_test, **settings).validate()  # fmt: skip
-        ds = engine.prepare_dataset(cfg)
-        print(f"\n== {name} SCFF on {ds.name} ({len(ds.x_train)} train / {len(ds.x_test)} test), layers {cfg.layers}, "
-              f"{cfg.scff_epochs_per_layer} epochs per layer ==", flush=True)  # fmt: skip
-        random = probe_table(engine.create(cfg, ds), ds)
-        start = time.perf_counter()
-        trained = engine.train(cfg, dataset=ds, progress=not args.quiet)
-        wall = time.perf_counter() - start
-        scff = probe_table(trained, ds)
-        sec_per_epoch = sum(h["train_seconds"] for h in trained.history) / len(trained.history)
-        print(f"{'features':<10} {'SCFF':>8} {'random':>8} {'gain':>7}")
-        for key in scff:
-            print(f"{key:<10} {100 * scff[key]:7.2f}% {100 * random[key]:7.2f}% {100 * (scff[key] - random[key]):+6.2f}")
-        print(f"training: {sec_per_epoch:.1f} s per epoch (without the per-epoch probe); whole run {wall:.0f} s")
-        results[name] = {"config": cfg.to_dict(), "scff": scff, "random": random, "seconds_per_epoch": sec_per_epoch,
-                         "history": trained.history}  # fmt: skip
-    path = write_json(Path(args.out) / f"bench_scff_{args.dataset}.json", results)
-    print(f"\nwritten {path}; paper (MNIST, dense 2x2000, full data, 98.7%) for reference")
+    if args.runs is None:
+        plan = DEFAULT_PLAN
+    else:
+        unknown = [r for r in args.runs.split(",") if r not in RUNS]
+        if unknown:
+            raise NeuroffError(f"unknown run(s) {', '.join(unknown)}; use some of {', '.join(RUNS)}")
+        plan = [(r, args.dataset) for r in args.runs.split(",")]
+    with limited_threads(args.threads):
+        for name, dataset in plan:
+            run_one(name, dataset, args)
+    print(f"\nwritten {OUT}/ and {plot(OUT)}; paper (MNIST, dense 2x2000, full data) 98.7% for reference")
 
 
 if __name__ == "__main__":

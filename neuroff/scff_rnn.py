@@ -1,21 +1,24 @@
 """Recurrent Self-Contrastive FF: a bidirectional RNN layer trained by SCFF at every time step.
 
 A sample is a sequence x_1..x_T of F features (an image read row by row: T = H rows of
-F = W pixels, ``rows_as_sequence``). Each direction d (forward in time, backward in time) has
-its own input weights W_d [N, F], recurrent weights R_d [N, N] and bias b_d [N]. For a pair
-(positive: (x, x); negative: (x, x') with x' another sample of the batch, ``make_pairs``) the
-step of one direction is
+F = W pixels, ``rows_as_sequence``). Each direction (forward in time, backward in time) has its
+own input weights W [N, F], recurrent weights R [N, N] and bias b [N]. The layer's input at step
+t is the row and the previous state, (x_t, h_{t-1}), and SCFF pairs that whole input: a positive
+pairs a sample's input with itself, a negative pairs it with the input of another sample of the
+batch (x'_t, h'_{t-1}) (``pair_shift``), both halves through the shared weights:
 
-    u_t = standardise(concat(a_t, c_t))              the pair's two halves at step t
-    y_t = W (u_a,t + u_c,t) + R standardise(h_{t-1}) + 2 b      (tied weights on the halves)
-    h_t = triangle(y_t)                               h_0 = 0
+    y_t = W (u_t + u'_t) + R (r_{t-1} + r'_{t-1}) + 2 b
+    u_t, u'_t = halves of standardise(concat(x_t, x'_t))      (as in a dense SCFF layer)
+    r_{t-1} = standardise(h_{t-1})                             (the state standardised each step)
+    h_t = triangle(y_t of the positive (x, x)),   h_0 = 0     (every sample's own trajectory)
 
-and the loss of the layer is ``scff_loss`` over the goodness of every step, G_t = mean_j
-relu(y_t,j)^2 ([B, T]; the penalty is the norm of a sample's goodness vector over steps).
-h_{t-1} is detached, so each step's gradient is local in time: no backpropagation through time.
-The read-out is the last state of both directions, concat(h_T forward, h_1 backward), for the
-sequence presented as a positive pair (x, x). The control of the paper is the same probe on the
-network with its random initial (recurrent) weights.
+so a negative differs from a positive in the current row and in the history, and R is trained
+to make the histories of a matching pair add up. The loss of the layer is ``scff_loss`` over the
+goodness of every step and direction, G_t = mean_j relu(y_t,j)^2 ([B, 2T]; the penalty is the
+norm of a sample's goodness vector). h_{t-1} is detached, so each step's gradient is local in
+time: no backpropagation through time. The read-out is the last state of both directions,
+concat(h_T forward, h_1 backward). The control of the paper is the same probe on the network
+with its random initial (input and recurrent) weights.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuroff.errors import NeuroffError
-from neuroff.scff import goodness, make_pairs, standardise, triangle
+from neuroff.scff import goodness, pair_shift, standardise, triangle
 
 DIRECTIONS = ("forward", "backward")
 
@@ -84,35 +87,48 @@ class SCFFBiRNN(nn.Module):
         """What is trained as one (one optimiser): both directions, whose losses are independent."""
         return [self]
 
-    def step(self, d: int, pair_t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """y_t of direction d for the pair's step input [B, 2F] and the previous state h [B, N]."""
-        u = standardise(pair_t)
-        f = self.n_features
-        return F.linear(u[:, :f] + u[:, f:], self.input_weights[d], 2 * self.biases[d]) + F.linear(
-            standardise(h.detach()), self.recurrent_weights[d]
+    def pre_activation(self, d: int, rows: torch.Tensor, states: torch.Tensor, partner: torch.Tensor | None = None) -> torch.Tensor:
+        """y of direction d for the pairs (own input, partner's input), at one or many steps.
+
+        ``rows`` [B, ..., F] the rows x_t, ``states`` [B, ..., N] the previous states h_{t-1};
+        ``partner`` None for positives (the partner is the sample itself), else the partner index
+        of every sample. Both halves pass through the shared W and R (tied weights)."""
+        other = slice(None) if partner is None else partner
+        u = standardise(torch.cat([rows, rows[other]], -1).flatten(0, -2)).view(*rows.shape[:-1], -1)
+        f, r = self.n_features, standardise(states.detach().flatten(0, -2)).view_as(states)
+        return (
+            F.linear(u[..., :f] + u[..., f:], self.input_weights[d], 2 * self.biases[d])
+            + F.linear(r + r[other], self.recurrent_weights[d])
         )
 
-    def run(self, d: int, pairs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(goodness of every step [B, T], last state [B, N]) of direction d over pair sequences [B, T, 2F]."""
-        order = range(self.steps) if d == 0 else range(self.steps - 1, -1, -1)
-        h = pairs.new_zeros(pairs.shape[0], self.hidden)
-        g = []
+    def run(self, d: int, seq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Direction d over sequences [B, T, F], each paired with itself: (goodness of every step
+        [B, T], previous state of every step [B, T, N] (h_{t-1}, in time order), last state [B, N])."""
+        steps = seq.shape[1]
+        order = range(steps) if d == 0 else range(steps - 1, -1, -1)
+        h = seq.new_zeros(seq.shape[0], self.hidden)
+        g, prev = [None] * steps, [None] * steps
         for t in order:
-            y = self.step(d, pairs[:, t], h)
-            g.append(goodness(y))
-            h = triangle(y)
-        return torch.stack(g, 1), h
+            prev[t] = h
+            y = self.pre_activation(d, seq[:, t], h)
+            g[t] = goodness(y)
+            h = triangle(y).detach()  # the next step's gradient stops here: no backpropagation through time
+        return torch.stack(g, 1), torch.stack(prev, 1), h
 
     def layer_goodness(
         self, layer: int, x: torch.Tensor, generator: torch.Generator | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(G of positives, G of negatives), each [B, 2T]: every step of both directions."""
+        """(G of positives, G of negatives), each [B, 2T]: every step of both directions. The
+        positives are the samples' own trajectories; a negative at step t pairs (x_t, h_{t-1})
+        with the partner's (x'_t, h'_{t-1}) from the partner's own trajectory."""
         seq = rows_as_sequence(x, self.image_shape)
-        pos, neg = make_pairs(seq.transpose(1, 2), generator)  # pair the features (channels) of every step
-        pos, neg = pos.transpose(1, 2), neg.transpose(1, 2)
-        g_pos = torch.cat([self.run(d, pos)[0] for d in range(len(DIRECTIONS))], 1)
-        g_neg = torch.cat([self.run(d, neg)[0] for d in range(len(DIRECTIONS))], 1)
-        return g_pos, g_neg
+        partner = pair_shift(seq.shape[0], generator)
+        g_pos, g_neg = [], []
+        for d in range(len(DIRECTIONS)):
+            g, prev, _ = self.run(d, seq)
+            g_pos.append(g)
+            g_neg.append(goodness(self.pre_activation(d, seq, prev, partner).transpose(1, 2)))
+        return torch.cat(g_pos, 1), torch.cat(g_neg, 1)
 
     def candidate_scores(self, x_all: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         raise NeuroffError("an SCFF net never sees labels and has no goodness prediction; read it with the linear probe")
@@ -121,5 +137,4 @@ class SCFFBiRNN(nn.Module):
     def latents(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, list[torch.Tensor]]:
         """The last state of both directions for x presented as a positive pair (x, x)."""
         seq = rows_as_sequence(x, self.image_shape)
-        pos = torch.cat([seq, seq], -1)
-        return {"activations": [torch.cat([self.run(d, pos)[1] for d in range(len(DIRECTIONS))], 1)]}
+        return {"activations": [torch.cat([self.run(d, seq)[2] for d in range(len(DIRECTIONS))], 1)]}

@@ -192,3 +192,110 @@ def test_cli_trains_evaluates_and_reports_errors(tmp_path, capsys):
         main(["train", "--rule", "scff", "--mode", "analog", *small])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and err.count("\n") == 1 and "--embedding none" in err
+
+
+def test_penalty_gradient_through_the_loss():
+    """d(scff_loss)/dG of the positives' penalty term is lambda * G_b / ||G_b|| / B per sample."""
+    g_pos = torch.tensor([[3.0, 4.0], [1.0, 0.0]], dtype=torch.float64, requires_grad=True)
+    g_neg = torch.zeros(2, 2, dtype=torch.float64)
+    lam = 0.3
+    (scff_loss(g_pos, g_neg, 0.0, 0.0, lam) - scff_loss(g_pos, g_neg, 0.0, 0.0, 0.0)).backward()
+    norms = g_pos.detach().norm(dim=1, keepdim=True)
+    assert torch.allclose(g_pos.grad, lam * g_pos.detach() / norms / 2)
+
+
+def test_conv_pairs_shared_weights_and_goodness_per_position():
+    from neuroff.blockspec import Conv
+
+    g = torch.Generator().manual_seed(0)
+    model = SCFFNet([Conv(4, 3, 1, 2), Conv(5, 3)], (1, 6, 6), [2], g)
+    x = torch.rand(3, 36)
+    pos, neg = make_pairs(model.as_input(x), g)
+    assert pos.shape == (3, 2, 6, 6) and torch.equal(pos[:, :1], pos[:, 1:])  # images paired along the channels
+    w, b = model.layers[0].weight, model.layers[0].bias
+    tied = F.conv2d(standardise(neg), torch.cat([w, w], 1), 2 * b, padding=1)
+    y = model.pre_activation(0, neg)
+    assert torch.allclose(y, tied, atol=1e-5)
+    assert goodness(y).shape == (3, 6, 6)  # one goodness per position: mean over the channels
+    assert torch.allclose(goodness(y)[0, 2, 3], torch.relu(y[0, :, 2, 3]).pow(2).mean())
+    t = model.pass_on(0, y)
+    assert t.shape == (3, 4, 3, 3) and torch.allclose(t, F.max_pool2d(triangle(y), 2))
+    g_pos, g_neg = model.layer_goodness(1, x, g)  # layer 1 is paired (Algorithm 2): a pair of layer-0 outputs
+    assert g_pos.shape == g_neg.shape == (3, 3, 3)
+    feats = model.latents(x)["activations"]  # the probe's extra pooling to a 2 x 2 grid
+    assert [f.shape for f in feats] == [(3, 16), (3, 20)]
+
+
+def test_conv_scff_trains_through_the_cli_and_rejects_bad_blocks(tmp_path, capsys):
+    from neuroff.cli import main
+
+    base = ["train", "--rule", "scff", "--embedding", "none", "--mode", "analog", "--n-train", "200", "--n-test", "60", "--quiet"]
+    with pytest.raises(SystemExit) as exc:
+        main([*base, "--blocks", "1x8x8,c8k3p2,c8k3", "--epochs", "2", "--out", str(tmp_path)])
+    assert exc.value.code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert 0.0 < out["test_accuracy"] <= 1.0
+    loaded = engine.load_trained(tmp_path / "model.pt")
+    assert loaded.model.specs[0].channels == 8
+    for blocks, message in (("1x8x8,(c8k3,c8k3)", "one layer per block"), ("1x9x9,c8k3", "81 inputs")):
+        with pytest.raises(SystemExit) as exc:
+            main([*base, "--blocks", blocks])
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and err.count("\n") == 1 and message in err
+
+
+def test_rows_as_sequence_and_birnn_reads_both_directions():
+    from neuroff.scff_rnn import SCFFBiRNN, rows_as_sequence
+
+    x = torch.arange(12.0).view(1, 12)
+    assert torch.equal(rows_as_sequence(x, (3, 4))[0], x.view(3, 4))  # step t = row t
+    with pytest.raises(NeuroffError, match="image"):
+        rows_as_sequence(x, (12,))
+    model = SCFFBiRNN((5, 4), 7, torch.Generator().manual_seed(0))
+    with torch.no_grad():  # equal weights in both directions: flipping the rows swaps the directions
+        model.input_weights[1].copy_(model.input_weights[0])
+        model.recurrent_weights[1].copy_(model.recurrent_weights[0])
+        model.biases[1].copy_(model.biases[0])
+    x = torch.rand(3, 20)
+    flipped = x.view(3, 5, 4).flip(1).reshape(3, 20)
+    z, zf = model.latents(x)["activations"][0], model.latents(flipped)["activations"][0]
+    assert z.shape == (3, 14)
+    assert torch.allclose(z, torch.cat([zf[:, 7:], zf[:, :7]], 1), atol=1e-6)
+
+
+def test_birnn_step_gradients_are_local_in_time_and_negatives_pair_histories():
+    """No backpropagation through time: the gradient of the last step's goodness equals that of a
+    single step from the (fixed) previous state. A negative pairs (x_t, h_{t-1}) with the
+    partner's own (x'_t, h'_{t-1}) through the tied weights."""
+    from neuroff.scff_rnn import SCFFBiRNN, rows_as_sequence
+
+    model = SCFFBiRNN((4, 3), 5, torch.Generator().manual_seed(0))
+    seq = rows_as_sequence(torch.rand(2, 12), (4, 3))
+    g, prev, last = model.run(0, seq)
+    g[:, -1].sum().backward()
+    full = model.recurrent_weights[0].grad.clone()
+    model.zero_grad()
+    with torch.no_grad():
+        _, _, h_prev = model.run(0, seq[:, :-1])
+    assert torch.allclose(prev[:, -1], h_prev)
+    goodness(model.pre_activation(0, seq[:, -1], h_prev)).sum().backward()
+    assert torch.allclose(full, model.recurrent_weights[0].grad, atol=1e-6)
+    partner = torch.tensor([1, 0])
+    y = model.pre_activation(0, seq[:, 2], prev[:, 2], partner)
+    w, r, b = model.input_weights[0], model.recurrent_weights[0], model.biases[0]
+    u = standardise(torch.cat([seq[:, 2], seq[partner, 2]], -1))
+    s = standardise(prev[:, 2])
+    tied = F.linear(torch.cat([u, s, s[partner]], -1), torch.cat([w, w, r, r], 1), 2 * b)
+    assert torch.allclose(y, tied, atol=1e-5)
+
+
+def test_birnn_scff_beats_its_random_recurrent_control():
+    """Digits read as 8-step sequences of rows: the trained Bi-RNN's last states are more
+    linearly decodable than the same network's at its random initialisation."""
+    cfg = FFConfig(rule="scff", embedding="none", mode="analog", scff_birnn=True, layers=[32], epochs=2, dataset="digits", seed=0).validate()
+    ds = engine.prepare_dataset(cfg)
+    random_acc = engine.readout_accuracy(engine.create(cfg, ds), ds)
+    trained = engine.train(cfg, dataset=ds, progress=False)
+    assert trained.history[-1]["test_accuracy"] > random_acc + 0.01, (trained.history[-1]["test_accuracy"], random_acc)
+    with pytest.raises(NeuroffError, match="square"):
+        build_model_and_rule(_config(scff_birnn=True), 10, torch.Generator())
