@@ -1,19 +1,33 @@
-"""Contrastive neuron-centric Hebbian vs backprop: peak training memory, and (optionally) test
-accuracy and seconds per epoch, on the same dense net.
+"""Contrastive neuron-centric Hebbian vs backprop on the same nets: test accuracy, seconds per
+epoch, peak training memory, meta-parameter vs weight counts, Split-dataset continual learning
+and the thesis's variants. Prints the tables and writes bench/results/contrastive_hebbian.json
+(+ .png, and continual_<dataset>.png per Split run).
 
-    .venv/bin/python bench/bench_contrastive_hebbian.py                   # memory, 4x2000 on mnist5k (~2 min)
-    .venv/bin/python bench/bench_contrastive_hebbian.py --accuracy 3      # + 3 epochs of each on mnist5k
+    .venv/bin/python bench/bench_contrastive_hebbian.py                          # every section (~50 min, one core)
+    .venv/bin/python bench/bench_contrastive_hebbian.py --sections split --split-datasets mnist5k
+    .venv/bin/python bench/bench_contrastive_hebbian.py --print                  # tables of the stored JSON only
 
-Memory: each method runs in its own fresh Python process (``--child``) that loads the data and
-builds the net, then resets the kernel's resident-set high-water mark (``/proc/self/clear_refs``
-← 5, Linux) and runs ``--steps`` training mini-batches. Reported: the peak resident set during
-training (VmHWM) minus the resident set just before it (VmRSS), i.e. the memory training adds on
-top of the model and data. glibc is told to serve every allocation above 64 KiB by mmap
-(MALLOC_MMAP_THRESHOLD_), so freed tensors leave the resident set at once and the peak is the
-peak of live memory, not of the allocator's cache. The contrastive-Hebbian net's weights and
-pending updates are buffers, its C's the only parameters; backprop is ``neuroff.baselines``'
-BackpropNet (ReLU) with SGD, momentum 0.9. Both nets' resting size (weights + optimiser state +
-pending updates) is printed too.
+Sections (each replaces its own entry in the JSON, so they can be run one at a time):
+
+- ``linear``: the dense net (--layers, default 4×2000) on each --datasets entry, the rule (engine
+  run, thesis defaults: tanh, η 1e-3, AdamW 0.03 on the C's) for --epochs epochs vs backprop on the
+  same layers (Adam 1e-3, tanh — the same architecture — and ReLU), final test accuracy.
+- ``conv``: the same for the conv net (--conv-blocks).
+- ``split``: ``neuroff.continual.run_continual`` (pairs 0/1 … 8/9, one epoch each, single head)
+  for the rule and backprop (same layers and activation, Adam 1e-4) on each --split-datasets entry.
+- ``variants``: on --variant-dataset for --variant-epochs epochs: the dense net with the thesis's
+  defaults, with momentum 0.9, with label smoothing 0.1, with ReLU; the conv net at width
+  factors 1, 2, 4 (channels of --conv-blocks × factor / 2, i.e. the default net is factor 2).
+- ``memory``: each method in its own fresh Python process (``--child``) loads the data and builds
+  the net, then resets the kernel's resident-set high-water mark (``/proc/self/clear_refs`` ← 5,
+  Linux) and runs ``--steps`` training mini-batches. Reported: the peak resident set during
+  training (VmHWM) minus the resident set just before it (VmRSS), i.e. the memory training adds
+  on top of the model and data. glibc serves every allocation above 64 KiB by mmap
+  (MALLOC_MMAP_THRESHOLD_), so freed tensors leave the resident set at once and the peak is the
+  peak of live memory, not of the allocator's cache. Backprop is ``BackpropNet`` (tanh) with SGD,
+  momentum 0.9. Both nets' resting size (weights + optimiser state + pending updates) too.
+
+Every run uses one torch thread (set OMP_NUM_THREADS=1 as well), seed 0, batch 64.
 """
 
 from __future__ import annotations
@@ -21,20 +35,31 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from neuroff.baselines import BackpropNet, accuracy, train_backprop
-from neuroff.blockspec import Dense, blocks_from_layers
+from neuroff.blockspec import Dense, blocks_from_layers, parse_blocks
 from neuroff.contrastive_hebbian import ContrastiveHebbianNet
 from neuroff.data import load_dataset
+from neuroff.io import atomic_write, write_json
 from neuroff.rules.contrastive_hebbian import ContrastiveHebbianRule
 
 METHODS = ("contrastive-hebbian", "backprop-sgd-momentum")
+SECTIONS = ("linear", "conv", "split", "variants", "memory")
+RESULTS = Path(__file__).resolve().parent / "results"
+THESIS = {"mnist linear": 0.9698, "mnist conv": 0.9904, "split-mnist conv average": 0.848, "split-mnist backprop average": 0.773}
+
+
+# ---------------------------------------------------------------- memory (one process per method)
 
 
 def _status(field: str) -> int:
@@ -64,7 +89,7 @@ def child(method: str, dataset: str, layers: list[int], steps: int, batch: int, 
             v for s in rule.optimizer.state.values() for v in s.values() if torch.is_tensor(v)
         )
     else:
-        net = BackpropNet(blocks_from_layers(ds.n_features, layers), ds.n_classes, g)
+        net = BackpropNet(blocks_from_layers(ds.n_features, layers), ds.n_classes, g, "tanh")
         opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
 
         def step(x, y):
@@ -91,64 +116,215 @@ def child(method: str, dataset: str, layers: list[int], steps: int, batch: int, 
             "seconds_per_step": seconds / steps}  # fmt: skip
 
 
-def measure(method: str, args: argparse.Namespace) -> dict:
-    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, __file__, "--child", method, "--dataset", args.dataset, "--layers", args.layers,
-           "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--seed", str(args.seed)]  # fmt: skip
-    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+def memory_section(args: argparse.Namespace) -> dict:
+    rows = []
+    for method in METHODS:
+        env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "OMP_NUM_THREADS": "1"}
+        cmd = [sys.executable, __file__, "--child", method, "--dataset", args.memory_dataset, "--layers", args.layers,
+               "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--seed", str(args.seed)]  # fmt: skip
+        out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+        rows.append(json.loads(out.strip().splitlines()[-1]))
+    return {"dataset": args.memory_dataset, "layers": args.layers, "steps": args.steps, "rows": rows}
 
 
-def accuracy_table(args: argparse.Namespace, layers: list[int]) -> list[dict]:
-    """Test accuracy and seconds per epoch of both methods after --accuracy epochs (engine run
-    for the rule; backprop with Adam, lr 1e-3, the baselines' default)."""
+# ---------------------------------------------------------------- accuracy
+
+
+def rule_run(dataset: str, net: dict[str, Any], epochs: int, args: argparse.Namespace, **ch: Any) -> dict:
+    """One engine run of the rule; ``net`` is {"layers": [...]} or {"blocks": "..."}; ``ch`` sets
+    ch_* config fields (a variant)."""
     from neuroff import engine
     from neuroff.config import FFConfig
 
-    cfg = FFConfig(rule="contrastive-hebbian", mode="analog", embedding="none", layers=layers, dataset=args.dataset,
-                   epochs=args.accuracy, seed=args.seed, batch_size=args.batch_size)  # fmt: skip
+    cfg = FFConfig(rule="contrastive-hebbian", mode="analog", embedding="none", dataset=dataset, epochs=epochs,
+                   seed=args.seed, batch_size=args.batch_size, **net, **{f"ch_{k}": v for k, v in ch.items()})  # fmt: skip
     trained = engine.train(cfg, progress=not args.quiet)
-    ds = load_dataset(args.dataset, seed=args.seed)
-    rows = [{"method": "contrastive-hebbian", "test_accuracy": trained.history[-1]["test_accuracy"],
-             "seconds_per_epoch": sum(h["train_seconds"] for h in trained.history) / len(trained.history),
-             "meta_parameters": trained.model.n_meta_parameters(), "weights": trained.model.n_weights()}]  # fmt: skip
-    res = train_backprop(blocks_from_layers(ds.n_features, layers), ds.x_train, ds.y_train, ds.x_test[:0], ds.y_test[:0],
-                         ds.n_classes, epochs=args.accuracy, batch_size=args.batch_size, seed=args.seed, progress=not args.quiet)  # fmt: skip
-    rows.append({"method": "backprop-adam", "test_accuracy": accuracy(res.model, ds.x_test, ds.y_test),
-                 "seconds_per_epoch": sum(h["train_seconds"] for h in res.history) / len(res.history),
-                 "meta_parameters": None, "weights": sum(p.numel() for p in res.model.parameters())})  # fmt: skip
-    return rows
+    h = trained.history
+    return {"method": "contrastive-hebbian", "dataset": dataset, **net, "variant": ch, "epochs": epochs,
+            "test_accuracy": h[-1]["test_accuracy"], "test_accuracy_per_epoch": [r["test_accuracy"] for r in h],
+            "seconds_per_epoch": sum(r["train_seconds"] for r in h) / len(h),
+            "meta_parameters": trained.model.n_meta_parameters(), "weights": trained.model.n_weights()}  # fmt: skip
+
+
+def backprop_run(dataset: str, net: dict[str, Any], epochs: int, activation: str, args: argparse.Namespace) -> dict:
+    """Backprop on the same layers: Adam 1e-3, ``epochs`` epochs, the final model's test accuracy."""
+    ds = load_dataset(dataset, seed=args.seed)
+    spec = parse_blocks(net["blocks"]) if "blocks" in net else blocks_from_layers(ds.n_features, net["layers"])
+    res = train_backprop(spec, ds.x_train, ds.y_train, ds.x_test[:0], ds.y_test[:0], ds.n_classes, epochs=epochs,
+                         batch_size=args.batch_size, seed=args.seed, progress=not args.quiet, activation=activation)  # fmt: skip
+    return {"method": f"backprop-adam-{activation}", "dataset": dataset, **net, "epochs": epochs,
+            "test_accuracy": accuracy(res.model, ds.x_test, ds.y_test),
+            "seconds_per_epoch": sum(h["train_seconds"] for h in res.history) / len(res.history),
+            "meta_parameters": None, "weights": sum(p.numel() for p in res.model.parameters())}  # fmt: skip
+
+
+def accuracy_section(args: argparse.Namespace, net: dict[str, Any]) -> dict:
+    rows = []
+    for dataset in args.datasets.split(","):
+        rows.append(rule_run(dataset, net, args.epochs, args))
+        _say(rows[-1])
+        for act in args.bp_activations.split(","):
+            rows.append(backprop_run(dataset, net, args.epochs, act, args))
+            _say(rows[-1])
+    return {"epochs": args.epochs, "rows": rows}
+
+
+def scaled_blocks(blocks: str, factor: int) -> str:
+    """The conv layers' channel counts × factor / 2 ("c32k5p2" at factor 1 → "c16k5p2")."""
+    return re.sub(r"\bc(\d+)", lambda m: f"c{int(m.group(1)) * factor // 2}", blocks)
+
+
+def variants_section(args: argparse.Namespace) -> dict:
+    ds, ep, dense = args.variant_dataset, args.variant_epochs, {"layers": [int(v) for v in args.layers.split(",")]}
+    rows = []
+    for variant in ({}, {"momentum": 0.9}, {"smoothing": 0.1}, {"activation": "relu"}):
+        rows.append({"name": "dense " + (", ".join(f"{k} {v}" for k, v in variant.items()) or "thesis defaults"),
+                     **rule_run(ds, dense, ep, args, **variant)})  # fmt: skip
+        _say(rows[-1])
+    for factor in (1, 2, 4):
+        rows.append({"name": f"conv width x{factor}", **rule_run(ds, {"blocks": scaled_blocks(args.conv_blocks, factor)}, ep, args)})
+        _say(rows[-1])
+    return {"dataset": ds, "epochs": ep, "rows": rows}
+
+
+def split_section(args: argparse.Namespace) -> dict:
+    from neuroff.config import FFConfig
+    from neuroff.continual import run_continual
+
+    out = {}
+    for dataset in args.split_datasets.split(","):
+        cfg = FFConfig(rule="contrastive-hebbian", mode="analog", embedding="none", dataset=dataset, epochs=1,
+                       seed=args.seed, batch_size=args.batch_size, layers=[int(v) for v in args.layers.split(",")])  # fmt: skip
+        work = Path(args.work) / f"continual-{dataset}"
+        report = run_continual(cfg, work, backprop=True, progress=not args.quiet)
+        shutil.copyfile(work / "continual.png", RESULTS / f"continual_{dataset}.png")
+        out[dataset] = {k: report[k] for k in ("dataset", "tasks", "methods", "backprop_lr", "backprop_activation")}
+        print(json.dumps({dataset: {m: r["average_accuracy"] for m, r in report["methods"].items()}}), flush=True)
+    return out
+
+
+# ---------------------------------------------------------------- report
+
+
+def _say(row: dict) -> None:
+    print(json.dumps({k: v for k, v in row.items() if k != "test_accuracy_per_epoch"}), flush=True)
+
+
+def _net_name(row: dict) -> str:
+    return row["blocks"] if "blocks" in row else "dense " + "x".join(map(str, row["layers"]))
+
+
+def tables(results: dict) -> str:
+    out = []
+    for section in ("linear", "conv"):
+        if section in results:
+            r = results[section]
+            out += [f"\n{section} nets, test accuracy after {r['epochs']} epochs (s/epoch on one thread)", "",
+                    "| net | dataset | method | test accuracy | s/epoch | meta-parameters | weights |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+            out += [f"| {_net_name(x)} | {x['dataset']} | {x['method']} | {x['test_accuracy']:.4f} | {x['seconds_per_epoch']:.0f} | "
+                    f"{x['meta_parameters'] if x['meta_parameters'] is not None else '-'} | {x['weights']:,} |" for x in r["rows"]]  # fmt: skip
+    if "variants" in results:
+        r = results["variants"]
+        out += [f"\nvariants on {r['dataset']}, {r['epochs']} epochs", "", "| variant | net | test accuracy | per epoch | s/epoch |", "|---|---|---|---|---|"]
+        out += [f"| {x['name']} | {_net_name(x)} | {x['test_accuracy']:.4f} | {', '.join(f'{a:.3f}' for a in x['test_accuracy_per_epoch'])} | "
+                f"{x['seconds_per_epoch']:.0f} |" for x in r["rows"]]  # fmt: skip
+    for dataset, r in results.get("split", {}).items():
+        names = ["/".join(map(str, g)) for g in r["tasks"]]
+        out += [f"\nSplit-{dataset} (one epoch per task, single head): accuracy on every task after the last one", "",
+                "| method | " + " | ".join(names) + " | average | right after training it |", "|---" * (len(names) + 3) + "|"]  # fmt: skip
+        for m, s in r["methods"].items():
+            diag = [row[i] for i, row in enumerate(s["accuracy_matrix"])]
+            label = f"{m} (Adam {r['backprop_lr']:g}, {r['backprop_activation']})" if m == "backprop" else m
+            out.append(f"| {label} | " + " | ".join(f"{a:.3f}" for a in s["final_accuracy"])
+                       + f" | **{s['average_accuracy']:.3f}** | {', '.join(f'{a:.2f}' for a in diag)} |")  # fmt: skip
+    if "memory" in results:
+        r = results["memory"]
+        out += [f"\npeak training memory, dense {r['layers']} on {r['dataset']}, batch 64, {r['steps']} steps", "",
+                "| method | RSS before training (MB) | peak RSS (MB) | training adds (MB) | resting state (MB) | s/step |", "|---|---|---|---|---|---|"]  # fmt: skip
+        out += [f"| {x['method']} | {x['rss_before_mb']:.0f} | {x['peak_rss_mb']:.0f} | {x['training_peak_extra_mb']:.0f} | "
+                f"{x['resting_state_mb']:.0f} | {x['seconds_per_step']:.3f} |" for x in r["rows"]]  # fmt: skip
+    return "\n".join(out) + "\n"
+
+
+def plot(results: dict, path: Path) -> None:
+    """Test accuracy of the rule and backprop per net and dataset (left), Split averages (right)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    rows = [x for s in ("linear", "conv") for x in results.get(s, {}).get("rows", [])]
+    groups = sorted({(_net_name(x), x["dataset"]) for x in rows}, key=str)
+    methods = sorted({x["method"] for x in rows})
+    width = 0.8 / max(len(methods), 1)
+    for m, method in enumerate(methods):
+        acc = [next((x["test_accuracy"] for x in rows if (_net_name(x), x["dataset"]) == g and x["method"] == method), 0.0) for g in groups]
+        ax1.bar([i + m * width for i in range(len(groups))], acc, width, label=method)
+    ax1.set_xticks([i + width * (len(methods) - 1) / 2 for i in range(len(groups))], [f"{n}\n{d}" for n, d in groups], fontsize=7)
+    ax1.set(ylabel="test accuracy", ylim=(0.5, 1.0), title="contrastive-hebbian vs backprop, same net")
+    ax1.legend(fontsize=7)
+    split = results.get("split", {})
+    for d, (dataset, r) in enumerate(split.items()):
+        for m, (method, s) in enumerate(r["methods"].items()):
+            ax2.bar(d + m * 0.4, s["average_accuracy"], 0.4, color=f"C{m}", label=method if d == 0 else None)
+    ax2.set_xticks([d + 0.2 for d in range(len(split))], [f"Split-{k}" for k in split])
+    ax2.set(ylabel="average accuracy after the last task", ylim=(0, 1), title="continual learning (single head)")
+    if split:
+        ax2.legend(fontsize=7)
+    fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120))
+    plt.close(fig)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="mnist5k")
+    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, of {', '.join(SECTIONS)}")
+    parser.add_argument("--datasets", default="fashion-mnist,mnist5k", help="datasets of the linear and conv sections")
     parser.add_argument("--layers", default="2000,2000,2000,2000")
-    parser.add_argument("--steps", type=int, default=20, help="training mini-batches measured per method")
+    parser.add_argument("--conv-blocks", default="1x28x28,c32k5p2,c64k3p2,500")
+    parser.add_argument("--epochs", type=int, default=2, help="epochs of the linear and conv sections")
+    parser.add_argument("--bp-activations", default="tanh", help="backprop references: tanh (the rule's), relu or both")
+    parser.add_argument("--split-datasets", default="mnist5k,fashion-mnist")
+    parser.add_argument("--variant-dataset", default="mnist5k")
+    parser.add_argument("--variant-epochs", type=int, default=3)
+    parser.add_argument("--memory-dataset", default="mnist5k")
+    parser.add_argument("--steps", type=int, default=20, help="training mini-batches measured per method (memory)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--accuracy", type=int, default=0, help="also train this many epochs of each and print test accuracy")
+    parser.add_argument("--work", default="runs/bench-contrastive-hebbian", help="directory of the Split runs")
+    parser.add_argument("--out", default=str(RESULTS / "contrastive_hebbian.json"))
+    parser.add_argument("--print", action="store_true", help="only print the tables of the stored JSON")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--child", choices=METHODS, help=argparse.SUPPRESS)
+    parser.add_argument("--dataset", default="mnist5k", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    layers = [int(v) for v in args.layers.split(",")]
     if args.child:
-        print(json.dumps(child(args.child, args.dataset, layers, args.steps, args.batch_size, args.seed)))
+        print(json.dumps(child(args.child, args.dataset, [int(v) for v in args.layers.split(",")], args.steps, args.batch_size, args.seed)))
         return
     torch.set_num_threads(1)
-    print(f"peak training memory, dense {args.layers} on {args.dataset}, batch {args.batch_size}, {args.steps} steps")
-    print("| method | RSS before training (MB) | peak RSS (MB) | training adds (MB) | resting state (MB) | s/step |")
-    print("|---|---|---|---|---|---|")
-    for method in METHODS:
-        r = measure(method, args)
-        print(f"| {method} | {r['rss_before_mb']:.0f} | {r['peak_rss_mb']:.0f} | {r['training_peak_extra_mb']:.0f} | "
-              f"{r['resting_state_mb']:.0f} | {r['seconds_per_step']:.3f} |")  # fmt: skip
-    if args.accuracy:
-        print(f"\ntest accuracy after {args.accuracy} epochs on {args.dataset}")
-        print("| method | test accuracy | s/epoch | meta-parameters | weights |")
-        print("|---|---|---|---|---|")
-        for r in accuracy_table(args, layers):
-            print(f"| {r['method']} | {r['test_accuracy']:.4f} | {r['seconds_per_epoch']:.1f} | {r['meta_parameters']} | {r['weights']} |")
+    out = Path(args.out)
+    results = json.loads(out.read_text()) if out.exists() else {}
+    if not args.print:
+        for section in args.sections.split(","):
+            if section not in SECTIONS:
+                parser.error(f"unknown section {section!r}; use {', '.join(SECTIONS)}")
+            start = time.perf_counter()
+            if section == "linear":
+                results[section] = accuracy_section(args, {"layers": [int(v) for v in args.layers.split(",")]})
+            elif section == "conv":
+                results[section] = accuracy_section(args, {"blocks": args.conv_blocks})
+            elif section == "split":
+                results[section] = {**results.get(section, {}), **split_section(args)}
+            elif section == "variants":
+                results[section] = variants_section(args)
+            else:
+                results[section] = memory_section(args)
+            results[section + "_wall_seconds"] = round(time.perf_counter() - start, 1)
+            results["thesis"] = THESIS
+            write_json(out, results)  # after every section, so a long run keeps what it measured
+            plot(results, out.with_suffix(".png"))
+    print(tables(results), end="")
 
 
 if __name__ == "__main__":

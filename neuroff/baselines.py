@@ -25,11 +25,17 @@ from neuroff.errors import NeuroffError
 from neuroff.intff import build_layer, layer_forward
 
 
-class BackpropNet(nn.Module):
-    """ReLU layers of ``spec`` (all blocks in one chain) followed by a linear classifier."""
+ACTIVATIONS = ("relu", "tanh")
 
-    def __init__(self, spec: BlockSpec, n_classes: int, generator: torch.Generator) -> None:
+
+class BackpropNet(nn.Module):
+    """ReLU (or tanh) layers of ``spec`` (all blocks in one chain) followed by a linear classifier."""
+
+    def __init__(self, spec: BlockSpec, n_classes: int, generator: torch.Generator, activation: str = "relu") -> None:
         super().__init__()
+        if activation not in ACTIVATIONS:
+            raise NeuroffError(f"unknown backprop activation {activation!r}; use one of {', '.join(ACTIVATIONS)}")
+        self.activation = activation
         self.input_shape = spec.input_shape
         self.layer_specs: list[Layer] = spec.layers
         shapes = [spec.input_shape, *layer_shapes(spec)]
@@ -40,8 +46,14 @@ class BackpropNet(nn.Module):
         """Logits [B, C] of a flat input batch [B, D]."""
         h = x.reshape(-1, *self.input_shape)
         for module, layer in zip(self.hidden, self.layer_specs):
-            h = layer_forward(module, layer, h)
+            h = layer_forward(module, layer, h) if self.activation == "relu" else tanh_layer_forward(module, layer, h)
         return self.classifier(h.flatten(1))
+
+
+def tanh_layer_forward(module: nn.Module, layer: Layer, h: torch.Tensor) -> torch.Tensor:
+    """``layer_forward`` with tanh in place of ReLU (the contrastive-Hebbian nets' default)."""
+    z = torch.tanh(module(h.flatten(1) if isinstance(layer, Dense) else h))
+    return F.max_pool2d(z, layer.pool) if not isinstance(layer, Dense) and layer.pool > 1 else z
 
 
 @dataclass
@@ -73,17 +85,19 @@ def train_backprop(
     patience: int | None = None,
     progress: bool = True,
     model: BackpropNet | None = None,
+    activation: str = "relu",
 ) -> BackpropResult:
     """Adam on the cross-entropy for up to ``epochs`` epochs; after each epoch the validation
     accuracy is recorded, and with ``patience`` training stops early. The returned model holds
     the weights of the best validation epoch. ``model`` continues training an existing net (as
-    the continual-learning protocol does, task after task) instead of a fresh one."""
+    the continual-learning protocol does, task after task) instead of a fresh one; ``activation``
+    ("relu" or "tanh") applies to a fresh one."""
     if x_train.shape[1] != spec.n_inputs:
         raise NeuroffError(f"the backprop net expects {spec.n_inputs} input features, the data has {x_train.shape[1]}")
     if epochs < 1 or batch_size < 1:
         raise NeuroffError("epochs and batch_size must be >= 1")
     generator = torch.Generator().manual_seed(seed)
-    model = BackpropNet(spec, n_classes, generator) if model is None else model
+    model = BackpropNet(spec, n_classes, generator, activation) if model is None else model
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     stopper = EarlyStopping(patience)
     result = BackpropResult(model)
