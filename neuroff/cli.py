@@ -137,7 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     cont.add_argument("--config", help="JSON file of options (command-line options override it)")
     cont.add_argument("--out", required=True, help="directory for continual.json, continual.png and the per-task runs")
     cont.add_argument("--no-backprop", action="store_true", help="skip the backprop reference")
-    cont.add_argument("--bp-lr", type=float, default=1e-3, help="Adam learning rate of the backprop reference")
+    cont.add_argument("--bp-lr", type=float, default=1e-4,
+                      help="Adam learning rate of the backprop reference (1e-3 kills a 4x2000 net within a few steps of task 2)")
+    cont.add_argument("--bp-activation", choices=("relu", "tanh"),
+                      help="activation of the backprop reference (default: the rule's, --ch-activation for contrastive-hebbian, else relu)")
     cont.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_config_options(cont)  # --epochs = epochs per task
     return parser
@@ -198,7 +201,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from neuroff.continual import format_report, run_continual
 
         report = run_continual(config_from_args(args), args.out, backprop=not args.no_backprop, bp_lr=args.bp_lr,
-                               progress=not args.quiet)  # fmt: skip
+                               bp_activation=args.bp_activation, progress=not args.quiet)  # fmt: skip
         print(format_report(report), end="")
     return 0
 
