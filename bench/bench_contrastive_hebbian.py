@@ -18,6 +18,11 @@ Sections (each replaces its own entry in the JSON, so they can be run one at a t
 - ``variants``: on --variant-dataset for --variant-epochs epochs: the dense net with the thesis's
   defaults, with momentum 0.9, with label smoothing 0.1, with ReLU; the conv net at width
   factors 1, 2, 4 (channels of --conv-blocks × factor / 2, i.e. the default net is factor 2).
+- ``probe``: are the rule's hidden features better than random ones? The dense --probe-layers
+  net on --probe-dataset: the contrastive loss of every hidden layer on 256 test samples and the
+  test accuracy of a linear probe (Adam 1e-3, 3 epochs on the first 10,000 training samples,
+  tested on the first 2,000 test samples) on the last hidden layer, at initialisation and after
+  --probe-steps mini-batches of the rule; the same for backprop (tanh, Adam 1e-3).
 - ``memory``: each method in its own fresh Python process (``--child``) loads the data and builds
   the net, then resets the kernel's resident-set high-water mark (``/proc/self/clear_refs`` ← 5,
   Linux) and runs ``--steps`` training mini-batches. Reported: the peak resident set during
@@ -41,7 +46,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -54,7 +59,7 @@ from neuroff.io import atomic_write, write_json
 from neuroff.rules.contrastive_hebbian import ContrastiveHebbianRule
 
 METHODS = ("contrastive-hebbian", "backprop-sgd-momentum")
-SECTIONS = ("linear", "conv", "split", "variants", "memory")
+SECTIONS = ("linear", "conv", "split", "variants", "memory", "probe")
 RESULTS = Path(__file__).resolve().parent / "results"
 THESIS = {"mnist linear": 0.9698, "mnist conv": 0.9904, "split-mnist conv average": 0.848, "split-mnist backprop average": 0.773}
 
@@ -203,6 +208,55 @@ def split_section(args: argparse.Namespace) -> dict:
     return out
 
 
+def _probe(features: Callable[[torch.Tensor], torch.Tensor], ds: Any, seed: int) -> float:
+    """Test accuracy of a linear read-out (Adam 1e-3, 3 epochs, batch 64) of ``features(x)``."""
+    with torch.no_grad():
+        f_train, f_test = features(ds.x_train[:10_000]), features(ds.x_test[:2000])
+    torch.manual_seed(seed)
+    lin = torch.nn.Linear(f_train.shape[1], ds.n_classes)
+    opt = torch.optim.Adam(lin.parameters(), 1e-3)
+    for _ in range(3):
+        for lo in range(0, len(f_train), 64):
+            loss = F.cross_entropy(lin(f_train[lo : lo + 64]), ds.y_train[lo : lo + 64])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    with torch.no_grad():
+        return float((lin(f_test).argmax(1) == ds.y_test[:2000]).float().mean())
+
+
+def probe_section(args: argparse.Namespace) -> dict:
+    from neuroff.contrastive_hebbian import contrastive_loss, pair_masks
+
+    ds = load_dataset(args.probe_dataset, seed=args.seed)
+    layers = [int(v) for v in args.probe_layers.split(",")]
+    g = torch.Generator().manual_seed(args.seed)
+    net = ContrastiveHebbianNet([Dense(n) for n in layers], (ds.n_features,), ds.n_classes, g)
+    rule = ContrastiveHebbianRule(net, batch_size=args.batch_size)
+    bp = BackpropNet(blocks_from_layers(ds.n_features, layers), ds.n_classes, torch.Generator().manual_seed(args.seed), "tanh")
+    opt = torch.optim.Adam(bp.parameters(), 1e-3)
+    m_pos, m_neg = pair_masks(ds.y_test[:256])
+
+    def state(tag: str) -> dict:
+        with torch.no_grad():
+            hidden = net.latents(ds.x_test[:256])["activations"]
+        return {"after_steps": tag, "layer_losses": [float(contrastive_loss(h, m_pos, m_neg)) for h in hidden],
+                "probe_rule": _probe(lambda x: net.latents(x)["activations"][-1], ds, args.seed),
+                "probe_backprop": _probe(lambda x: bp.hidden_features(x), ds, args.seed)}  # fmt: skip
+
+    rows = [state("0")]
+    order = torch.randperm(ds.n_train, generator=g)[: args.probe_steps * args.batch_size]
+    rule.step(net, ds.x_train[order], None, g, labels=ds.y_train[order])
+    for lo in range(0, len(order), args.batch_size):
+        idx = order[lo : lo + args.batch_size]
+        loss = F.cross_entropy(bp(ds.x_train[idx]), ds.y_train[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    rows.append(state(str(args.probe_steps)))
+    return {"dataset": args.probe_dataset, "layers": layers, "rows": rows}
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -228,6 +282,13 @@ def tables(results: dict) -> str:
         out += [f"\nvariants on {r['dataset']}, {r['epochs']} epochs", "", "| variant | net | test accuracy | per epoch | s/epoch |", "|---|---|---|---|---|"]
         out += [f"| {x['name']} | {_net_name(x)} | {x['test_accuracy']:.4f} | {', '.join(f'{a:.3f}' for a in x['test_accuracy_per_epoch'])} | "
                 f"{x['seconds_per_epoch']:.0f} |" for x in r["rows"]]  # fmt: skip
+    if "probe" in results:
+        r = results["probe"]
+        out += [f"\nlinear probe of the last hidden layer, dense {'x'.join(map(str, r['layers']))} on {r['dataset']} "
+                "(rule vs backprop-tanh features; contrastive loss per hidden layer of the rule)", "",
+                "| mini-batches trained | rule's layer losses | probe on rule features | probe on backprop features |", "|---|---|---|---|"]  # fmt: skip
+        out += [f"| {x['after_steps']} | {', '.join(f'{v:.3f}' for v in x['layer_losses'])} | {x['probe_rule']:.4f} | "
+                f"{x['probe_backprop']:.4f} |" for x in r["rows"]]  # fmt: skip
     for dataset, r in results.get("split", {}).items():
         names = ["/".join(map(str, g)) for g in r["tasks"]]
         out += [f"\nSplit-{dataset} (one epoch per task, single head): accuracy on every task after the last one", "",
@@ -289,6 +350,9 @@ def main() -> None:
     parser.add_argument("--variant-dataset", default="mnist5k")
     parser.add_argument("--variant-epochs", type=int, default=3)
     parser.add_argument("--memory-dataset", default="mnist5k")
+    parser.add_argument("--probe-dataset", default="fashion-mnist")
+    parser.add_argument("--probe-layers", default="1000,1000")
+    parser.add_argument("--probe-steps", type=int, default=400)
     parser.add_argument("--steps", type=int, default=20, help="training mini-batches measured per method (memory)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
@@ -318,6 +382,8 @@ def main() -> None:
                 results[section] = {**results.get(section, {}), **split_section(args)}
             elif section == "variants":
                 results[section] = variants_section(args)
+            elif section == "probe":
+                results[section] = probe_section(args)
             else:
                 results[section] = memory_section(args)
             results[section + "_wall_seconds"] = round(time.perf_counter() - start, 1)

@@ -42,12 +42,16 @@ class BackpropNet(nn.Module):
         self.hidden = nn.ModuleList(build_layer(layer, shape, generator) for layer, shape in zip(self.layer_specs, shapes))
         self.classifier = build_layer(Dense(n_classes), shapes[-1], generator)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits [B, C] of a flat input batch [B, D]."""
+    def hidden_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last hidden layer's output [B, F] (flattened) of a flat input batch [B, D]."""
         h = x.reshape(-1, *self.input_shape)
         for module, layer in zip(self.hidden, self.layer_specs):
             h = layer_forward(module, layer, h) if self.activation == "relu" else tanh_layer_forward(module, layer, h)
-        return self.classifier(h.flatten(1))
+        return h.flatten(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits [B, C] of a flat input batch [B, D]."""
+        return self.classifier(self.hidden_features(x))
 
 
 def tanh_layer_forward(module: nn.Module, layer: Layer, h: torch.Tensor) -> torch.Tensor:
