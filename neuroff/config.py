@@ -71,6 +71,7 @@ class FFConfig:
     scff_epochs_per_layer: int = 1  # layers are trained in turn, this many epochs each, then frozen
     scff_algorithm: str = "1"  # input of layers 1..L-1: 1 = outputs of pos/neg, 2 = re-paired positives; or e.g. 1,2
     scff_birnn: bool = False  # read each image row by row into one bidirectional recurrent layer of --layers units
+    scff_augment: int = 0  # pixels: the halves of a pair are two random translations (up to this) of the images
     scff_probe_grid: int = 2  # conv layers' outputs are average-pooled to this many positions per side for the probe
     # contrastive neuron-centric Hebbian (rule contrastive-hebbian, --embedding none): neuroff.contrastive_hebbian
     ch_activation: str = "tanh"

@@ -107,10 +107,10 @@ def _scff(config: FFConfig, n_inputs: int, generator: torch.Generator) -> tuple[
         return model, SpikingSCFFRule(config.effective_batch_size, config.scff_epochs_per_layer)
     elif spec is not None:
         algorithms = parse_algorithms(config.scff_algorithm, len(spec.layers))
-        model = SCFFNet(spec.layers, spec.input_shape, algorithms, generator, config.score_layers, config.scff_probe_grid)
+        model = SCFFNet(spec.layers, spec.input_shape, algorithms, generator, config.score_layers, config.scff_probe_grid, config.scff_augment)
     else:
         algorithms = parse_algorithms(config.scff_algorithm, len(config.layers))
-        model = SCFFNet.dense([n_inputs, *config.layers], algorithms, generator, probe_layers=config.score_layers)
+        model = SCFFNet.dense([n_inputs, *config.layers], algorithms, generator, probe_layers=config.score_layers, augment=config.scff_augment)
     thresholds = (config.scff_threshold_pos, config.scff_threshold_neg)
     rule = SCFFRule(model, config.optimizer, config.analog_lr, config.effective_batch_size, thresholds,
                     config.scff_lambda, config.scff_epochs_per_layer)  # fmt: skip

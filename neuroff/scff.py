@@ -1,25 +1,29 @@
 """Self-Contrastive Forward-Forward (Chen, Liu, Laydevant, Grollier): unsupervised FF whose
-negatives are made from the data itself. Analog dense net ``SCFFNet`` and its spiking form
-``SpikingSCFFNet``; the rule that trains them is ``neuroff.rules.scff``. See docs/scff.md.
+negatives are made from the data itself. Analog feedforward net ``SCFFNet`` (dense and conv
+layers) and its spiking dense form ``SpikingSCFFNet``; the recurrent form is
+``neuroff.scff_rnn``; the rule that trains them is ``neuroff.rules.scff``. See docs/scff.md.
 
 Pairing (``pair_shift``/``make_pairs``). In a mini-batch x_1..x_B, positive i = concat(x_i, x_i),
 negative i = concat(x_i, x_{(i+k) mod B}) with one shift k drawn uniformly from 1..B-1 per batch,
-so a negative never pairs a sample with itself.
+so a negative never pairs a sample with itself. Vectors are concatenated along their features,
+images along their channels (dimension 1 in both cases).
 
-Paired layer (one shared weight matrix W [N, D], bias b [N]), input concat(a, c) [B, 2D]:
+Paired layer (one shared weight W, bias b), input a pair concat(a, c):
 
-    u = standardise(concat(a, c))        per sample over its 2D features: zero mean, unit variance
-    y = W u_a + W u_c + 2 b              (= [W W] concat(u_a, u_c) + 2 b: tied weights)
+    u = standardise(concat(a, c))        per sample over all its features: zero mean, unit variance
+    y = W u_a + W u_c + 2 b              dense: [W W] applied to the concatenation (tied weights);
+                                         conv: conv(u_a, W) + conv(u_c, W) = conv(concat, [W W])
 
-Unpaired layer (Algorithm 1 past layer 0), input v [B, D]:  y = W standardise(v) + b.
+Unpaired layer (Algorithm 1 past layer 0), input v:  y = W standardise(v) + b.
 
 Dataset-wide normalisation x -> (x - mu) / sigma with scalar mu, sigma (the paper's
 ``Normalize``) is an affine map of every feature alike, which ``standardise`` removes exactly;
 it is therefore not a separate step here (``test_dataset_normalisation_is_absorbed``).
 
-Goodness and loss of a layer (plasticity uses ReLU):
+Goodness and loss of a layer (plasticity uses ReLU; "mean over the channels" is over the units of
+a dense layer, over the channels at each position of a conv layer):
 
-    G      = mean_j relu(y_j)^2                                         (one value per sample)
+    G      = mean over channels of relu(y)^2             ([B] dense, [B, H, W] conv)
     L      = mean_pos softplus(theta_pos - G) + mean_neg softplus(G - theta_neg)
              + lambda * mean_pos ||G||_F
 
@@ -27,7 +31,8 @@ Goodness and loss of a layer (plasticity uses ReLU):
 so there it is G itself); it keeps positive activity from growing without bound.
 
 What a layer passes on (and what the linear probe reads) is the "triangle" activation
-t = relu(y - mean_j y_j). The next layer's input:
+t = relu(y - mean over channels of y), max-pooled for conv layers with a pool. The probe reads
+conv outputs average-pooled to a small grid (``probe_pool``). The next layer's input:
 
     Algorithm 1: the previous layer's outputs t(y_pos), t(y_neg), unpaired;
     Algorithm 2: the positives' outputs t(y_pos) re-paired by ``make_pairs`` (a fresh shift).
@@ -84,11 +89,30 @@ def pair_shift(batch: int, generator: torch.Generator | None = None) -> torch.Te
     return (torch.arange(batch) + k) % batch
 
 
-def make_pairs(x: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def make_pairs(
+    x: torch.Tensor, generator: torch.Generator | None = None, second: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(positives concat(x_i, x_i), negatives concat(x_i, x_partner(i))), concatenated along the
-    channels: [B, 2D] for vectors, [B, 2C, H, W] for images, [B, T, 2F] is built per step."""
+    channels: [B, 2D] for vectors, [B, 2C, H, W] for images. ``second``, if given, is a second
+    view of the same samples (another augmentation) used for every right half:
+    positives concat(x_i, x2_i), negatives concat(x_i, x2_partner(i))."""
     partner = pair_shift(x.shape[0], generator)
-    return torch.cat([x, x], CHANNELS), torch.cat([x, x[partner]], CHANNELS)
+    x2 = x if second is None else second
+    return torch.cat([x, x2], CHANNELS), torch.cat([x, x2[partner]], CHANNELS)
+
+
+def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Every image of x [B, C, H, W] translated by its own random (dy, dx) in
+    [-max_shift, max_shift]^2, zero-filled: the paper's RandomAffine(translate) augmentation."""
+    if max_shift <= 0:
+        return x
+    b, _, h, w = x.shape
+    padded = F.pad(x, (max_shift,) * 4).permute(0, 2, 3, 1)  # [B, H + 2k, W + 2k, C]
+    dy = torch.randint(0, 2 * max_shift + 1, (b,), generator=generator)
+    dx = torch.randint(0, 2 * max_shift + 1, (b,), generator=generator)
+    rows = (dy[:, None] + torch.arange(h))[:, :, None]
+    cols = (dx[:, None] + torch.arange(w))[:, None, :]
+    return padded[torch.arange(b)[:, None, None], rows, cols].permute(0, 3, 1, 2)
 
 
 def goodness(y: torch.Tensor) -> torch.Tensor:
@@ -162,6 +186,7 @@ class SCFFNet(nn.Module):
         generator: torch.Generator,
         probe_layers: list[int] | None = None,
         probe_grid: int = 2,
+        augment: int = 0,
     ) -> None:
         super().__init__()
         self.specs = list(layers)
@@ -176,6 +201,15 @@ class SCFFNet(nn.Module):
         self.paired = [True, *[a == 2 for a in algorithms]]
         self.probe_layers = list(range(self.n_layers)) if probe_layers is None else list(probe_layers)
         self.probe_grid = probe_grid
+        self.augment = int(augment)
+        self.image_shape = self.input_shape
+        if self.augment > 0 and len(self.input_shape) == 1:  # a dense net on flat square images
+            side = math.isqrt(self.input_shape[0])
+            if side * side != self.input_shape[0]:
+                raise NeuroffError(f"--scff-augment shifts images, but {self.input_shape[0]} input features are not a square image; pass --scff-augment 0")
+            self.image_shape = (1, side, side)
+        elif self.augment > 0 and len(self.input_shape) == 2:
+            self.image_shape = (1, *self.input_shape)
         self.layers = nn.ModuleList(build_layer(spec, shape, generator) for spec, shape in zip(self.specs, self.in_shapes))
 
     @classmethod
@@ -227,12 +261,22 @@ class SCFFNet(nn.Module):
             return make_pairs(t_pos, generator)
         return t_pos, t_neg
 
+    def training_pairs(self, x: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Positive and negative pairs of a mini-batch x [B, D]; with ``augment`` > 0 (images only)
+        the two halves are two independently shifted views of the samples."""
+        if self.augment <= 0:
+            return make_pairs(self.as_input(x), generator)
+        img = x.view(x.shape[0], *self.image_shape)
+        a, c = random_shift(img, self.augment, generator), random_shift(img, self.augment, generator)
+        a, c = (v.reshape(x.shape[0], *self.input_shape) for v in (a, c))
+        return make_pairs(a, generator, second=c)
+
     def layer_goodness(
         self, layer: int, x: torch.Tensor, generator: torch.Generator | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(G of the positives, G of the negatives) of ``layer`` for a mini-batch x [B, D]; the
         layers below it are frozen and only compute its input."""
-        h_pos, h_neg = make_pairs(self.as_input(x), generator)
+        h_pos, h_neg = self.training_pairs(x, generator)
         with torch.no_grad():
             for i in range(layer):
                 t_pos = self.pass_on(i, self.pre_activation(i, h_pos))

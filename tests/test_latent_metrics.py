@@ -148,3 +148,20 @@ def test_metrics_reject_bad_shapes():
         M.linear_cka(np.ones((4, 2)), np.ones((5, 2)))
     with pytest.raises(NeuroffError, match="more than"):
         M.knn_agreement(np.ones((3, 2)), np.array([0, 1, 0]), k=5)
+
+
+def test_adam_probe_agrees_with_logreg_and_is_seeded():
+    """The dropout/Adam solver reads separable clusters perfectly, chance on noise, gives the same
+    number twice for one seed, and rejects unknown solvers."""
+    z, y = clusters(seed=2)
+    zt, yt = clusters(seed=3)
+    assert linear_probe(z, y, zt, yt, solver="adam", epochs=200) == 1.0
+    rng = np.random.default_rng(0)
+    a, ya, b, yb = rng.normal(size=(400, 5)), rng.integers(0, 4, 400), rng.normal(size=(400, 5)), rng.integers(0, 4, 400)
+    assert linear_probe(a, ya, b, yb, solver="adam") < 0.4
+    x = rng.normal(size=(300, 6))
+    yx = (x[:, 0] + 0.5 * rng.normal(size=300) > 0).astype(int)
+    first = linear_probe(x, yx, x, yx, solver="adam", seed=4, epochs=5)
+    assert first == linear_probe(x, yx, x, yx, solver="adam", seed=4, epochs=5)
+    with pytest.raises(NeuroffError, match="unknown probe"):
+        linear_probe(z, y, zt, yt, solver="svm")

@@ -299,3 +299,21 @@ def test_birnn_scff_beats_its_random_recurrent_control():
     assert trained.history[-1]["test_accuracy"] > random_acc + 0.01, (trained.history[-1]["test_accuracy"], random_acc)
     with pytest.raises(NeuroffError, match="square"):
         build_model_and_rule(_config(scff_birnn=True), 10, torch.Generator())
+
+
+def test_random_shift_and_augmented_pairs():
+    from neuroff.scff import random_shift
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(8, 1, 6, 6)
+    assert random_shift(x, 0, g) is x
+    y = random_shift(x, 2, g)
+    padded = F.pad(x, (2, 2, 2, 2))
+    for i in range(8):  # every output is its own image translated by some (dy, dx) in [-2, 2]^2
+        assert any(torch.equal(y[i], padded[i, :, dy : dy + 6, dx : dx + 6]) for dy in range(5) for dx in range(5))
+    model = SCFFNet.dense([36, 5], [], g, augment=1)
+    pos, neg = model.training_pairs(x.view(8, 36), g)
+    assert pos.shape == neg.shape == (8, 72)
+    assert not torch.equal(pos[:, :36], pos[:, 36:])  # two independent views of the same images
+    with pytest.raises(NeuroffError, match="square"):
+        SCFFNet.dense([10, 5], [], g, augment=1)
