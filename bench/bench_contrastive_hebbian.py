@@ -218,7 +218,7 @@ def split_section(args: argparse.Namespace) -> dict:
                        seed=args.seed, batch_size=args.batch_size, layers=[int(v) for v in args.layers.split(",")])  # fmt: skip
         work = Path(args.work) / f"continual-{dataset}"
         report = run_continual(cfg, work, backprop=True, progress=not args.quiet)
-        shutil.copyfile(work / "continual.png", RESULTS / f"continual_{dataset}.png")
+        shutil.copyfile(work / "continual.png", Path(args.out).parent / f"continual_{dataset}.png")
         out[dataset] = {k: report[k] for k in ("dataset", "tasks", "methods", "backprop_lr", "backprop_activation")}
         print(json.dumps({dataset: {m: r["average_accuracy"] for m, r in report["methods"].items()}}), flush=True)
     return out
