@@ -21,6 +21,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import matplotlib
@@ -40,10 +41,10 @@ PROBE = dict(probe="adam", probe_epochs=20, probe_dropout=0.2)
 # the settings measured in docs/scff.md
 RUNS = {
     "dense": dict(mode="analog", layers=[2000, 2000], scff_epochs_per_layer=2, analog_lr=0.003, batch_size=64),
-    "conv": dict(mode="analog", blocks="1x28x28,c64k3p2,c128k3p2,c256k3p2", scff_epochs_per_layer=2, analog_lr=0.001,
-                 batch_size=64, scff_probe_grid=2),
-    "birnn": dict(mode="analog", scff_birnn=True, layers=[500], scff_epochs_per_layer=2, analog_lr=0.001, batch_size=64),
-    "spiking": dict(mode="spiking", layers=[2000], scff_epochs_per_layer=1, batch_size=32, lr=5.0, init_scale=3.0,
+    "conv": dict(mode="analog", blocks="1x28x28,c64k3p2,c128k3p2,c256k3p2", scff_epochs_per_layer=1, analog_lr=0.003,
+                 batch_size=64, scff_algorithm="2", scff_probe_grid=2),
+    "birnn": dict(mode="analog", scff_birnn=True, layers=[500], scff_epochs_per_layer=2, analog_lr=0.003, batch_size=64),
+    "spiking": dict(mode="spiking", layers=[500], scff_epochs_per_layer=1, batch_size=32, lr=1.0, init_scale=3.0,
                     scff_threshold_pos=0.05, scff_threshold_neg=0.1, n_train=10000),
 }  # fmt: skip
 DEFAULT_PLAN = [("dense", "fashion-mnist"), ("dense", "mnist5k"), ("conv", "fashion-mnist"), ("birnn", "fashion-mnist"),
@@ -51,20 +52,26 @@ DEFAULT_PLAN = [("dense", "fashion-mnist"), ("dense", "mnist5k"), ("conv", "fash
 OUT = Path("bench/results/scff")
 
 
+def layer_features(model, x: torch.Tensor, seed: int, batch: int = 500) -> list[torch.Tensor]:
+    """Probe features of every layer for samples x, computed in batches (a conv net's feature
+    maps for 60k samples at once would not fit in memory)."""
+    g = torch.Generator().manual_seed(seed)
+    parts = [next(iter(model.latents(x[i : i + batch], g).values())) for i in range(0, len(x), batch)]
+    return [torch.cat([p[k] for p in parts]).float() for k in range(len(parts[0]))]
+
+
 def probe_table(trained: engine.Trained, ds) -> dict[str, float]:
     """Probe accuracy of every layer alone and of all layers concatenated."""
     model, keep, c = trained.model, trained.model.probe_layers, trained.config
     model.probe_layers = list(range(model.n_layers))
     try:
-        g = torch.Generator().manual_seed(c.seed + engine.EVAL_SEED_OFFSET)
-        tr = next(iter(model.latents(ds.x_train, g).values()))
-        g = torch.Generator().manual_seed(c.seed + engine.EVAL_SEED_OFFSET + 1)
-        te = next(iter(model.latents(ds.x_test, g).values()))
+        tr = layer_features(model, ds.x_train, c.seed + engine.EVAL_SEED_OFFSET)
+        te = layer_features(model, ds.x_test, c.seed + engine.EVAL_SEED_OFFSET + 1)
     finally:
         model.probe_layers = keep
 
     def probe(a: torch.Tensor, b: torch.Tensor) -> float:
-        return linear_probe(a.float(), ds.y_train, b.float(), ds.y_test, seed=c.seed, solver=c.probe, dropout=c.probe_dropout, epochs=c.probe_epochs)
+        return linear_probe(a, ds.y_train, b, ds.y_test, seed=c.seed, solver=c.probe, dropout=c.probe_dropout, epochs=c.probe_epochs)
 
     out = {f"layer {i}": probe(a, b) for i, (a, b) in enumerate(zip(tr, te))}
     if len(tr) > 1:
@@ -78,6 +85,14 @@ def run_one(name: str, dataset: str, args: argparse.Namespace) -> dict:
         settings["n_train"] = args.n_train
     if args.epochs_per_layer:
         settings["scff_epochs_per_layer"] = args.epochs_per_layer
+    for item in args.set:  # e.g. lr=0.5, layers=[100], scff_algorithm="2"
+        key, _, value = item.partition("=")
+        if key not in {f.name for f in fields(FFConfig)}:
+            raise NeuroffError(f"--set {item!r}: {key!r} is not a config option; see `neuroff train --help` (use underscores)")
+        try:
+            settings[key] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key] = value
     n_layers = len(settings["blocks"].split(",")) - 1 if "blocks" in settings else len(settings["layers"])
     if settings.get("scff_birnn"):
         n_layers = 1
@@ -99,7 +114,7 @@ def run_one(name: str, dataset: str, args: argparse.Namespace) -> dict:
     print(f"training: {sec_per_epoch:.1f} s per epoch (without the probe); whole run {wall:.0f} s", flush=True)
     result = {"run": name, "dataset": ds.name, "n_train": len(ds.x_train), "n_test": len(ds.x_test), "config": cfg.to_dict(),
               "scff": scff, "random": random, "seconds_per_epoch": sec_per_epoch, "history": trained.history}  # fmt: skip
-    write_json(OUT / f"{name}-{dataset}.json", result)
+    write_json(OUT / f"{name}{args.tag}-{dataset}.json", result)
     return result
 
 
@@ -132,6 +147,9 @@ def main() -> None:
     parser.add_argument("--n-test", type=int, default=None)
     parser.add_argument("--epochs-per-layer", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
+                        help="override a config field of the run (JSON value), e.g. --set lr=0.5 --set layers=[100]")
+    parser.add_argument("--tag", default="", help="suffix of the result file name, for variants made with --set")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
