@@ -228,17 +228,18 @@ def _probe(features: Callable[[torch.Tensor], torch.Tensor], ds: Any, seed: int)
     """Test accuracy of a linear read-out (Adam 1e-3, 3 epochs, batch 64) of ``features(x)``."""
     with torch.no_grad():
         f_train, f_test = features(ds.x_train[:10_000]), features(ds.x_test[:2000])
+    y_train = ds.y_train[: len(f_train)]
     torch.manual_seed(seed)
     lin = torch.nn.Linear(f_train.shape[1], ds.n_classes)
     opt = torch.optim.Adam(lin.parameters(), 1e-3)
     for _ in range(3):
         for lo in range(0, len(f_train), 64):
-            loss = F.cross_entropy(lin(f_train[lo : lo + 64]), ds.y_train[lo : lo + 64])
+            loss = F.cross_entropy(lin(f_train[lo : lo + 64]), y_train[lo : lo + 64])
             opt.zero_grad()
             loss.backward()
             opt.step()
     with torch.no_grad():
-        return float((lin(f_test).argmax(1) == ds.y_test[:2000]).float().mean())
+        return float((lin(f_test).argmax(1) == ds.y_test[: len(f_test)]).float().mean())
 
 
 def probe_section(args: argparse.Namespace) -> dict:
