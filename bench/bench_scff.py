@@ -120,14 +120,16 @@ def run_one(name: str, dataset: str, args: argparse.Namespace) -> dict:
 
 def plot(out: Path) -> Path:
     """Bar chart, SCFF vs random control, of the best feature set of every saved run."""
-    rows = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+    paths = sorted(out.glob("*.json"))
+    rows = [json.loads(p.read_text()) for p in paths]
     fig, ax = plt.subplots(figsize=(1.6 * max(len(rows), 2) + 1, 3.5))
     for i, r in enumerate(rows):
         key = "combined" if "combined" in r["scff"] else "layer 0"
         ax.bar(i - 0.2, 100 * r["random"][key], 0.4, color="0.7", label="random control" if i == 0 else None)
         ax.bar(i + 0.2, 100 * r["scff"][key], 0.4, color="C0", label="SCFF" if i == 0 else None)
         ax.text(i + 0.2, 100 * r["scff"][key] + 0.3, f"{100 * r['scff'][key]:.1f}", ha="center", fontsize=8)
-    ax.set_xticks(range(len(rows)), [f"{r['run']}\n{r['dataset']}" for r in rows], fontsize=8)
+    # the file stem names the run, its --tag variant and the data set
+    ax.set_xticks(range(len(rows)), [p.stem.replace(f"-{r['dataset']}", f"\n{r['dataset']}") for p, r in zip(paths, rows)], fontsize=8)
     low = min([100 * r["random"][k] for r in rows for k in r["random"]] + [100.0])
     ax.set_ylim(max(low - 5, 0), 100)
     ax.set_ylabel("linear-probe test accuracy (%)")
