@@ -118,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     rob.add_argument("--head", default=None, choices=("sigma", "sym"), help="head of the core FF rule")
     rob.add_argument("--embedding", default=None, choices=("code", "onehot"))
     rob.add_argument("--out", default=None, help="directory for robustness.json and robustness.png")
+    rob.add_argument("--threads", type=int, default=1, help="torch/BLAS/OpenMP threads (default 1; 0: library defaults)")
     rob.add_argument("--quiet", action="store_true", help="no progress bars")
 
     cmp = sub.add_parser("compare", help="compare the latent distributions of two or more checkpoints")
@@ -141,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="Adam learning rate of the backprop reference (1e-3 kills a 4x2000 net within a few steps of task 2)")
     cont.add_argument("--bp-activation", choices=("relu", "tanh"),
                       help="activation of the backprop reference (default: the rule's, --ch-activation for contrastive-hebbian, else relu)")
+    cont.add_argument("--threads", type=int, default=1, help="torch/BLAS/OpenMP threads (default 1; 0: library defaults)")
     cont.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_config_options(cont)  # --epochs = epochs per task
     return parser
