@@ -208,8 +208,6 @@ class SCFFNet(nn.Module):
             if side * side != self.input_shape[0]:
                 raise NeuroffError(f"--scff-augment shifts images, but {self.input_shape[0]} input features are not a square image; pass --scff-augment 0")
             self.image_shape = (1, side, side)
-        elif self.augment > 0 and len(self.input_shape) == 2:
-            self.image_shape = (1, *self.input_shape)
         self.layers = nn.ModuleList(build_layer(spec, shape, generator) for spec, shape in zip(self.specs, self.in_shapes))
 
     @classmethod
