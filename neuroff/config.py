@@ -122,6 +122,12 @@ class FFConfig:
             raise NeuroffError("--blocks belongs to IntFF, SCFF and contrastive-hebbian; pass --rule intff (plain FF takes --layers)")
         if self.eval_every < 1:
             raise NeuroffError(f"eval_every={self.eval_every} must be >= 1")
+        if self.probe not in ("logreg", "adam"):
+            raise NeuroffError(f"unknown probe {self.probe!r}; use logreg or adam")
+        if not 0.0 <= self.probe_dropout < 1.0 or self.probe_epochs < 1:
+            raise NeuroffError(f"probe_dropout={self.probe_dropout} must lie in [0, 1) and probe_epochs={self.probe_epochs} be >= 1")
+        if self.scff_augment < 0 or self.scff_probe_grid < 0:
+            raise NeuroffError(f"scff_augment={self.scff_augment} and scff_probe_grid={self.scff_probe_grid} must be >= 0 (0: off)")
         if self.rule == "contrastive-hebbian" and self.embedding != "none":
             raise NeuroffError("contrastive-hebbian gets its labels from the engine, not the input; pass --embedding none")
         if self.embedding == "none" and self.rule in ("ff", "intff"):

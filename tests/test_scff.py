@@ -145,6 +145,10 @@ def test_layerwise_training_freezes_other_layers(mode):
 def test_configuration_errors():
     with pytest.raises(NeuroffError, match="embedding none"):
         FFConfig(rule="scff", mode="analog").validate()
+    for bad, match in ((dict(probe="svm"), "unknown probe"), (dict(probe_dropout=1.0), "probe_dropout"),
+                       (dict(probe_epochs=0), "probe_epochs"), (dict(scff_augment=-1), "scff_augment")):
+        with pytest.raises(NeuroffError, match=match):
+            _config(**bad)
     with pytest.raises(NeuroffError, match="batch-size"):
         build_model_and_rule(_config(batch_size=1), 10, torch.Generator())
     with pytest.raises(NeuroffError, match="Algorithm 1"):
