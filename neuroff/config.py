@@ -73,6 +73,7 @@ class FFConfig:
     scff_birnn: bool = False  # read each image row by row into one bidirectional recurrent layer of --layers units
     scff_augment: int = 0  # pixels: the halves of a pair are two random translations (up to this) of the images
     scff_probe_grid: int = 2  # conv layers' outputs are average-pooled to this many positions per side for the probe
+    scff_centre: bool = False  # spiking SCFF: each layer sees its input spikes minus their per-sample mean (feedforward inhibition)
     # contrastive neuron-centric Hebbian (rule contrastive-hebbian, --embedding none): neuroff.contrastive_hebbian
     ch_activation: str = "tanh"
     ch_eta: float = 1e-3  # Hebbian rate of dense layers
@@ -128,6 +129,8 @@ class FFConfig:
             raise NeuroffError(f"probe_dropout={self.probe_dropout} must lie in [0, 1) and probe_epochs={self.probe_epochs} be >= 1")
         if self.scff_augment < 0 or self.scff_probe_grid < 0:
             raise NeuroffError(f"scff_augment={self.scff_augment} and scff_probe_grid={self.scff_probe_grid} must be >= 0 (0: off)")
+        if self.scff_centre and (self.rule != "scff" or self.mode != "spiking"):
+            raise NeuroffError("--scff-centre belongs to spiking SCFF (analog SCFF standardises its inputs already); pass --rule scff --mode spiking")
         if self.rule == "contrastive-hebbian" and self.embedding != "none":
             raise NeuroffError("contrastive-hebbian gets its labels from the engine, not the input; pass --embedding none")
         if self.embedding == "none" and self.rule in ("ff", "intff"):

@@ -75,6 +75,11 @@ class SpikingFFNet(nn.Module):
         with another loss (e.g. ``neuroff.scff``) overrides this one method."""
         return modulation(z, is_positive, self.head)
 
+    def presynaptic(self, i: int, spikes: torch.Tensor) -> torch.Tensor:
+        """What layer i's synapses see of its input spikes [B, D_i]: the spikes themselves; a
+        rule family may transform them (the current and the Hebbian term both use the result)."""
+        return spikes
+
     @property
     def plasticity(self) -> NeoHebbianParams:
         c = self.config
@@ -114,6 +119,8 @@ class SpikingFFNet(nn.Module):
         for t in range(steps):
             pre = spikes[t].to(dtype) if currents0 is None else None
             for i in range(self.n_layers):
+                if not (i == 0 and currents0 is not None):
+                    pre = self.presynaptic(i, pre)
                 current = currents0[t].to(dtype) if i == 0 and currents0 is not None else pre @ weights[i].T
                 out, states[i] = lif_step(current, states[i], self.lif)
                 traces[i] = trace_step(traces[i], out, self.config.trace, self.config.trace_decay)

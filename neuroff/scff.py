@@ -321,6 +321,13 @@ class SpikingSCFFNet(SpikingFFNet):
             return torch.zeros_like(z)
         return modulation(z, is_positive, *self.scff)
 
+    def presynaptic(self, i: int, spikes: torch.Tensor) -> torch.Tensor:
+        """With ``scff_centre``, the spikes minus their mean over the layer's inputs, per sample
+        and step: the spiking form of the per-sample standardisation before every layer. The
+        Hebbian term is then centred too, so ΔW never has a component along the all-ones input
+        (no common-mode growth); the subtracted current is feedforward inhibition ∝ input activity."""
+        return spikes - spikes.mean(1, keepdim=True) if self.config.scff_centre else spikes
+
     def pair_spikes(self, xa: torch.Tensor, xc: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """Presynaptic input [T, B, D] of a pair: the two halves encoded independently, summed."""
         return self.encode(xa, generator) + self.encode(xc, generator)

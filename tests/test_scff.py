@@ -321,3 +321,24 @@ def test_random_shift_and_augmented_pairs():
     assert not torch.equal(pos[:, :36], pos[:, 36:])  # two independent views of the same images
     with pytest.raises(NeuroffError, match="square"):
         SCFFNet.dense([10, 5], [], g, augment=1)
+
+
+def test_spiking_centred_input_has_no_common_mode_update():
+    """--scff-centre: each synapse sees its input spike minus the sample's mean input spike, so a
+    neuron's update sums to zero over its inputs (its row sum of W never moves), while the plain
+    rule's row sums drift; the option belongs to spiking SCFF only."""
+    x = torch.rand(32, 20)
+    drift = {}
+    for centre in (False, True):
+        cfg = _config(mode="spiking", layers=[12], lr=5.0, init_scale=3.0, scff_threshold_pos=0.05,
+                      scff_threshold_neg=0.1, scff_centre=centre)  # fmt: skip
+        model, rule = build_model_and_rule(cfg, 20, torch.Generator().manual_seed(0))
+        w0 = model.weights[0].clone()
+        before = w0.sum(1)
+        rule.start_epoch(0)
+        rule.step(model, x, x, torch.Generator().manual_seed(1))
+        assert not torch.equal(model.weights[0], w0)  # both learn
+        drift[centre] = float((model.weights[0].sum(1) - before).abs().max())
+    assert drift[True] < 1e-9 < drift[False], drift
+    with pytest.raises(NeuroffError, match="scff-centre"):
+        _config(scff_centre=True)  # analog
