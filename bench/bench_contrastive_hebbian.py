@@ -26,6 +26,11 @@ Sections (each replaces its own entry in the JSON, so they can be run one at a t
   test accuracy of a linear probe (Adam 1e-3, 3 epochs on the first 10,000 training samples,
   tested on the first 2,000 test samples) on the last hidden layer, at initialisation and after
   --probe-steps mini-batches of the rule; the same for backprop (tanh, Adam 1e-3).
+- ``conv-probe``: where does the conv net lose accuracy? --conv-blocks trained by the rule for
+  --conv-probe-epochs epochs on 10,000 samples of --probe-dataset; neuroff's linear probe
+  (``neuroff.readout.linear_probe``: standardised features, Adam, dropout 0.2, 20 epochs) on every
+  hidden layer of the trained net and of the same net at initialisation, tested on 2,000 test
+  samples, and the net's own (Hebbian-descent head) accuracy on the same test samples.
 - ``memory``: each method in its own fresh Python process (``--child``) loads the data and builds
   the net, then resets the kernel's resident-set high-water mark (``/proc/self/clear_refs`` ← 5,
   Linux) and runs ``--steps`` training mini-batches. Reported: the peak resident set during
@@ -59,10 +64,11 @@ from neuroff.blockspec import Dense, blocks_from_layers, parse_blocks
 from neuroff.contrastive_hebbian import ContrastiveHebbianNet
 from neuroff.data import load_dataset
 from neuroff.io import atomic_write, write_json
+from neuroff.readout import linear_probe
 from neuroff.rules.contrastive_hebbian import ContrastiveHebbianRule
 
 METHODS = ("contrastive-hebbian", "backprop-sgd-momentum")
-SECTIONS = ("linear", "conv", "split", "variants", "memory", "probe", "reference")
+SECTIONS = ("linear", "conv", "split", "variants", "memory", "probe", "conv-probe", "reference")
 RESULTS = Path(__file__).resolve().parent / "results"
 THESIS = {"mnist linear": 0.9698, "mnist conv": 0.9904, "split-mnist conv average": 0.848, "split-mnist backprop average": 0.773}
 
@@ -274,6 +280,30 @@ def probe_section(args: argparse.Namespace) -> dict:
     return {"dataset": args.probe_dataset, "layers": layers, "rows": rows}
 
 
+def conv_probe_section(args: argparse.Namespace) -> dict:
+    from neuroff import engine
+    from neuroff.config import FFConfig
+
+    cfg = FFConfig(rule="contrastive-hebbian", mode="analog", embedding="none", dataset=args.probe_dataset, n_train=10_000,
+                   n_test=2000, epochs=args.conv_probe_epochs, seed=args.seed, batch_size=args.batch_size,
+                   blocks=args.conv_blocks).validate()  # fmt: skip
+    ds = engine.prepare_dataset(cfg)
+
+    def probes(model: ContrastiveHebbianNet) -> list[float]:
+        def layer(i: int) -> Callable[[torch.Tensor], torch.Tensor]:
+            return lambda x: torch.cat([model.latents(x[lo : lo + 1000])["activations"][i] for lo in range(0, len(x), 1000)])
+
+        return [linear_probe(layer(i)(ds.x_train), ds.y_train, layer(i)(ds.x_test), ds.y_test, seed=args.seed, solver="adam")
+                for i in range(model.n_layers - 1)]  # fmt: skip
+
+    random = probes(engine.create(cfg, ds).model)
+    trained = engine.train(cfg, dataset=ds, progress=not args.quiet).model
+    with torch.no_grad():
+        head = float((trained.logits(ds.x_test[:2000]).argmax(1) == ds.y_test[:2000]).float().mean())
+    return {"dataset": args.probe_dataset, "blocks": args.conv_blocks, "epochs": args.conv_probe_epochs, "n_train": len(ds.x_train),
+            "probe_trained": probes(trained), "probe_random": random, "head_accuracy": head}  # fmt: skip
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -307,6 +337,13 @@ def tables(results: dict) -> str:
                 "| mini-batches trained | rule's layer losses | probe on rule features | probe on backprop features |", "|---|---|---|---|"]  # fmt: skip
         out += [f"| {x['after_steps']} | {', '.join(f'{v:.3f}' for v in x['layer_losses'])} | {x['probe_rule']:.4f} | "
                 f"{x['probe_backprop']:.4f} |" for x in r["rows"]]  # fmt: skip
+    if "conv-probe" in results:
+        r = results["conv-probe"]
+        out += [f"\nlinear probe of every hidden layer, {r['blocks']} on {r['n_train']:,} {r['dataset']} samples, "
+                f"{r['epochs']} epochs of the rule vs the same net at initialisation (neuroff's adam probe)", "",
+                "| hidden layer | probe, trained | probe, random init |", "|---|---|---|"]  # fmt: skip
+        out += [f"| {i} | {a:.4f} | {b:.4f} |" for i, (a, b) in enumerate(zip(r["probe_trained"], r["probe_random"]))]
+        out.append(f"| the net's own head (Hebbian descent) | {r['head_accuracy']:.4f} | |")
     for dataset, r in results.get("split", {}).items():
         names = ["/".join(map(str, g)) for g in r["tasks"]]
         out += [f"\nSplit-{dataset} (one epoch per task, single head): accuracy on every task after the last one", "",
@@ -372,6 +409,7 @@ def main() -> None:
     parser.add_argument("--probe-dataset", default="fashion-mnist")
     parser.add_argument("--probe-layers", default="1000,1000")
     parser.add_argument("--probe-steps", type=int, default=400)
+    parser.add_argument("--conv-probe-epochs", type=int, default=2)
     parser.add_argument("--steps", type=int, default=20, help="training mini-batches measured per method (memory)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
@@ -405,6 +443,8 @@ def main() -> None:
                 results[section] = reference_section(args)
             elif section == "probe":
                 results[section] = probe_section(args)
+            elif section == "conv-probe":
+                results[section] = conv_probe_section(args)
             else:
                 results[section] = memory_section(args)
             results[section + "_wall_seconds"] = round(time.perf_counter() - start, 1)
