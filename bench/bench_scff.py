@@ -40,7 +40,10 @@ from neuroff.threads import limited_threads  # noqa: E402
 PROBE = dict(probe="adam", probe_epochs=20, probe_dropout=0.2)
 # the settings measured in docs/scff.md
 RUNS = {
-    "dense": dict(mode="analog", layers=[2000, 2000], scff_epochs_per_layer=2, analog_lr=0.003, batch_size=64),
+    # the authors' MNIST recipe for the first layer (their config.json): 20 epochs, batch 100, thresholds 4/6,
+    # penalty 1e-4, learning rate × 0.94 per epoch (their ×0.9 per 1000 batches)
+    "dense": dict(mode="analog", layers=[2000, 2000], scff_epochs_per_layer=20, analog_lr=0.003, batch_size=100,
+                  scff_threshold_pos=4.0, scff_threshold_neg=6.0, scff_lambda=1e-4, lr_decay=0.94),
     "conv": dict(mode="analog", blocks="1x28x28,c64k3p2,c128k3p2,c256k3p2", scff_epochs_per_layer=1, analog_lr=0.003,
                  batch_size=64, scff_algorithm="2", scff_probe_grid=2),
     "birnn": dict(mode="analog", scff_birnn=True, layers=[500], scff_epochs_per_layer=2, analog_lr=0.003, batch_size=64),
