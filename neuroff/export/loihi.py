@@ -84,6 +84,8 @@ def check_exportable(trained: Trained) -> SpikingFFNet:
         raise NeuroffError(f"only spiking networks run on Loihi; this checkpoint is mode={c.mode!r} (train with --mode spiking)")
     if c.reset != "zero":
         raise NeuroffError(f"Loihi's CUBA neuron resets to zero; this network uses reset={c.reset!r} (retrain with --reset zero)")
+    if c.scff_centre:
+        raise NeuroffError("the centred input of --scff-centre (feedforward inhibition) has no Loihi mapping yet; retrain without it")
     if c.refractory:
         raise NeuroffError(
             f"Lava's bit-accurate LIF has no refractory period; this network uses refractory={c.refractory} (retrain with --refractory 0)"

@@ -41,6 +41,8 @@ def _check(trained: Trained, dt: float) -> SpikingFFNet:
         raise NeuroffError(f"NIR export needs a spiking network; this checkpoint is mode={c.mode!r}")
     if c.reset != "zero":
         raise NeuroffError(f"NIR's LIF resets to v_reset; reset={c.reset!r} cannot be written (retrain with --reset zero)")
+    if c.scff_centre:
+        raise NeuroffError("the centred input of --scff-centre (feedforward inhibition) is not written to NIR; retrain without it")
     if c.refractory:
         raise NeuroffError("NIR's LIF has no refractory period; retrain with --refractory 0")
     if not 0.0 <= c.beta < 1.0:
