@@ -122,21 +122,23 @@ def run_one(name: str, dataset: str, args: argparse.Namespace) -> dict:
 
 
 def plot(out: Path) -> Path:
-    """Bar chart, SCFF vs random control, of the best feature set of every saved run."""
+    """Horizontal bars, SCFF vs random control, of the best feature set of every saved run (one
+    row per result file: run, --tag variant, data set), with the gain printed next to each."""
     paths = sorted(out.glob("*.json"))
     rows = [json.loads(p.read_text()) for p in paths]
-    fig, ax = plt.subplots(figsize=(1.6 * max(len(rows), 2) + 1, 3.5))
+    fig, ax = plt.subplots(figsize=(8, 0.32 * max(len(rows), 2) + 1.2))
     for i, r in enumerate(rows):
         key = "combined" if "combined" in r["scff"] else "layer 0"
-        ax.bar(i - 0.2, 100 * r["random"][key], 0.4, color="0.7", label="random control" if i == 0 else None)
-        ax.bar(i + 0.2, 100 * r["scff"][key], 0.4, color="C0", label="SCFF" if i == 0 else None)
-        ax.text(i + 0.2, 100 * r["scff"][key] + 0.3, f"{100 * r['scff'][key]:.1f}", ha="center", fontsize=8)
-    # the file stem names the run, its --tag variant and the data set
-    ax.set_xticks(range(len(rows)), [p.stem.replace(f"-{r['dataset']}", f"\n{r['dataset']}") for p, r in zip(paths, rows)], fontsize=8)
+        rand, scff = 100 * r["random"][key], 100 * r["scff"][key]
+        ax.barh(i + 0.2, rand, 0.4, color="0.7", label="random control" if i == 0 else None)
+        ax.barh(i - 0.2, scff, 0.4, color="C0", label="SCFF" if i == 0 else None)
+        ax.text(max(scff, rand) + 0.2, i, f"{scff:.1f} ({scff - rand:+.1f})", va="center", fontsize=7)
+    ax.set_yticks(range(len(rows)), [p.stem for p in paths], fontsize=7)
+    ax.invert_yaxis()
     low = min([100 * r["random"][k] for r in rows for k in r["random"]] + [100.0])
-    ax.set_ylim(max(low - 5, 0), 100)
-    ax.set_ylabel("linear-probe test accuracy (%)")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.set_xlim(max(low - 5, 0), 103)
+    ax.set_xlabel("linear-probe test accuracy (%), best feature set (gain over random)")
+    ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     path = out / "scff.png"
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
