@@ -289,17 +289,19 @@ def conv_probe_section(args: argparse.Namespace) -> dict:
                    blocks=args.conv_blocks).validate()  # fmt: skip
     ds = engine.prepare_dataset(cfg)
 
-    def probes(model: ContrastiveHebbianNet) -> list[float]:
-        def layer(i: int) -> Callable[[torch.Tensor], torch.Tensor]:
-            return lambda x: torch.cat([model.latents(x[lo : lo + 1000])["activations"][i] for lo in range(0, len(x), 1000)])
+    def hidden(model: ContrastiveHebbianNet, x: torch.Tensor) -> list[torch.Tensor]:
+        """Every hidden layer's output for x, one forward pass per 1000 samples."""
+        parts = [model.latents(x[lo : lo + 1000])["activations"] for lo in range(0, len(x), 1000)]
+        return [torch.cat(layer) for layer in zip(*parts)]
 
-        return [linear_probe(layer(i)(ds.x_train), ds.y_train, layer(i)(ds.x_test), ds.y_test, seed=args.seed, solver="adam")
-                for i in range(model.n_layers - 1)]  # fmt: skip
+    def probes(model: ContrastiveHebbianNet) -> list[float]:
+        return [linear_probe(a, ds.y_train, b, ds.y_test, seed=args.seed, solver="adam")
+                for a, b in zip(hidden(model, ds.x_train), hidden(model, ds.x_test))]  # fmt: skip
 
     random = probes(engine.create(cfg, ds).model)
     trained = engine.train(cfg, dataset=ds, progress=not args.quiet).model
     with torch.no_grad():
-        head = float((trained.logits(ds.x_test[:2000]).argmax(1) == ds.y_test[:2000]).float().mean())
+        head = float((trained.logits(ds.x_test).argmax(1) == ds.y_test).float().mean())
     return {"dataset": args.probe_dataset, "blocks": args.conv_blocks, "epochs": args.conv_probe_epochs, "n_train": len(ds.x_train),
             "probe_trained": probes(trained), "probe_random": random, "head_accuracy": head}  # fmt: skip
 

@@ -119,9 +119,11 @@ class SpikingFFNet(nn.Module):
         for t in range(steps):
             pre = spikes[t].to(dtype) if currents0 is None else None
             for i in range(self.n_layers):
-                if not (i == 0 and currents0 is not None):
+                if i == 0 and currents0 is not None:
+                    current = currents0[t].to(dtype)
+                else:
                     pre = self.presynaptic(i, pre)
-                current = currents0[t].to(dtype) if i == 0 and currents0 is not None else pre @ weights[i].T
+                    current = pre @ weights[i].T
                 out, states[i] = lif_step(current, states[i], self.lif)
                 traces[i] = trace_step(traces[i], out, self.config.trace, self.config.trace_decay)
                 counts[i] += out
