@@ -41,6 +41,7 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
         "encoder": ("rate", "latency"),
         "embedding": ("code", "onehot", "none"),
         "ch_activation": ("tanh", "relu"),
+        "ch_weight_norm": ("fan-out", "fan-in"),
         "reset": ("zero", "subtract"),
         "trace": ("count", "leaky", "hard-leaky"),
         "init": ("uniform", "normal", "positive"),

@@ -82,6 +82,7 @@ class FFConfig:
     ch_meta_weight_decay: float = 0.003
     ch_momentum: float = 0.0
     ch_smoothing: float = 0.0  # label smoothing of the pair masks
+    ch_weight_norm: str = "fan-out"  # dense weights L2-normalised per input neuron (fan-out) or per output neuron (fan-in)
     # training
     epochs: int = 1
     lr_decay: float = 1.0  # learning rates are multiplied by lr_decay ** epoch (0-based)

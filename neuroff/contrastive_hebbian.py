@@ -38,6 +38,7 @@ from neuroff.errors import NeuroffError
 NORM_EPS = 1e-8
 CONV_CLIP = 10.0
 ACTIVATIONS = ("tanh", "relu")
+WEIGHT_NORMS = ("fan-out", "fan-in")  # which weights of a dense layer are L2-normalised to 1 together
 
 
 # ---------------------------------------------------------------- the local contrastive loss
@@ -152,10 +153,12 @@ def update_scale(layer: Layer, c: list[torch.Tensor]) -> torch.Tensor:
     return c[0][:, None, None, None] * c[1][None, :, None, None] * c[2][None, None, :, None] * c[3][None, None, None, :]
 
 
-def finish_weight(layer: Layer, w: torch.Tensor) -> torch.Tensor:
-    """After an update: dense rows L2-normalised, conv kernels clipped to [−10, 10]."""
+def finish_weight(layer: Layer, w: torch.Tensor, norm: str = "fan-out") -> torch.Tensor:
+    """After an update: a dense layer's weights L2-normalised per input neuron (``fan-out``: the
+    columns of W [O, I], each input's outgoing weights) or per output neuron (``fan-in``: the
+    rows); conv kernels clipped to [−10, 10]."""
     if isinstance(layer, Dense):
-        return w / (w.norm(dim=1, keepdim=True) + NORM_EPS)
+        return w / (w.norm(dim=0 if norm == "fan-out" else 1, keepdim=True) + NORM_EPS)
     return w.clamp(-CONV_CLIP, CONV_CLIP)
 
 
@@ -192,11 +195,16 @@ class DenseStep(torch.autograd.Function):
         return None, None, ctx.eta * (h @ c_pre), ctx.eta * (c_post @ h), None
 
 
-def stepped_weight(layer: Layer, w: torch.Tensor, dw: torch.Tensor, c: list[torch.Tensor], eta: float) -> torch.Tensor:
-    """finish(W + η (C ⊗ ...) ∘ ΔW): fused for dense layers (``DenseStep``), plain autograd for conv."""
+def stepped_weight(
+    layer: Layer, w: torch.Tensor, dw: torch.Tensor, c: list[torch.Tensor], eta: float, norm: str = "fan-out"
+) -> torch.Tensor:
+    """finish(W + η (C ⊗ ...) ∘ ΔW): fused for dense layers (``DenseStep``, which normalises rows;
+    a fan-out norm is the same step on Wᵀ), plain autograd for conv."""
     if isinstance(layer, Dense):
+        if norm == "fan-out":
+            return DenseStep.apply(w.T, dw.T, c[1], c[0], eta).T
         return DenseStep.apply(w, dw, c[0], c[1], eta)
-    return finish_weight(layer, w + eta * update_scale(layer, c) * dw)
+    return finish_weight(layer, w + eta * update_scale(layer, c) * dw, norm)
 
 
 # ---------------------------------------------------------------- the network
@@ -219,11 +227,15 @@ class ContrastiveHebbianNet(nn.Module):
         activation: str = "tanh",
         eta: float = 1e-3,
         eta_conv: float = 1e-4,
+        weight_norm: str = "fan-out",
     ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
             raise NeuroffError(f"unknown activation {activation!r}; use one of {', '.join(ACTIVATIONS)}")
+        if weight_norm not in WEIGHT_NORMS:
+            raise NeuroffError(f"unknown weight norm {weight_norm!r}; use one of {', '.join(WEIGHT_NORMS)}")
         self.activation = activation
+        self.weight_norm = weight_norm
         self.layer_specs: list[Layer] = [*layers, Dense(n_classes)]
         self.in_shape = in_shape
         self.eta, self.eta_conv = float(eta), float(eta_conv)
@@ -241,7 +253,7 @@ class ContrastiveHebbianNet(nn.Module):
             bound = 1.0 / fan_in**0.5
             w = torch.rand(w_shape, generator=generator) * 2 * bound - bound
             b = torch.rand(w_shape[0], generator=generator) * 2 * bound - bound
-            self.register_buffer(f"weight_{i}", finish_weight(layer, w))
+            self.register_buffer(f"weight_{i}", finish_weight(layer, w, weight_norm))
             self.register_buffer(f"bias_{i}", b)
             self.register_buffer(f"delta_w_{i}", torch.zeros(w_shape))
             self.register_buffer(f"delta_b_{i}", torch.zeros(w_shape[0]))
@@ -275,7 +287,7 @@ class ContrastiveHebbianNet(nn.Module):
         eta = self.eta_conv if isinstance(layer, Conv) else self.eta
         w, b = (t.detach() for t in self.layer_params(i))
         dw, db = getattr(self, f"delta_w_{i}").detach(), getattr(self, f"delta_b_{i}").detach()
-        return stepped_weight(layer, w, dw, c, eta), b + eta * c[0] * db
+        return stepped_weight(layer, w, dw, c, eta, self.weight_norm), b + eta * c[0] * db
 
     def forward_with(self, x: torch.Tensor, params: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[list[torch.Tensor], torch.Tensor]:
         """(hidden outputs, logits) of a flat input batch [B, D] under the given per-layer (W, b)."""

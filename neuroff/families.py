@@ -61,7 +61,8 @@ def _contrastive_hebbian(config: FFConfig, n_inputs: int, generator: torch.Gener
     if spec.n_inputs != n_inputs:
         raise NeuroffError(f"--blocks {format_blocks(spec)} starts with {spec.n_inputs} inputs but the data has {n_inputs} features")
     model = ContrastiveHebbianNet(
-        spec.layers, spec.input_shape, n_classes, generator, config.ch_activation, config.ch_eta, config.ch_eta_conv
+        spec.layers, spec.input_shape, n_classes, generator, config.ch_activation, config.ch_eta, config.ch_eta_conv,
+        config.ch_weight_norm,
     )
     rule = ContrastiveHebbianRule(
         model, config.ch_meta_lr, config.ch_meta_weight_decay, config.ch_momentum, config.ch_smoothing, config.effective_batch_size

@@ -14,8 +14,8 @@ from neuroff.blockspec import Conv, Dense
 from neuroff.cli import main
 from neuroff.config import FFConfig
 from neuroff.contrastive_hebbian import (
+    WEIGHT_NORMS,
     ContrastiveHebbianNet,
-    DenseStep,
     contrastive_local_grad,
     contrastive_loss,
     contrastive_output_grad,
@@ -24,6 +24,7 @@ from neuroff.contrastive_hebbian import (
     layer_post,
     layer_pre,
     pair_masks,
+    stepped_weight,
     update_scale,
 )
 from neuroff.data import load_dataset
@@ -113,20 +114,24 @@ def test_update_scale_shapes_and_finish():
     assert update_scale(Dense(2), c).tolist() == [[3, 4, 5], [6, 8, 10]]
     conv = update_scale(Conv(2, 2), [c[0], c[1], torch.tensor([1.0, 10.0]), torch.tensor([1.0, 100.0])])
     assert conv.shape == (2, 3, 2, 2) and float(conv[1, 2, 1, 1]) == 2 * 5 * 10 * 100
-    assert torch.allclose(finish_weight(Dense(2), torch.tensor([[3.0, 4.0]])).norm(dim=1), torch.ones(1))
+    w = torch.tensor([[3.0, 4.0, 0.0], [4.0, 3.0, 1.0]])
+    assert torch.allclose(finish_weight(Dense(2), w, "fan-in").norm(dim=1), torch.ones(2))  # each neuron's inputs
+    assert torch.allclose(finish_weight(Dense(2), w, "fan-out").norm(dim=0), torch.ones(3))  # each input's outputs
+    assert torch.equal(finish_weight(Dense(2), w), finish_weight(Dense(2), w, "fan-out"))  # the thesis code's default
     assert finish_weight(Conv(1, 1), torch.tensor([[[[-20.0]]], [[[5.0]]]])).flatten().tolist() == [-10.0, 5.0]
 
 
+@pytest.mark.parametrize("norm", WEIGHT_NORMS)
 @pytest.mark.parametrize("zero_row", [False, True])
-def test_fused_dense_step_equals_the_plain_expression_and_its_c_gradient(zero_row):
+def test_fused_dense_step_equals_the_plain_expression_and_its_c_gradient(zero_row, norm):
     g = torch.Generator().manual_seed(3)
     w, dw = (torch.randn(5, 7, generator=g, dtype=torch.float64) for _ in range(2))
-    if zero_row:  # a dead row: no direction, the norm's subgradient is 0
-        w[2], dw[2] = 0.0, 0.0
+    if zero_row:  # a dead neuron (row) and a dead input (column): no direction, the norm's subgradient is 0
+        w[2], dw[2], w[:, 4], dw[:, 4] = 0.0, 0.0, 0.0, 0.0
     c = [torch.rand(n, generator=g, dtype=torch.float64).requires_grad_() for n in (5, 7)]
     probe = torch.randn(5, 7, generator=g, dtype=torch.float64)
-    fused = DenseStep.apply(w, dw, c[0], c[1], 0.3)
-    plain = finish_weight(Dense(5), w + 0.3 * update_scale(Dense(5), c) * dw)
+    fused = stepped_weight(Dense(5), w, dw, c, 0.3, norm)
+    plain = finish_weight(Dense(5), w + 0.3 * update_scale(Dense(5), c) * dw, norm)
     assert torch.allclose(fused, plain)
     for a, b in zip(torch.autograd.grad((fused * probe).sum(), c), torch.autograd.grad((plain * probe).sum(), c)):
         assert torch.allclose(a, b)
@@ -234,13 +239,18 @@ def test_config_and_cli_errors(tmp_path, capsys):
         engine.create(_cfg(mode="spiking"), load_dataset("digits", seed=0))
     with pytest.raises(NeuroffError, match="labels"):
         ContrastiveHebbianRule(_net()).step(_net(), torch.zeros(2, 64), torch.zeros(2, 64), torch.Generator())
+    with pytest.raises(NeuroffError, match="unknown weight norm 'rows'"):
+        ContrastiveHebbianNet([Dense(4)], (8,), 2, torch.Generator(), weight_norm="rows")
+    with pytest.raises(SystemExit) as err:
+        main(["train", "--rule", "contrastive-hebbian", "--ch-weight-norm", "rows"])
+    assert err.value.code == 2 and "fan-out" in capsys.readouterr().err
     with pytest.raises(SystemExit) as err:
         main(["train", "--rule", "contrastive-hebbian", "--mode", "analog", "--quiet"])
     assert err.value.code == 2 and "--embedding none" in capsys.readouterr().err
     with pytest.raises(SystemExit) as err:
         main(["train", "--rule", "contrastive-hebbian", "--mode", "analog", "--embedding", "none", "--layers", "32",
               "--n-train", "200", "--n-test", "100", "--ch-activation", "relu", "--ch-momentum", "0.9",
-              "--ch-smoothing", "0.1", "--quiet", "--out", str(tmp_path)])
+              "--ch-smoothing", "0.1", "--ch-weight-norm", "fan-in", "--quiet", "--out", str(tmp_path)])
     assert err.value.code == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["epochs"] == 1 and 0.0 <= out["test_accuracy"] <= 1.0
