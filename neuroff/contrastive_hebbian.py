@@ -20,8 +20,13 @@ are the network's only ``nn.Parameter``s; weights, biases and pending updates ar
 ``sum(p.numel() for p in net.parameters())`` is the number of meta-parameters. How the C's are
 learned (the "single forward pass" scheme) is in ``neuroff.rules.contrastive_hebbian``.
 
-After every update each linear layer's weight rows (one per neuron) are L2-normalised; conv
-kernels are clipped to [−10, 10] (``finish_weight``).
+After every update each linear layer's weights are L2-normalised per input neuron (the columns
+of W: each presynaptic neuron's outgoing weights, as the thesis code's ``normalize_weights(dim=0)``;
+``--ch-weight-norm fan-out``, the default) or per output neuron (the rows, ``fan-in``); conv
+kernels are clipped to [−10, 10] (``finish_weight``). The choice matters for the head: with unit
+rows its logits are bounded by ||x||, so on small tanh features (||x|| ≈ 6.6 for the conv net at
+initialisation) the softmax stays near uniform and Hebbian descent stays close to a class-prototype
+classifier (docs/contrastive_hebbian.md, "The head's weight norm").
 """
 
 from __future__ import annotations
@@ -162,48 +167,55 @@ def finish_weight(layer: Layer, w: torch.Tensor, norm: str = "fan-out") -> torch
     return w.clamp(-CONV_CLIP, CONV_CLIP)
 
 
+def _dots(a: torch.Tensor, b: torch.Tensor, dim: int) -> torch.Tensor:
+    """a_v · b_v for every row (dim 1) or column (dim 0), keepdim. Rows: einsum, no temporary;
+    columns: one elementwise product summed over rows, several times faster than a strided
+    reduction along dim 0 (``norm(dim=0)``, einsum "ij,ij->j") on one thread."""
+    if dim == 1:
+        return torch.einsum("ij,ij->i", a, b)[:, None]
+    return (a * b).sum(0, keepdim=True)
+
+
 class DenseStep(torch.autograd.Function):
     """finish(W + η (C_post ⊗ C_pre) ∘ ΔW) for a dense layer, fused: the same value and the same
-    C-gradient as ``finish_weight(layer, w + eta * update_scale(layer, c) * dw)`` (the test checks
-    both), without materialising C_post ⊗ C_pre or keeping five weight-sized intermediates for the
-    backward pass: one temporary in each direction (the weight-sized elementwise ops were about
-    half of a 4×2000 step). W and ΔW are constants (never differentiated); only the C's are.
+    C-gradient as ``finish_weight(layer, w + eta * update_scale(layer, c) * dw, norm)`` (the test
+    checks both), without materialising C_post ⊗ C_pre or keeping five weight-sized intermediates
+    for the backward pass: one temporary in each direction (the weight-sized elementwise ops were
+    about half of a 4×2000 step). W and ΔW are constants (never differentiated); only the C's are.
+    ``dim`` is the axis normalised over: 1 for rows (fan-in), 0 for columns (fan-out).
 
-    With W' = W + η (C_post ⊗ C_pre) ∘ ΔW, u = ||W'_i|| + ε, W'' = W' / u and G = ∂L/∂W'':
-    ∂L/∂W'_i = (G_i − W''_i (W''_i·G_i) u / ||W'_i||) / u, H = ∂L/∂W' ∘ ΔW,
-    ∂L/∂C_post = η H C_pre, ∂L/∂C_pre = η Hᵀ C_post."""
+    With W' = W + η (C_post ⊗ C_pre) ∘ ΔW, the normalised vectors v of W' (rows or columns),
+    u = ||v|| + ε, W'' = W' / u and G = ∂L/∂W'': ∂L/∂v = (G_v − W''_v (W''_v·G_v) u / ||v||) / u,
+    H = ∂L/∂W' ∘ ΔW, ∂L/∂C_post = η H C_pre, ∂L/∂C_pre = η Hᵀ C_post."""
 
     @staticmethod
-    def forward(ctx, w: torch.Tensor, dw: torch.Tensor, c_post: torch.Tensor, c_pre: torch.Tensor, eta: float) -> torch.Tensor:
+    def forward(ctx, w: torch.Tensor, dw: torch.Tensor, c_post: torch.Tensor, c_pre: torch.Tensor, eta: float, dim: int) -> torch.Tensor:
         out = dw * c_post[:, None]
         out.mul_(c_pre[None, :]).mul_(eta).add_(w)
-        norm = out.norm(dim=1, keepdim=True)
+        norm = _dots(out, out, dim).sqrt_()
         u = norm + NORM_EPS
         out.div_(u)
         ctx.save_for_backward(out, norm, dw, c_post, c_pre)
-        ctx.eta = eta
+        ctx.eta, ctx.dim = eta, dim
         return out
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
         out, norm, dw, c_post, c_pre = ctx.saved_tensors
         u = norm + NORM_EPS
-        radial = torch.bmm(grad.unsqueeze(1), out.unsqueeze(2)).reshape(-1, 1)  # W''_i · G_i, row by row
-        # a zero row has no direction: its radial term is 0 (autograd's subgradient of the norm)
+        radial = _dots(grad, out, ctx.dim)  # W''_v · G_v
+        # a zero vector has no direction: its radial term is 0 (autograd's subgradient of the norm)
         radial = torch.where(norm > 0, radial * u / norm, torch.zeros_like(radial))
         h = torch.addcmul(grad, out, radial, value=-1.0).div_(u).mul_(dw)
-        return None, None, ctx.eta * (h @ c_pre), ctx.eta * (c_post @ h), None
+        return None, None, ctx.eta * (h @ c_pre), ctx.eta * (c_post @ h), None, None
 
 
 def stepped_weight(
     layer: Layer, w: torch.Tensor, dw: torch.Tensor, c: list[torch.Tensor], eta: float, norm: str = "fan-out"
 ) -> torch.Tensor:
-    """finish(W + η (C ⊗ ...) ∘ ΔW): fused for dense layers (``DenseStep``, which normalises rows;
-    a fan-out norm is the same step on Wᵀ), plain autograd for conv."""
+    """finish(W + η (C ⊗ ...) ∘ ΔW): fused for dense layers (``DenseStep``), plain autograd for conv."""
     if isinstance(layer, Dense):
-        if norm == "fan-out":
-            return DenseStep.apply(w.T, dw.T, c[1], c[0], eta).T
-        return DenseStep.apply(w, dw, c[0], c[1], eta)
+        return DenseStep.apply(w, dw, c[0], c[1], eta, 0 if norm == "fan-out" else 1)
     return finish_weight(layer, w + eta * update_scale(layer, c) * dw, norm)
 
 
