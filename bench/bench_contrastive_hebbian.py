@@ -31,6 +31,12 @@ Sections (each replaces its own entry in the JSON, so they can be run one at a t
   (``neuroff.readout.linear_probe``: standardised features, Adam, dropout 0.2, 20 epochs) on every
   hidden layer of the trained net and of the same net at initialisation, tested on 2,000 test
   samples, and the net's own (Hebbian-descent head) accuracy on the same test samples.
+- ``head``: the Hebbian-descent head alone on frozen features: --head-blocks at its random
+  initialisation (seed 0) turned into features of all of --probe-dataset, then a head trained
+  for --head-epochs epochs (batch 64) with its weights L2-normalised per output neuron (fan-in)
+  or per input neuron (fan-out): Hebbian descent with C = 1 at η 1e-3 and 1e-2, and the rule's
+  own head with meta-learned C's (a ContrastiveHebbianNet without hidden layers, η 1e-3);
+  test accuracy after every epoch. Also the unit-norm class means as a prototype classifier.
 - ``memory``: each method in its own fresh Python process (``--child``) loads the data and builds
   the net, then resets the kernel's resident-set high-water mark (``/proc/self/clear_refs`` ← 5,
   Linux) and runs ``--steps`` training mini-batches. Reported: the peak resident set during
@@ -68,7 +74,7 @@ from neuroff.readout import linear_probe
 from neuroff.rules.contrastive_hebbian import ContrastiveHebbianRule
 
 METHODS = ("contrastive-hebbian", "backprop-sgd-momentum")
-SECTIONS = ("linear", "conv", "split", "variants", "memory", "probe", "conv-probe", "reference")
+SECTIONS = ("linear", "conv", "split", "variants", "memory", "probe", "conv-probe", "head", "reference")
 RESULTS = Path(__file__).resolve().parent / "results"
 THESIS = {"mnist linear": 0.9698, "mnist conv": 0.9904, "split-mnist conv average": 0.848, "split-mnist backprop average": 0.773}
 
@@ -306,6 +312,43 @@ def conv_probe_section(args: argparse.Namespace) -> dict:
             "probe_trained": probes(trained), "probe_random": random, "head_accuracy": head}  # fmt: skip
 
 
+def head_section(args: argparse.Namespace) -> dict:
+    from neuroff.contrastive_hebbian import WEIGHT_NORMS, finish_weight, hebbian_descent
+    from neuroff.rules.contrastive_hebbian import META_LR, META_WEIGHT_DECAY, meta_step
+
+    ds, spec = load_dataset(args.probe_dataset, seed=args.seed), parse_blocks(args.head_blocks)
+    body = ContrastiveHebbianNet(spec.layers, spec.input_shape, ds.n_classes, torch.Generator().manual_seed(args.seed))
+
+    def features(x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([body.latents(x[lo : lo + 1000])["activations"][-1] for lo in range(0, len(x), 1000)])
+
+    f_train, f_test = features(ds.x_train), features(ds.x_test)
+    means = torch.stack([f_train[ds.y_train == k].mean(0) for k in range(ds.n_classes)])
+    prototype = float(((f_test @ (means / means.norm(dim=1, keepdim=True)).T).argmax(1) == ds.y_test).float().mean())
+    rows = []
+    for norm in WEIGHT_NORMS:
+        for eta, meta in ((1e-3, False), (1e-2, False), (1e-3, True)):
+            head = ContrastiveHebbianNet([], (f_train.shape[1],), ds.n_classes, torch.Generator().manual_seed(args.seed), eta=eta, weight_norm=norm)
+            opt = torch.optim.AdamW(head.parameters(), lr=META_LR, weight_decay=META_WEIGHT_DECAY)
+            order, acc = torch.Generator().manual_seed(args.seed + 1), []
+            for _ in range(args.head_epochs):
+                for idx in torch.randperm(len(f_train), generator=order).split(args.batch_size):
+                    x, y = f_train[idx], ds.y_train[idx]
+                    if meta:
+                        meta_step(head, opt, x, y)
+                        continue
+                    w, b = head.layer_params(0)  # plain Hebbian descent, C = 1
+                    dw, db = hebbian_descent(x, F.linear(x, w, b), y)
+                    w.copy_(finish_weight(Dense(ds.n_classes), w + eta * dw, norm))
+                    b.add_(eta * db)
+                with torch.no_grad():
+                    acc.append(float((head.logits(f_test).argmax(1) == ds.y_test).float().mean()))
+            rows.append({"weight_norm": norm, "eta": eta, "meta_learned_c": meta, "test_accuracy_per_epoch": acc})
+            print(json.dumps(rows[-1]), flush=True)
+    return {"dataset": args.probe_dataset, "blocks": args.head_blocks, "epochs": args.head_epochs, "n_features": f_train.shape[1],
+            "feature_norm": float(f_train.norm(dim=1).mean()), "prototype_accuracy": prototype, "rows": rows}  # fmt: skip
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -346,6 +389,13 @@ def tables(results: dict) -> str:
                 "| hidden layer | probe, trained | probe, random init |", "|---|---|---|"]  # fmt: skip
         out += [f"| {i} | {a:.4f} | {b:.4f} |" for i, (a, b) in enumerate(zip(r["probe_trained"], r["probe_random"]))]
         out.append(f"| the net's own head (Hebbian descent) | {r['head_accuracy']:.4f} | |")
+    if "head" in results:
+        r = results["head"]
+        out += [f"\nthe Hebbian-descent head alone on frozen random features ({r['blocks']}, {r['n_features']} features, mean norm "
+                f"{r['feature_norm']:.1f}) of {r['dataset']}: test accuracy per epoch; unit-norm class means: {r['prototype_accuracy']:.4f}", "",
+                "| weights normalised per | η | C's | test accuracy per epoch |", "|---|---|---|---|"]  # fmt: skip
+        out += [f"| {'input neuron (fan-out)' if x['weight_norm'] == 'fan-out' else 'output neuron (fan-in)'} | {x['eta']:g} | "
+                f"{'meta-learned' if x['meta_learned_c'] else '1'} | {', '.join(f'{a:.4f}' for a in x['test_accuracy_per_epoch'])} |" for x in r["rows"]]  # fmt: skip
     for dataset, r in results.get("split", {}).items():
         names = ["/".join(map(str, g)) for g in r["tasks"]]
         out += [f"\nSplit-{dataset} (one epoch per task, single head): accuracy on every task after the last one", "",
@@ -412,6 +462,8 @@ def main() -> None:
     parser.add_argument("--probe-layers", default="1000,1000")
     parser.add_argument("--probe-steps", type=int, default=400)
     parser.add_argument("--conv-probe-epochs", type=int, default=2)
+    parser.add_argument("--head-blocks", default="1x28x28,c32k5p2,c64k3p2", help="frozen random feature net of the head section")
+    parser.add_argument("--head-epochs", type=int, default=8)
     parser.add_argument("--steps", type=int, default=20, help="training mini-batches measured per method (memory)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
@@ -447,6 +499,8 @@ def main() -> None:
                 results[section] = probe_section(args)
             elif section == "conv-probe":
                 results[section] = conv_probe_section(args)
+            elif section == "head":
+                results[section] = head_section(args)
             else:
                 results[section] = memory_section(args)
             results[section + "_wall_seconds"] = round(time.perf_counter() - start, 1)
