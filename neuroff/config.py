@@ -78,6 +78,7 @@ class FFConfig:
     ch_activation: str = "tanh"
     ch_eta: float = 1e-3  # Hebbian rate of dense layers
     ch_eta_conv: float = 1e-4  # Hebbian rate of conv layers
+    ch_eta_decay: float = 1.0  # both Hebbian rates are multiplied by ch_eta_decay ** epoch (0-based)
     ch_meta_lr: float = 0.03  # AdamW on the neuron-centric rates C
     ch_meta_weight_decay: float = 0.003
     ch_momentum: float = 0.0
@@ -116,6 +117,8 @@ class FFConfig:
             raise NeuroffError("epochs must be >= 0 and batch_size, chunk >= 1")
         if not 0.0 < self.lr_decay <= 1.0:
             raise NeuroffError(f"lr_decay={self.lr_decay} must lie in (0, 1]")
+        if not 0.0 < self.ch_eta_decay <= 1.0:
+            raise NeuroffError(f"ch_eta_decay={self.ch_eta_decay} must lie in (0, 1]; 1 keeps the Hebbian rates constant")
         if not 0.0 < self.eligibility_tau <= 1.0:
             raise NeuroffError(f"eligibility_tau={self.eligibility_tau} must lie in (0, 1]")
         if self.optimizer not in ("adam", "sgd"):

@@ -65,7 +65,8 @@ def _contrastive_hebbian(config: FFConfig, n_inputs: int, generator: torch.Gener
         config.ch_weight_norm,
     )
     rule = ContrastiveHebbianRule(
-        model, config.ch_meta_lr, config.ch_meta_weight_decay, config.ch_momentum, config.ch_smoothing, config.effective_batch_size
+        model, config.ch_meta_lr, config.ch_meta_weight_decay, config.ch_momentum, config.ch_smoothing, config.effective_batch_size,
+        config.ch_eta_decay,
     )
     return model, rule
 

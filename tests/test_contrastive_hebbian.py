@@ -230,6 +230,25 @@ def test_engine_trains_digits_above_chance_and_resumes_exactly(tmp_path):
     assert engine.evaluate(loaded, ds.x_test, ds.y_test) == trained.history[-1]["test_accuracy"]
 
 
+def test_eta_decay_scales_both_hebbian_rates_per_epoch_and_resumes_exactly(tmp_path):
+    net = ContrastiveHebbianNet([Conv(2, 3), Dense(8)], (1, 8, 8), 10, torch.Generator().manual_seed(0))
+    rule = ContrastiveHebbianRule(net, eta_decay=0.5)
+    rule.start_epoch(2)
+    assert (net.eta, net.eta_conv) == pytest.approx((1e-3 * 0.25, 1e-4 * 0.25))
+    rule.start_epoch(0)
+    assert (net.eta, net.eta_conv) == (1e-3, 1e-4)
+    # a run resumed after epoch 1 continues the schedule from the base rates, not from the decayed ones
+    full = engine.train(_cfg(epochs=3, ch_eta_decay=0.5), out_dir=tmp_path / "a", progress=False)
+    engine.train(_cfg(epochs=1, ch_eta_decay=0.5), out_dir=tmp_path / "b", progress=False)
+    resumed = engine.train(_cfg(epochs=3, ch_eta_decay=0.5), out_dir=tmp_path / "b", resume=tmp_path / "b" / "model.pt", progress=False)
+    for a, b in zip(full.model.state_dict().values(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b)
+    constant = engine.train(_cfg(epochs=3), out_dir=tmp_path / "c", progress=False)
+    assert not torch.equal(constant.model.weight_0, full.model.weight_0)
+    with pytest.raises(NeuroffError, match="ch_eta_decay=0"):
+        _cfg(ch_eta_decay=0.0).validate()
+
+
 def test_config_and_cli_errors(tmp_path, capsys):
     with pytest.raises(NeuroffError, match="--embedding none"):
         FFConfig(rule="contrastive-hebbian", mode="analog").validate()

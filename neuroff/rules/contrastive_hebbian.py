@@ -90,11 +90,22 @@ class ContrastiveHebbianRule:
         momentum: float = 0.0,
         smoothing: float = 0.0,
         batch_size: int = 64,
+        eta_decay: float = 1.0,
     ) -> None:
         if not 0.0 <= momentum < 1.0 or not 0.0 <= smoothing < 1.0:
             raise NeuroffError(f"momentum={momentum} and smoothing={smoothing} must lie in [0, 1)")
+        if not 0.0 < eta_decay <= 1.0:
+            raise NeuroffError(f"eta_decay={eta_decay} must lie in (0, 1]; 1 keeps the Hebbian rates constant")
         self.meta_lr, self.momentum, self.smoothing, self.batch_size = meta_lr, momentum, smoothing, batch_size
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=meta_lr, weight_decay=meta_weight_decay)
+        self.model, self.eta_decay = model, eta_decay
+        self.base_eta, self.base_eta_conv = model.eta, model.eta_conv
+
+    def start_epoch(self, epoch: int) -> None:
+        """--ch-eta-decay: the Hebbian rates of epoch k (0-based) are η · decay^k. Set from the
+        base rates each epoch, so a resumed run continues the same schedule."""
+        scale = self.eta_decay**epoch
+        self.model.eta, self.model.eta_conv = self.base_eta * scale, self.base_eta_conv * scale
 
     def set_lr_scale(self, scale: float) -> None:
         """The engine's --lr-decay scales the meta learning rate of the C's."""
