@@ -35,7 +35,8 @@ Sections (each replaces its own entry in the JSON, so they can be run one at a t
   initialisation (seed 0) turned into features of all of --probe-dataset, then a head trained
   for --head-epochs epochs (batch 64) with its weights L2-normalised per output neuron (fan-in)
   or per input neuron (fan-out): Hebbian descent with C = 1 at η 1e-3 and 1e-2, and the rule's
-  own head with meta-learned C's (a ContrastiveHebbianNet without hidden layers, η 1e-3);
+  own head with meta-learned C's (a ContrastiveHebbianNet without hidden layers, η 1e-3); with
+  fan-out also η 3e-2 × 0.7^epoch (``--ch-eta-decay``), plain and meta-learned;
   test accuracy after every epoch. Also the unit-norm class means as a prototype classifier.
 - ``memory``: each method in its own fresh Python process (``--child``) loads the data and builds
   the net, then resets the kernel's resident-set high-water mark (``/proc/self/clear_refs`` ← 5,
@@ -326,12 +327,16 @@ def head_section(args: argparse.Namespace) -> dict:
     means = torch.stack([f_train[ds.y_train == k].mean(0) for k in range(ds.n_classes)])
     prototype = float(((f_test @ (means / means.norm(dim=1, keepdim=True)).T).argmax(1) == ds.y_test).float().mean())
     rows = []
+    # (η, per-epoch decay of η, meta-learned C's); the decayed rows only for the default norm
+    settings = {"fan-out": ((1e-3, 1.0, False), (1e-2, 1.0, False), (1e-3, 1.0, True), (3e-2, 0.7, False), (3e-2, 0.7, True)),
+                "fan-in": ((1e-3, 1.0, False), (1e-2, 1.0, False), (1e-3, 1.0, True))}
     for norm in WEIGHT_NORMS:
-        for eta, meta in ((1e-3, False), (1e-2, False), (1e-3, True)):
-            head = ContrastiveHebbianNet([], (f_train.shape[1],), ds.n_classes, torch.Generator().manual_seed(args.seed), eta=eta, weight_norm=norm)
+        for eta0, decay, meta in settings[norm]:
+            head = ContrastiveHebbianNet([], (f_train.shape[1],), ds.n_classes, torch.Generator().manual_seed(args.seed), eta=eta0, weight_norm=norm)
             opt = torch.optim.AdamW(head.parameters(), lr=META_LR, weight_decay=META_WEIGHT_DECAY)
             order, acc = torch.Generator().manual_seed(args.seed + 1), []
-            for _ in range(args.head_epochs):
+            for epoch in range(args.head_epochs):
+                head.eta = eta = eta0 * decay**epoch
                 for idx in torch.randperm(len(f_train), generator=order).split(args.batch_size):
                     x, y = f_train[idx], ds.y_train[idx]
                     if meta:
@@ -343,7 +348,7 @@ def head_section(args: argparse.Namespace) -> dict:
                     b.add_(eta * db)
                 with torch.no_grad():
                     acc.append(float((head.logits(f_test).argmax(1) == ds.y_test).float().mean()))
-            rows.append({"weight_norm": norm, "eta": eta, "meta_learned_c": meta, "test_accuracy_per_epoch": acc})
+            rows.append({"weight_norm": norm, "eta": eta0, "eta_decay": decay, "meta_learned_c": meta, "test_accuracy_per_epoch": acc})
             print(json.dumps(rows[-1]), flush=True)
     return {"dataset": args.probe_dataset, "blocks": args.head_blocks, "epochs": args.head_epochs, "n_features": f_train.shape[1],
             "feature_norm": float(f_train.norm(dim=1).mean()), "prototype_accuracy": prototype, "rows": rows}  # fmt: skip
@@ -394,7 +399,8 @@ def tables(results: dict) -> str:
         out += [f"\nthe Hebbian-descent head alone on frozen random features ({r['blocks']}, {r['n_features']} features, mean norm "
                 f"{r['feature_norm']:.1f}) of {r['dataset']}: test accuracy per epoch; unit-norm class means: {r['prototype_accuracy']:.4f}", "",
                 "| weights normalised per | η | C's | test accuracy per epoch |", "|---|---|---|---|"]  # fmt: skip
-        out += [f"| {'input neuron (fan-out)' if x['weight_norm'] == 'fan-out' else 'output neuron (fan-in)'} | {x['eta']:g} | "
+        out += [f"| {'input neuron (fan-out)' if x['weight_norm'] == 'fan-out' else 'output neuron (fan-in)'} | {x['eta']:g}"
+                f"{' × %g^epoch' % x['eta_decay'] if x.get('eta_decay', 1.0) != 1.0 else ''} | "
                 f"{'meta-learned' if x['meta_learned_c'] else '1'} | {', '.join(f'{a:.4f}' for a in x['test_accuracy_per_epoch'])} |" for x in r["rows"]]  # fmt: skip
     for dataset, r in results.get("split", {}).items():
         names = ["/".join(map(str, g)) for g in r["tasks"]]

@@ -160,6 +160,7 @@ def plot_continual(report: dict[str, Any], path: Path) -> None:
     ax1.set_xticks([i + width * (len(report["methods"]) - 1) / 2 for i in range(len(names))], names)
     ax1.set(xlabel="task (classes)", ylabel="test accuracy after the last task", ylim=(0, 1), title=f"Split-{report['dataset']}")
     ax2.set(xlabel="tasks trained", ylabel="average accuracy on the tasks seen", ylim=(0, 1))
+    ax2.set_xticks(range(1, len(names) + 1))  # whole tasks, not 1.5
     ax1.legend(fontsize=8)
     ax2.legend(fontsize=8)
     fig.tight_layout()
