@@ -38,6 +38,10 @@ Sections (each replaces its own entry in the JSON, so they can be run one at a t
   own head with meta-learned C's (a ContrastiveHebbianNet without hidden layers, η 1e-3); with
   fan-out also η 3e-2 × 0.7^epoch (``--ch-eta-decay``), plain and meta-learned;
   test accuracy after every epoch. Also the unit-norm class means as a prototype classifier.
+- ``schedule``: --schedule-blocks (the conv net without its dense layer) on all of Fashion-MNIST
+  for --schedule-epochs epochs with the head section's best schedule, η 3e-2 × 0.7^epoch for the
+  dense head (``--ch-eta 0.03 --ch-eta-decay 0.7``; conv η 1e-4 × 0.7^epoch), the C's meta-learned
+  at each --schedule-meta-lrs AdamW rate (0: the C's stay at 1); test accuracy after every epoch.
 - ``memory``: each method in its own fresh Python process (``--child``) loads the data and builds
   the net, then resets the kernel's resident-set high-water mark (``/proc/self/clear_refs`` ← 5,
   Linux) and runs ``--steps`` training mini-batches. Reported: the peak resident set during
@@ -75,7 +79,7 @@ from neuroff.readout import linear_probe
 from neuroff.rules.contrastive_hebbian import ContrastiveHebbianRule
 
 METHODS = ("contrastive-hebbian", "backprop-sgd-momentum")
-SECTIONS = ("linear", "conv", "split", "variants", "memory", "probe", "conv-probe", "head", "reference")
+SECTIONS = ("linear", "conv", "split", "variants", "memory", "probe", "conv-probe", "head", "schedule", "reference")
 RESULTS = Path(__file__).resolve().parent / "results"
 THESIS = {"mnist linear": 0.9698, "mnist conv": 0.9904, "split-mnist conv average": 0.848, "split-mnist backprop average": 0.773}
 
@@ -219,6 +223,16 @@ def variants_section(args: argparse.Namespace) -> dict:
         rows.append({"name": f"conv width x{factor}", **rule_run(ds, {"blocks": scaled_blocks(args.conv_blocks, factor)}, ep, args)})
         _say(rows[-1])
     return {"dataset": ds, "epochs": ep, "rows": rows}
+
+
+def schedule_section(args: argparse.Namespace) -> dict:
+    """--schedule-blocks on Fashion-MNIST with the head-section schedule η 3e-2 × 0.7^epoch, for
+    every --schedule-meta-lrs entry (0: the C's stay 1)."""
+    net, rows = {"blocks": args.schedule_blocks}, []
+    for meta_lr in (float(v) for v in args.schedule_meta_lrs.split(",")):
+        rows.append(rule_run("fashion-mnist", net, args.schedule_epochs, args, eta=3e-2, eta_decay=0.7, meta_lr=meta_lr))
+        _say(rows[-1])
+    return {"epochs": args.schedule_epochs, "rows": rows}
 
 
 def split_section(args: argparse.Namespace) -> dict:
@@ -380,6 +394,12 @@ def tables(results: dict) -> str:
         out += [f"\nvariants on {r['dataset']}, {r['epochs']} epochs", "", "| variant | net | test accuracy | per epoch | s/epoch |", "|---|---|---|---|---|"]
         out += [f"| {x['name']} | {_net_name(x)} | {x['test_accuracy']:.4f} | {', '.join(f'{a:.3f}' for a in x['test_accuracy_per_epoch'])} | "
                 f"{x['seconds_per_epoch']:.0f} |" for x in r["rows"]]  # fmt: skip
+    if "schedule" in results:
+        r = results["schedule"]
+        out += [f"\nconv net on fashion-mnist, η 3e-2 × 0.7^epoch, {r['epochs']} epochs", "",
+                "| net | AdamW rate of the C's | test accuracy | per epoch | s/epoch |", "|---|---|---|---|---|"]  # fmt: skip
+        out += [f"| {_net_name(x)} | {x['variant']['meta_lr']:g} | {x['test_accuracy']:.4f} | "
+                f"{', '.join(f'{a:.4f}' for a in x['test_accuracy_per_epoch'])} | {x['seconds_per_epoch']:.0f} |" for x in r["rows"]]  # fmt: skip
     if "probe" in results:
         r = results["probe"]
         out += [f"\nlinear probe of the last hidden layer, dense {'x'.join(map(str, r['layers']))} on {r['dataset']} "
@@ -427,7 +447,7 @@ def plot(results: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(17, 4.5))
     rows = [x for s in ("linear", "conv", "reference") for x in results.get(s, {}).get("rows", [])]
     groups = sorted({(_net_name(x), x["dataset"]) for x in rows}, key=str)
     methods = sorted({x["method"] for x in rows})
@@ -446,6 +466,17 @@ def plot(results: dict, path: Path) -> None:
     ax2.set(ylabel="average accuracy after the last task", ylim=(0, 1), title="continual learning (single head)")
     if split:
         ax2.legend(fontsize=7)
+    # conv net on Fashion-MNIST per epoch: the whole rule (schedule section) vs its head alone on frozen random features
+    for x in results.get("schedule", {}).get("rows", []):
+        acc = x["test_accuracy_per_epoch"]
+        ax3.plot(range(1, len(acc) + 1), acc, marker="o", label=f"rule, C's AdamW {x['variant']['meta_lr']:g}")
+    for x in results.get("head", {}).get("rows", []):
+        if x["weight_norm"] == "fan-out" and x.get("eta_decay", 1.0) != 1.0:
+            acc = x["test_accuracy_per_epoch"]
+            ax3.plot(range(1, len(acc) + 1), acc, ls="--", label=f"head alone, frozen random conv, C's {'meta' if x['meta_learned_c'] else '1'}")
+    ax3.axhline(0.88, color="grey", lw=0.8, ls=":")
+    ax3.set(xlabel="epoch", ylabel="test accuracy", ylim=(0.78, 0.9), title="conv net, fashion-mnist, η 3e-2 × 0.7^epoch")
+    ax3.legend(fontsize=7)
     fig.tight_layout()
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120))
     plt.close(fig)
@@ -470,6 +501,9 @@ def main() -> None:
     parser.add_argument("--conv-probe-epochs", type=int, default=2)
     parser.add_argument("--head-blocks", default="1x28x28,c32k5p2,c64k3p2", help="frozen random feature net of the head section")
     parser.add_argument("--head-epochs", type=int, default=8)
+    parser.add_argument("--schedule-blocks", default="1x28x28,c32k5p2,c64k3p2", help="net of the schedule section")
+    parser.add_argument("--schedule-meta-lrs", default="0.03,0.003,0", help="AdamW rates of the C's in the schedule section")
+    parser.add_argument("--schedule-epochs", type=int, default=6)
     parser.add_argument("--steps", type=int, default=20, help="training mini-batches measured per method (memory)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
@@ -507,6 +541,8 @@ def main() -> None:
                 results[section] = conv_probe_section(args)
             elif section == "head":
                 results[section] = head_section(args)
+            elif section == "schedule":
+                results[section] = schedule_section(args)
             else:
                 results[section] = memory_section(args)
             results[section + "_wall_seconds"] = round(time.perf_counter() - start, 1)
