@@ -63,6 +63,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -225,14 +226,16 @@ def variants_section(args: argparse.Namespace) -> dict:
     return {"dataset": ds, "epochs": ep, "rows": rows}
 
 
-def schedule_section(args: argparse.Namespace) -> dict:
+def schedule_section(args: argparse.Namespace, stored: dict) -> dict:
     """--schedule-blocks on Fashion-MNIST with the head-section schedule η 3e-2 × 0.7^epoch, for
-    every --schedule-meta-lrs entry (0: the C's stay 1)."""
-    net, rows = {"blocks": args.schedule_blocks}, []
-    for meta_lr in (float(v) for v in args.schedule_meta_lrs.split(",")):
+    every --schedule-meta-lrs entry (0: the C's stay 1). Replaces the stored rows of the same
+    net and meta rate only, so one rate can be re-run (or run longer) on its own."""
+    net, rows, rates = {"blocks": args.schedule_blocks}, [], [float(v) for v in args.schedule_meta_lrs.split(",")]
+    for meta_lr in rates:
         rows.append(rule_run("fashion-mnist", net, args.schedule_epochs, args, eta=3e-2, eta_decay=0.7, meta_lr=meta_lr))
         _say(rows[-1])
-    return {"epochs": args.schedule_epochs, "rows": rows}
+    kept = [x for x in stored.get("rows", []) if (x["blocks"], x["variant"]["meta_lr"]) not in {(net["blocks"], r) for r in rates}]
+    return {"rows": sorted(kept + rows, key=lambda x: (x["blocks"], -x["variant"]["meta_lr"]))}
 
 
 def split_section(args: argparse.Namespace) -> dict:
@@ -396,9 +399,9 @@ def tables(results: dict) -> str:
                 f"{x['seconds_per_epoch']:.0f} |" for x in r["rows"]]  # fmt: skip
     if "schedule" in results:
         r = results["schedule"]
-        out += [f"\nconv net on fashion-mnist, η 3e-2 × 0.7^epoch, {r['epochs']} epochs", "",
-                "| net | AdamW rate of the C's | test accuracy | per epoch | s/epoch |", "|---|---|---|---|---|"]  # fmt: skip
-        out += [f"| {_net_name(x)} | {x['variant']['meta_lr']:g} | {x['test_accuracy']:.4f} | "
+        out += ["\nconv net on fashion-mnist, η 3e-2 × 0.7^epoch", "",
+                "| net | AdamW rate of the C's | epochs | final test accuracy | per epoch | s/epoch |", "|---|---|---|---|---|---|"]  # fmt: skip
+        out += [f"| {_net_name(x)} | {x['variant']['meta_lr']:g} | {x['epochs']} | {x['test_accuracy']:.4f} | "
                 f"{', '.join(f'{a:.4f}' for a in x['test_accuracy_per_epoch'])} | {x['seconds_per_epoch']:.0f} |" for x in r["rows"]]  # fmt: skip
     if "probe" in results:
         r = results["probe"]
@@ -447,7 +450,7 @@ def plot(results: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(17, 4.5))
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(18, 5))
     rows = [x for s in ("linear", "conv", "reference") for x in results.get(s, {}).get("rows", [])]
     groups = sorted({(_net_name(x), x["dataset"]) for x in rows}, key=str)
     methods = sorted({x["method"] for x in rows})
@@ -455,7 +458,8 @@ def plot(results: dict, path: Path) -> None:
     for m, method in enumerate(methods):
         acc = [next((x["test_accuracy"] for x in rows if (_net_name(x), x["dataset"]) == g and x["method"] == method), 0.0) for g in groups]
         ax1.bar([i + m * width for i in range(len(groups))], acc, width, label=method)
-    ax1.set_xticks([i + width * (len(methods) - 1) / 2 for i in range(len(groups))], [f"{n}\n{d}" for n, d in groups], fontsize=7)
+    labels = [f"{textwrap.fill(n.replace(',', ', '), 18)}\n{d}" for n, d in groups]
+    ax1.set_xticks([i + width * (len(methods) - 1) / 2 for i in range(len(groups))], labels, fontsize=7)
     ax1.set(ylabel="test accuracy", ylim=(0.5, 1.0), title="contrastive-hebbian vs backprop, same net")
     ax1.legend(fontsize=7)
     split = results.get("split", {})
@@ -542,7 +546,7 @@ def main() -> None:
             elif section == "head":
                 results[section] = head_section(args)
             elif section == "schedule":
-                results[section] = schedule_section(args)
+                results[section] = schedule_section(args, results.get(section, {}))
             else:
                 results[section] = memory_section(args)
             results[section + "_wall_seconds"] = round(time.perf_counter() - start, 1)
