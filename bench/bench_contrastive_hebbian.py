@@ -234,7 +234,7 @@ def schedule_section(args: argparse.Namespace, stored: dict) -> dict:
     for meta_lr in rates:
         rows.append(rule_run("fashion-mnist", net, args.schedule_epochs, args, eta=3e-2, eta_decay=0.7, meta_lr=meta_lr))
         _say(rows[-1])
-    kept = [x for x in stored.get("rows", []) if (x["blocks"], x["variant"]["meta_lr"]) not in {(net["blocks"], r) for r in rates}]
+    kept = [x for x in stored.get("rows", []) if x["blocks"] != net["blocks"] or x["variant"]["meta_lr"] not in rates]
     return {"rows": sorted(kept + rows, key=lambda x: (x["blocks"], -x["variant"]["meta_lr"]))}
 
 
