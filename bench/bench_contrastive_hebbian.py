@@ -13,7 +13,7 @@ Sections (each replaces its own entry in the JSON, so they can be run one at a t
   run, thesis defaults: tanh, η 1e-3, AdamW 0.03 on the C's) for --epochs epochs vs backprop on the
   same layers (Adam 1e-3, tanh — the same architecture — and ReLU), final test accuracy.
 - ``conv``: the same for the conv net (--conv-blocks).
-- ``split``: ``neuroff.continual.run_continual`` (pairs 0/1 … 8/9, one epoch each, single head)
+- ``split``: ``neuroff.studies.continual.run_continual`` (pairs 0/1 … 8/9, one epoch each, single head)
   for the rule and backprop (same layers and activation, Adam 1e-4) on each --split-datasets entry.
 - ``variants``: on --variant-dataset for --variant-epochs epochs: the dense net with the thesis's
   defaults, with momentum 0.9, with label smoothing 0.1, with ReLU; the conv net at width
@@ -28,7 +28,7 @@ Sections (each replaces its own entry in the JSON, so they can be run one at a t
   --probe-steps mini-batches of the rule; the same for backprop (tanh, Adam 1e-3).
 - ``conv-probe``: where does the conv net lose accuracy? --conv-blocks trained by the rule for
   --conv-probe-epochs epochs on 10,000 samples of --probe-dataset; neuroff's linear probe
-  (``neuroff.readout.linear_probe``: standardised features, Adam, dropout 0.2, 20 epochs) on every
+  (``neuroff.engine.readout.linear_probe``: standardised features, Adam, dropout 0.2, 20 epochs) on every
   hidden layer of the trained net and of the same net at initialisation, tested on 2,000 test
   samples, and the net's own (Hebbian-descent head) accuracy on the same test samples.
 - ``head``: the Hebbian-descent head alone on frozen features: --head-blocks at its random
@@ -71,13 +71,13 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from neuroff.baselines import BackpropNet, accuracy, train_backprop
-from neuroff.blockspec import Dense, blocks_from_layers, parse_blocks
-from neuroff.contrastive_hebbian import ContrastiveHebbianNet
+from neuroff.studies.baselines import BackpropNet, accuracy, train_backprop
+from neuroff.layers.spec import Dense, blocks_from_layers, parse_blocks
+from neuroff.families.contrastive_hebbian.model import ContrastiveHebbianNet
 from neuroff.data import load_dataset
 from neuroff.io import atomic_write, write_json
-from neuroff.readout import linear_probe
-from neuroff.rules.contrastive_hebbian import ContrastiveHebbianRule
+from neuroff.engine.readout import linear_probe
+from neuroff.families.contrastive_hebbian.rule import ContrastiveHebbianRule
 
 METHODS = ("contrastive-hebbian", "backprop-sgd-momentum")
 SECTIONS = ("linear", "conv", "split", "variants", "memory", "probe", "conv-probe", "head", "schedule", "reference")
@@ -240,7 +240,7 @@ def schedule_section(args: argparse.Namespace, stored: dict) -> dict:
 
 def split_section(args: argparse.Namespace) -> dict:
     from neuroff.config import FFConfig
-    from neuroff.continual import run_continual
+    from neuroff.studies.continual import run_continual
 
     out = {}
     for dataset in args.split_datasets.split(","):
@@ -273,7 +273,7 @@ def _probe(features: Callable[[torch.Tensor], torch.Tensor], ds: Any, seed: int)
 
 
 def probe_section(args: argparse.Namespace) -> dict:
-    from neuroff.contrastive_hebbian import contrastive_loss, pair_masks
+    from neuroff.families.contrastive_hebbian.model import contrastive_loss, pair_masks
 
     ds = load_dataset(args.probe_dataset, seed=args.seed)
     layers = [int(v) for v in args.probe_layers.split(",")]
@@ -331,8 +331,8 @@ def conv_probe_section(args: argparse.Namespace) -> dict:
 
 
 def head_section(args: argparse.Namespace) -> dict:
-    from neuroff.contrastive_hebbian import WEIGHT_NORMS, finish_weight, hebbian_descent
-    from neuroff.rules.contrastive_hebbian import META_LR, META_WEIGHT_DECAY, meta_step
+    from neuroff.families.contrastive_hebbian.model import WEIGHT_NORMS, finish_weight, hebbian_descent
+    from neuroff.families.contrastive_hebbian.rule import META_LR, META_WEIGHT_DECAY, meta_step
 
     ds, spec = load_dataset(args.probe_dataset, seed=args.seed), parse_blocks(args.head_blocks)
     body = ContrastiveHebbianNet(spec.layers, spec.input_shape, ds.n_classes, torch.Generator().manual_seed(args.seed))

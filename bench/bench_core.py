@@ -10,7 +10,6 @@ sparse-spike savings. Prints a table; writes bench/results/core.json and core.pn
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path

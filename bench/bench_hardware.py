@@ -22,7 +22,7 @@ from neuroff import engine
 from neuroff.export.lava import encode_presentations, label_features, run_lava
 from neuroff.export.loihi import export_loihi, load_sidecar, read_netx
 from neuroff.io import write_json
-from neuroff.models_fixed import run_fixed
+from neuroff.layers.fixed_point import run_fixed
 
 
 def main() -> None:

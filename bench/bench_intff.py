@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from neuroff.errors import NeuroffError
-from neuroff.robustness import PAPER_BLOCKS, StudySettings, format_table, run_study
+from neuroff.studies.robustness import PAPER_BLOCKS, StudySettings, format_table, run_study
 
 EPOCHS = {"mnist5k": 30, "fashion-mnist": 12}
 

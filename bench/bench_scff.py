@@ -10,7 +10,7 @@ runs: dense (2x2000), conv (3 conv layers), birnn (a bidirectional RNN over the 
 image: sequential Fashion-MNIST), spiking (dense LIF net, neo-Hebbian rule); each on
 fashion-mnist unless --dataset says otherwise (the default set also runs dense on mnist5k).
 Every run is ``neuroff train --rule scff --embedding none`` through the engine; the probe is
-``neuroff.readout.linear_probe`` with the run's probe settings, trained on the training split and
+``neuroff.engine.readout.linear_probe`` with the run's probe settings, trained on the training split and
 tested on the test split. Writes bench/results/scff/<run>-<dataset>.json and a bar chart
 scff.png of every run measured so far.
 """
@@ -34,7 +34,7 @@ from neuroff import engine  # noqa: E402
 from neuroff.config import FFConfig  # noqa: E402
 from neuroff.errors import NeuroffError  # noqa: E402
 from neuroff.io import atomic_write, write_json  # noqa: E402
-from neuroff.readout import linear_probe  # noqa: E402
+from neuroff.engine.readout import linear_probe  # noqa: E402
 from neuroff.threads import limited_threads  # noqa: E402
 
 PROBE = dict(probe="adam", probe_epochs=20, probe_dropout=0.2)

@@ -1,4 +1,4 @@
-"""Command line: a thin shell over ``neuroff.engine``. Every error a user can cause is a
+"""Command line: a thin shell over ``neuroff.engine.training``. Every error a user can cause is a
 NeuroffError, printed on one line (exit status 2)."""
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         (export_command if args.command == "export" else run_lava_command)(args)
     elif args.command == "robustness":
-        from neuroff.robustness import StudySettings, format_table, run_study
+        from neuroff.studies.robustness import StudySettings, format_table, run_study
 
         values = {f.name: getattr(args, f.name) for f in fields(StudySettings) if getattr(args, f.name, None) is not None}
         values["corrupt"] = not args.clean
@@ -201,7 +201,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                          label=args.label)
         print(markdown_report(report), end="")
     elif args.command == "continual":
-        from neuroff.continual import format_report, run_continual
+        from neuroff.studies.continual import format_report, run_continual
 
         report = run_continual(config_from_args(args), args.out, backprop=not args.no_backprop, bp_lr=args.bp_lr,
                                bp_activation=args.bp_activation, progress=not args.quiet)  # fmt: skip

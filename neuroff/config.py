@@ -17,7 +17,7 @@ from typing import Any
 from neuroff.errors import NeuroffError
 
 MODES = ("spiking", "analog")
-# rule families the engine can train; each maps to a builder in neuroff.families
+# rule families the engine can train; each maps to a builder in neuroff.families.registry
 RULE_FAMILIES = ("ff", "intff", "scff", "contrastive-hebbian")
 INITS = ("uniform", "normal", "positive")
 
@@ -61,10 +61,10 @@ class FFConfig:
     optimizer: str = "adam"
     analog_lr: float = 0.003
     normalize_inputs: bool = True
-    # Integrated FF (rule intff): nested block sizes, see neuroff.blockspec; None = one block per --layers entry
+    # Integrated FF (rule intff): nested block sizes, see neuroff.layers.spec; None = one block per --layers entry
     blocks: str | None = None
     intff_threshold: float = 1.5
-    # Self-Contrastive FF (rule scff, --embedding none): neuroff.scff, docs/scff.md
+    # Self-Contrastive FF (rule scff, --embedding none): neuroff.families.scff.model, docs/scff.md
     scff_threshold_pos: float = 1.0  # positives' goodness is pushed above this
     scff_threshold_neg: float = 2.0  # negatives' goodness is pushed below this
     scff_lambda: float = 0.001  # weight of the penalty on the positives' goodness
@@ -74,7 +74,7 @@ class FFConfig:
     scff_augment: int = 0  # pixels: the halves of a pair are two random translations (up to this) of the images
     scff_probe_grid: int = 2  # conv layers' outputs are average-pooled to this many positions per side for the probe
     scff_centre: bool = False  # spiking SCFF: each layer sees its input spikes minus their per-sample mean (feedforward inhibition)
-    # contrastive neuron-centric Hebbian (rule contrastive-hebbian, --embedding none): neuroff.contrastive_hebbian
+    # contrastive neuron-centric Hebbian (rule contrastive-hebbian, --embedding none): neuroff.families.contrastive_hebbian.model
     ch_activation: str = "tanh"
     ch_eta: float = 1e-3  # Hebbian rate of dense layers
     ch_eta_conv: float = 1e-4  # Hebbian rate of conv layers
@@ -95,7 +95,7 @@ class FFConfig:
     chunk: int = 256
     eval_repeats: int = 1  # presentations averaged per candidate at test time (spiking noise)
     eval_every: int = 1  # test after every this many epochs (and after the last)
-    # the linear read-out of label-free models (neuroff.readout): logreg (lbfgs) or adam (dropout)
+    # the linear read-out of label-free models (neuroff.engine.readout): logreg (lbfgs) or adam (dropout)
     probe: str = "logreg"
     probe_dropout: float = 0.2
     probe_epochs: int = 20

@@ -7,11 +7,11 @@ import json
 import pytest
 import torch
 
-from neuroff.baselines import BackpropNet
-from neuroff.blockspec import parse_blocks
+from neuroff.studies.baselines import BackpropNet
+from neuroff.layers.spec import parse_blocks
 from neuroff.cli import main
 from neuroff.config import FFConfig
-from neuroff.continual import SPLIT_PAIRS, run_continual, split_tasks
+from neuroff.studies.continual import SPLIT_PAIRS, run_continual, split_tasks
 from neuroff.data import load_dataset
 from neuroff.errors import NeuroffError
 

@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as F
 
 from neuroff import engine
-from neuroff.blockspec import Conv, Dense
+from neuroff.layers.spec import Conv, Dense
 from neuroff.cli import main
 from neuroff.config import FFConfig
-from neuroff.contrastive_hebbian import (
+from neuroff.families.contrastive_hebbian.model import (
     WEIGHT_NORMS,
     ContrastiveHebbianNet,
     contrastive_local_grad,
@@ -29,7 +29,7 @@ from neuroff.contrastive_hebbian import (
 )
 from neuroff.data import load_dataset
 from neuroff.errors import NeuroffError
-from neuroff.rules.contrastive_hebbian import ContrastiveHebbianRule, meta_step
+from neuroff.families.contrastive_hebbian.rule import ContrastiveHebbianRule, meta_step
 
 torch.set_num_threads(1)
 

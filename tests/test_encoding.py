@@ -1,4 +1,4 @@
-"""Spike encoders (neuroff.encoding) and label pairing (neuroff.data.pairing): spike statistics,
+"""Spike encoders (neuroff.core.encoding) and label pairing (neuroff.data.pairing): spike statistics,
 spike timing, shapes, seeding, label codes and wrong-label draws."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from neuroff.data.pairing import make_label_embedding, wrong_labels
-from neuroff.encoding import encode, latency_encode, latency_times, rate_encode
+from neuroff.core.encoding import encode, latency_encode, latency_times, rate_encode
 from neuroff.errors import NeuroffError
 
 # ---------------------------------------------------------------- rate code

@@ -1,4 +1,4 @@
-"""The training engine (neuroff.engine) on real digits: bit-exact reproducibility, exact resume,
+"""The training engine (neuroff.engine.training) on real digits: bit-exact reproducibility, exact resume,
 checkpoint round trips, the one-line errors a user can cause, and a loose accuracy floor."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from neuroff import engine
-from neuroff.checkpoint import save_checkpoint
+from neuroff.engine.checkpoint import save_checkpoint
 from neuroff.config import FFConfig
 from neuroff.data import Dataset, load_dataset
 from neuroff.errors import NeuroffError

@@ -23,8 +23,8 @@ from neuroff.export.loihi import (
     read_netx,
     resource_estimate,
 )
-from neuroff.models_fixed import FixedLayer, decode_rasters, run_fixed
-from neuroff.neurons_fixed import CubaParams
+from neuroff.layers.fixed_point import FixedLayer, decode_rasters, run_fixed
+from neuroff.core.loihi_neurons import CubaParams
 
 torch.set_num_threads(1)
 HARDWARE = Path(__file__).resolve().parents[1] / "hardware" / "neuroff_lava"

@@ -12,11 +12,11 @@ import torch
 from neuroff.cli import main
 from neuroff.config import FFConfig
 from neuroff.data.pairing import make_label_embedding
-from neuroff.engine import Trained, save_trained
+from neuroff.engine.training import Trained, save_trained
 from neuroff.errors import NeuroffError
 from neuroff.export.nir import DEFAULT_DT, export_nir, load_norse, nir_dt
-from neuroff.models import SpikingFFNet
-from neuroff.models_fixed import run_float
+from neuroff.layers.lif_stack import SpikingFFNet
+from neuroff.layers.fixed_point import run_float
 
 torch.set_num_threads(1)
 

@@ -9,14 +9,14 @@ import torch
 import torch.nn.functional as F
 
 from neuroff import engine
-from neuroff.blockspec import BlockSpec, Conv, Dense, format_blocks, layer_shapes, parse_blocks
+from neuroff.layers.spec import BlockSpec, Conv, Dense, format_blocks, layer_shapes, parse_blocks
 from neuroff.cli import main
 from neuroff.config import FFConfig
 from neuroff.errors import NeuroffError
-from neuroff.families import build_model_and_rule
-from neuroff.goodness import HeadParams, ff_loss
-from neuroff.intff import IntFFNet, intff_loss, mean_goodness
-from neuroff.rules.intff import IntFFRule
+from neuroff.families.registry import build_model_and_rule
+from neuroff.core.goodness import HeadParams, ff_loss
+from neuroff.families.intff.model import IntFFNet, intff_loss, mean_goodness
+from neuroff.families.intff.rule import IntFFRule
 
 torch.set_num_threads(1)
 

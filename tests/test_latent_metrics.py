@@ -6,7 +6,7 @@ import torch
 
 from neuroff.errors import NeuroffError
 from neuroff.latents import metrics as M
-from neuroff.readout import linear_probe
+from neuroff.engine.readout import linear_probe
 
 
 def clusters(n_per: int = 40, n_classes: int = 4, dim: int = 6, spread: float = 0.05, seed: int = 0):

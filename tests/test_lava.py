@@ -14,12 +14,12 @@ import torch
 
 from neuroff.config import FFConfig
 from neuroff.data.pairing import make_label_embedding
-from neuroff.engine import Trained
+from neuroff.engine.training import Trained
 from neuroff.export.lava import DEFAULT_VENV, HARDWARE_DIR, run_lava
 from neuroff.export.loihi import QuantisedNet, export_loihi, write_netx
-from neuroff.models import SpikingFFNet
-from neuroff.models_fixed import FixedLayer, run_fixed
-from neuroff.neurons_fixed import CubaParams
+from neuroff.layers.lif_stack import SpikingFFNet
+from neuroff.layers.fixed_point import FixedLayer, run_fixed
+from neuroff.core.loihi_neurons import CubaParams
 
 torch.set_num_threads(1)
 LAVA_PY = DEFAULT_VENV / "bin" / "python"

@@ -1,4 +1,4 @@
-"""LIF dynamics and postsynaptic traces (neuroff.neurons): step-for-step agreement with snnTorch's
+"""LIF dynamics and postsynaptic traces (neuroff.core.neurons): step-for-step agreement with snnTorch's
 ``Leaky``, hand-computed golden sequences, the refractory period and parameter validation."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from neuroff.errors import NeuroffError
-from neuroff.neurons import LIFParams, check_lif_params, lif_initial_state, lif_step, trace_step
+from neuroff.core.neurons import LIFParams, check_lif_params, lif_initial_state, lif_step, trace_step
 
 snntorch = pytest.importorskip("snntorch")
 
@@ -150,6 +150,6 @@ def test_unknown_trace_raises() -> None:
         trace_step(torch.zeros(2), torch.zeros(2), "exponential", 0.5)
 
 
-@pytest.mark.skip(reason="neuroff.neurons has no module (nn.Module) form of the LIF step yet")
+@pytest.mark.skip(reason="neuroff.core.neurons has no module (nn.Module) form of the LIF step yet")
 def test_module_and_functional_forms_agree() -> None:
     pass

@@ -5,9 +5,9 @@ import torch
 
 from neuroff.config import FFConfig
 from neuroff.errors import NeuroffError
-from neuroff.models import SpikingFFNet
-from neuroff.models_fixed import FixedLayer, FixedPointSpikingNet, decode_rasters, run_fixed, run_float
-from neuroff.neurons_fixed import (
+from neuroff.layers.lif_stack import SpikingFFNet
+from neuroff.layers.fixed_point import FixedLayer, FixedPointSpikingNet, decode_rasters, run_fixed, run_float
+from neuroff.core.loihi_neurons import (
     CubaParams,
     CubaState,
     check_cuba_params,
@@ -104,7 +104,7 @@ def test_fixed_net_interface_and_shapes():
 
 
 def test_candidate_sums_equal_the_plain_dendritic_sums():
-    from neuroff.models_fixed import candidate_sums
+    from neuroff.layers.fixed_point import candidate_sums
 
     g = torch.Generator().manual_seed(2)
     w = (torch.randint(-128, 128, (12, 30), generator=g) * 2).to(torch.int64)

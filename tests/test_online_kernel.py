@@ -1,4 +1,4 @@
-"""The fused numba online trainer (neuroff.kernels.online) against the torch reference
+"""The fused numba online trainer (neuroff.families.ff.online_kernel) against the torch reference
 (``SpikingFFNet.present`` run with batch size 1): same spike trains in, same weights,
 eligibility traces and pair decisions out, for every option the kernel implements."""
 
@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from neuroff.config import FFConfig
-from neuroff.models import SpikingFFNet
-from neuroff.rules.spiking import NeoHebbianRule
+from neuroff.layers.lif_stack import SpikingFFNet
+from neuroff.families.ff.spiking_rule import NeoHebbianRule
 
 N_INPUTS, N_SAMPLES, TOL = 30, 20, 1e-9
 

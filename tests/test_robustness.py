@@ -8,13 +8,13 @@ import pytest
 import torch
 from torch import nn
 
-from neuroff.baselines import BackpropNet, accuracy, train_backprop
-from neuroff.blockspec import blocks_from_layers, parse_blocks
+from neuroff.studies.baselines import BackpropNet, accuracy, train_backprop
+from neuroff.layers.spec import blocks_from_layers, parse_blocks
 from neuroff.cli import main
 from neuroff.data import load_dataset
-from neuroff.early_stopping import EarlyStopping
+from neuroff.studies.early_stopping import EarlyStopping
 from neuroff.errors import NeuroffError
-from neuroff.robustness import CORRUPTIONS, StudySettings, corrupt_training_set, format_table, run_study
+from neuroff.studies.robustness import CORRUPTIONS, StudySettings, corrupt_training_set, format_table, run_study
 
 torch.set_num_threads(1)
 

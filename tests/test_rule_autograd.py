@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from neuroff.config import FFConfig
-from neuroff.goodness import HeadParams, ff_loss, modulation
-from neuroff.models import AnalogFFNet
-from neuroff.rules.ff_autograd import FFAutogradRule
-from neuroff.rules.neo_hebbian import neo_hebbian_delta
+from neuroff.core.goodness import HeadParams, ff_loss, modulation
+from neuroff.families.ff.model import AnalogFFNet
+from neuroff.families.ff.analog_rule import FFAutogradRule
+from neuroff.core.plasticity import neo_hebbian_delta
 
 HEADS = [HeadParams("sigma", alpha=6.0, theta=1.0), HeadParams("sym", eps=0.01)]
 LABELS = {

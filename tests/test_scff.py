@@ -1,4 +1,4 @@
-"""Self-Contrastive FF (neuroff.scff, neuroff.rules.scff): pairing, shared weights, loss and
+"""Self-Contrastive FF (neuroff.families.scff.model, neuroff.families.scff.rule): pairing, shared weights, loss and
 penalty, third factor vs autograd, standardisation, Algorithm 1/2 wiring, layer-wise freezing,
 and a digits run whose probe beats the same probe on the random-init network."""
 
@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from neuroff import engine
 from neuroff.config import FFConfig
 from neuroff.errors import NeuroffError
-from neuroff.families import build_model_and_rule
-from neuroff.scff import (
+from neuroff.families.registry import build_model_and_rule
+from neuroff.families.scff.model import (
     SCFFNet,
     goodness,
     make_pairs,
@@ -209,7 +209,7 @@ def test_penalty_gradient_through_the_loss():
 
 
 def test_conv_pairs_shared_weights_and_goodness_per_position():
-    from neuroff.blockspec import Conv
+    from neuroff.layers.spec import Conv
 
     g = torch.Generator().manual_seed(0)
     model = SCFFNet([Conv(4, 3, 1, 2), Conv(5, 3)], (1, 6, 6), [2], g)
@@ -249,7 +249,7 @@ def test_conv_scff_trains_through_the_cli_and_rejects_bad_blocks(tmp_path, capsy
 
 
 def test_rows_as_sequence_and_birnn_reads_both_directions():
-    from neuroff.scff_rnn import SCFFBiRNN, rows_as_sequence
+    from neuroff.families.scff.birnn import SCFFBiRNN, rows_as_sequence
 
     x = torch.arange(12.0).view(1, 12)
     assert torch.equal(rows_as_sequence(x, (3, 4))[0], x.view(3, 4))  # step t = row t
@@ -271,7 +271,7 @@ def test_birnn_step_gradients_are_local_in_time_and_negatives_pair_histories():
     """No backpropagation through time: the gradient of the last step's goodness equals that of a
     single step from the (fixed) previous state. A negative pairs (x_t, h_{t-1}) with the
     partner's own (x'_t, h'_{t-1}) through the tied weights."""
-    from neuroff.scff_rnn import SCFFBiRNN, rows_as_sequence
+    from neuroff.families.scff.birnn import SCFFBiRNN, rows_as_sequence
 
     model = SCFFBiRNN((4, 3), 5, torch.Generator().manual_seed(0))
     seq = rows_as_sequence(torch.rand(2, 12), (4, 3))
@@ -306,7 +306,7 @@ def test_birnn_scff_beats_its_random_recurrent_control():
 
 
 def test_random_shift_and_augmented_pairs():
-    from neuroff.scff import random_shift
+    from neuroff.families.scff.model import random_shift
 
     g = torch.Generator().manual_seed(0)
     x = torch.rand(8, 1, 6, 6)

@@ -1,7 +1,7 @@
 """The off-chip FF read-out in numpy, from the sidecar's ``decode`` block.
 
-It mirrors neuroff's torch read-out (``neuroff.neurons.trace_step``, ``neuroff.goodness``,
-``neuroff.models_fixed.decode_rasters``) for a host without torch; neuroff's test suite checks
+It mirrors neuroff's torch read-out (``neuroff.core.neurons.trace_step``, ``neuroff.core.goodness``,
+``neuroff.layers.fixed_point.decode_rasters``) for a host without torch; neuroff's test suite checks
 the two give the same numbers on the same rasters. Per layer, per presentation::
 
     z[t] = lam z[t-1] + (1 - lam) s[t]      (leaky; count: z + s; hard-leaky: s + (1 - s) lam z)

@@ -28,12 +28,12 @@ import neuroff
 from neuroff.config import FFConfig
 from neuroff.data import load_dataset
 from neuroff.data.pairing import LabelEmbedding
-from neuroff.encoding import encode
-from neuroff.engine import EVAL_SEED_OFFSET
+from neuroff.core.encoding import encode
+from neuroff.engine.training import EVAL_SEED_OFFSET
 from neuroff.errors import NeuroffError
 from neuroff.export.loihi import load_sidecar, read_netx
 from neuroff.io import atomic_write
-from neuroff.models_fixed import decode_rasters, run_fixed
+from neuroff.layers.fixed_point import decode_rasters, run_fixed
 
 REPO_ROOT = Path(neuroff.__file__).resolve().parents[1]
 HARDWARE_DIR = REPO_ROOT / "hardware"
@@ -197,8 +197,8 @@ def run_lava(
     }
     ckpt = checkpoint if checkpoint is not None else sidecar.get("source_checkpoint")
     if ckpt and Path(ckpt).is_file():
-        from neuroff.engine import load_trained
-        from neuroff.models_fixed import run_float
+        from neuroff.engine.training import load_trained
+        from neuroff.layers.fixed_point import run_float
 
         trained = load_trained(ckpt)
         float_scores = decode_rasters(run_float(trained.model, flat), cfg).p_window[:, sel].sum(-1).reshape(s, c)

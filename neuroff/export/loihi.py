@@ -37,12 +37,12 @@ import torch
 
 from neuroff import __version__
 from neuroff.config import FFConfig
-from neuroff.engine import EVAL_SEED_OFFSET, Trained
+from neuroff.engine.training import EVAL_SEED_OFFSET, Trained
 from neuroff.errors import NeuroffError
 from neuroff.io import atomic_write
-from neuroff.models import SpikingFFNet
-from neuroff.models_fixed import FixedLayer, FixedPointSpikingNet, decode_rasters, run_fixed, run_float, varying_features
-from neuroff.neurons_fixed import (
+from neuroff.layers.lif_stack import SpikingFFNet
+from neuroff.layers.fixed_point import FixedLayer, FixedPointSpikingNet, decode_rasters, run_fixed, run_float, varying_features
+from neuroff.core.loihi_neurons import (
     DECAY_UNITY,
     DENDRITE_BITS,
     VTH_BITS,

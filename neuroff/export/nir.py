@@ -27,10 +27,10 @@ import numpy as np
 import torch
 
 from neuroff import __version__
-from neuroff.engine import Trained
+from neuroff.engine.training import Trained
 from neuroff.errors import NeuroffError
 from neuroff.io import atomic_write
-from neuroff.models import SpikingFFNet
+from neuroff.layers.lif_stack import SpikingFFNet
 
 DEFAULT_DT = 1e-4  # seconds per step
 

@@ -156,7 +156,7 @@ def collect(
     """Load ``checkpoints`` and collect their latents on the first ``n_train`` training and
     ``n_test`` test samples of ``dataset`` (default: the first checkpoint's training dataset),
     with the true (or the neutral) label embedded."""
-    from neuroff.engine import load_trained
+    from neuroff.engine.training import load_trained
 
     check_label_mode(label)
     if not checkpoints:

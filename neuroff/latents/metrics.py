@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from neuroff.errors import NeuroffError
-from neuroff.readout import as_labels, as_matrix
+from neuroff.engine.readout import as_labels, as_matrix
 
 # ---------------------------------------------------------------- sparsity
 

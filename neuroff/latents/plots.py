@@ -12,7 +12,7 @@ import numpy as np
 
 from neuroff.io import atomic_write
 from neuroff.latents.metrics import class_mean_activity, hoyer_per_sample
-from neuroff.readout import as_labels, as_matrix
+from neuroff.engine.readout import as_labels, as_matrix
 
 
 class Panel(NamedTuple):

@@ -20,7 +20,7 @@ from neuroff.io import atomic_write, write_json
 from neuroff.latents import metrics as M
 from neuroff.latents import plots
 from neuroff.latents.collection import LatentSet, ModelLatents, check_label_mode, collect, save_latents
-from neuroff.readout import linear_probe
+from neuroff.engine.readout import linear_probe
 
 K_NEIGHBOURS = 5
 # the seed paper's values for its spiking FF network on MNIST (for the markdown report)

@@ -1,7 +1,7 @@
 """Self-Contrastive Forward-Forward (Chen, Liu, Laydevant, Grollier): unsupervised FF whose
 negatives are made from the data itself. Analog feedforward net ``SCFFNet`` (dense and conv
 layers) and its spiking dense form ``SpikingSCFFNet``; the recurrent form is
-``neuroff.scff_rnn``; the rule that trains them is ``neuroff.rules.scff``. See docs/scff.md.
+``neuroff.families.scff.birnn``; the rule that trains them is ``neuroff.families.scff.rule``. See docs/scff.md.
 
 Pairing (``pair_shift``/``make_pairs``). In a mini-batch x_1..x_B, positive i = concat(x_i, x_i),
 negative i = concat(x_i, x_{(i+k) mod B}) with one shift k drawn uniformly from 1..B-1 per batch,
@@ -41,7 +41,7 @@ Spiking form: the presynaptic vector of layer 0 is the sum of the two halves' sp
 (s_a + s_c, values 0..2), which is exactly what the shared W sees: W s_a + W s_c = W (s_a + s_c).
 Later layers take the previous layer's spikes (Algorithm 1). With G = mean_j z_j^2 of the
 spike traces z, the third factor M = -dL/dG_sum (G_sum = ||z||^2 = N G, the core's convention,
-see ``neuroff.goodness``) is, per sample with s = 1 for positives,
+see ``neuroff.core.goodness``) is, per sample with s = 1 for positives,
 
     M = (1 / N) * ( s * (sigmoid(theta_pos - G) - lambda) - (1 - s) * sigmoid(G - theta_neg) )
 
@@ -58,11 +58,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neuroff.blockspec import Conv, Dense, Layer, Shape, layer_shapes, BlockSpec
+from neuroff.layers.spec import Conv, Dense, Layer, Shape, layer_shapes, BlockSpec
 from neuroff.config import FFConfig
 from neuroff.errors import NeuroffError
-from neuroff.intff import build_layer
-from neuroff.models import SpikingFFNet
+from neuroff.layers.build import build_layer
+from neuroff.layers.lif_stack import SpikingFFNet
 
 STD_EPS = 1e-8
 ALGORITHMS = (1, 2)
@@ -172,7 +172,7 @@ def probe_pool(t: torch.Tensor, grid: int) -> torch.Tensor:
 
 
 class SCFFNet(nn.Module):
-    """Feedforward analog SCFF net (dense and conv layers, ``neuroff.blockspec`` layers, one per
+    """Feedforward analog SCFF net (dense and conv layers, ``neuroff.layers.spec`` layers, one per
     block) with the shared model interface; ``label_free``: no label ever reaches it, so it has no
     goodness prediction and is judged by a linear probe."""
 

@@ -1,4 +1,4 @@
-"""The SCFF rules: layer-wise self-contrastive training (``neuroff.scff``).
+"""The SCFF rules: layer-wise self-contrastive training (``neuroff.families.scff.model``).
 
 The engine hands a rule (x_pos, x_neg); an SCFF net is built with the label embedding "none",
 so both are the raw samples, and the rule uses x_pos only and makes its own pairs from it. Layers
@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import torch
 
-from neuroff.rules.local_optimizers import LocalOptimizers
+from neuroff.families.optimizers import LocalOptimizers
 
-from neuroff.scff import SCFFNet, SpikingSCFFNet, pair_shift, scff_loss, trainable_layer
+from neuroff.families.scff.model import SCFFNet, SpikingSCFFNet, pair_shift, scff_loss, trainable_layer
 
 
 class SCFFRule(LocalOptimizers):

@@ -1,8 +1,8 @@
 """Fused batch-size-1 online neo-Hebbian training of a spiking FF stack (numba).
 
 This is a fast realisation of equations that are written, and documented, elsewhere:
-the LIF step and traces in ``neuroff.neurons``, the third factor in ``neuroff.goodness``, the
-eligibility trace in ``neuroff.rules.neo_hebbian``. ``tests/test_online_kernel.py`` checks that
+the LIF step and traces in ``neuroff.core.neurons``, the third factor in ``neuroff.core.goodness``, the
+eligibility trace in ``neuroff.core.plasticity``. ``tests/test_online_kernel.py`` checks that
 it gives the same spikes and weights as that torch reference run with batch size 1.
 
 Why a kernel: online learning changes the weights inside a presentation, so every step of every
@@ -140,7 +140,7 @@ def train_online(
         for t in range(n_steps):
             n_active = 0
             if draw:
-                # Bernoulli rate code (neuroff.encoding.rate_encode); zero-rate inputs draw nothing
+                # Bernoulli rate code (neuroff.core.encoding.rate_encode); zero-rate inputs draw nothing
                 for k in range(n_live):
                     i = live[k]
                     if _uniform(rng) < rates[pres, i]:
@@ -184,7 +184,7 @@ def train_online(
                         xi = x[i]
                         for j in range(n):
                             cur[j] += xi * w_hat[i, j]
-                # LIF step and trace (neuroff.neurons.lif_step / trace_step)
+                # LIF step and trace (neuroff.core.neurons.lif_step / trace_step)
                 n_next = 0
                 for j in range(n):
                     if reset_code == 0:
@@ -215,7 +215,7 @@ def train_online(
                     if fire > 0.0:
                         next_active[n_next] = j
                         n_next += 1
-                # third factor (neuroff.goodness.modulation) and P(positive)
+                # third factor (neuroff.core.goodness.modulation) and P(positive)
                 if learning or t == n_steps - 1:
                     half = n // 2
                     if head_code == 0:

@@ -1,4 +1,4 @@
-"""The IntFF rule: block by block, each block descends its own FF loss (``neuroff.intff``) by
+"""The IntFF rule: block by block, each block descends its own FF loss (``neuroff.families.intff.model``) by
 backprop inside the block, one optimiser per block, and passes its detached output on.
 
 Doing the blocks one after another, each with its own backward pass, keeps only one block's
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import torch
 
-from neuroff.rules.local_optimizers import LocalOptimizers
+from neuroff.families.optimizers import LocalOptimizers
 
-from neuroff.intff import IntFFNet, intff_loss, mean_goodness
+from neuroff.families.intff.model import IntFFNet, intff_loss, mean_goodness
 
 
 class IntFFRule(LocalOptimizers):

@@ -16,7 +16,7 @@ is one layer or a parenthesised group of layers trained together by backprop:
 
 A dense layer after a conv layer sees the flattened feature map; a conv layer cannot follow a
 dense one. Conv layers need the image shape as the input item. Whitespace is ignored. The
-module is pure: it parses text and propagates shapes; ``neuroff.intff`` builds the layers.
+module is pure: it parses text and propagates shapes; ``neuroff.families.intff.model`` builds the layers.
 """
 
 from __future__ import annotations

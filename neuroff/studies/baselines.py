@@ -1,6 +1,6 @@
 """Plain backprop on the same architecture: the reference every local rule is compared with.
 
-``BackpropNet`` stacks the layers of a block spec (``neuroff.blockspec``: dense and conv, the
+``BackpropNet`` stacks the layers of a block spec (``neuroff.layers.spec``: dense and conv, the
 blocks merged into one chain) and a linear classifier; ``train_backprop`` minimises the
 cross-entropy end to end with Adam on the raw (label-free) input, with optional early stopping
 on a validation split. It is deliberately ordinary torch: a baseline, not a neuroff rule. For a
@@ -19,10 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from neuroff.blockspec import BlockSpec, Dense, Layer, layer_shapes
-from neuroff.early_stopping import EarlyStopping
+from neuroff.layers.spec import BlockSpec, Dense, Layer, layer_shapes
+from neuroff.studies.early_stopping import EarlyStopping
 from neuroff.errors import NeuroffError
-from neuroff.intff import build_layer, layer_forward
+from neuroff.layers.build import build_layer, layer_forward
 
 
 ACTIVATIONS = ("relu", "tanh")

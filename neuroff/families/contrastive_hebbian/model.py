@@ -18,7 +18,7 @@ Neuron-centric learning rates: the update applied is η · (C_post ⊗ C_pre) �
 C per output and per input neuron of every layer, initialised to 1 (``update_scale``). The C's
 are the network's only ``nn.Parameter``s; weights, biases and pending updates are buffers, so
 ``sum(p.numel() for p in net.parameters())`` is the number of meta-parameters. How the C's are
-learned (the "single forward pass" scheme) is in ``neuroff.rules.contrastive_hebbian``.
+learned (the "single forward pass" scheme) is in ``neuroff.families.contrastive_hebbian.rule``.
 
 After every update each linear layer's weights are L2-normalised per input neuron (the columns
 of W: each presynaptic neuron's outgoing weights, as the thesis code's ``normalize_weights(dim=0)``;
@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neuroff.blockspec import Conv, Dense, Layer, Shape, conv_output_shape
+from neuroff.layers.spec import Conv, Dense, Layer, Shape, conv_output_shape
 from neuroff.errors import NeuroffError
 
 NORM_EPS = 1e-8

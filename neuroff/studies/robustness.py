@@ -11,10 +11,10 @@ A clean validation split (held out of the training split before corruption) choo
 (early stopping with ``patience``); the clean test split gives the reported accuracy. Methods,
 all with the layer sizes of ``blocks``:
 
-    intff        IntFF with the given blocks (neuroff.intff)
-    ff           the core analog FF rule (neuroff.rules.ff_autograd, its --head), dense only
+    intff        IntFF with the given blocks (neuroff.families.intff.model)
+    ff           the core analog FF rule (neuroff.families.ff.analog_rule, its --head), dense only
     ff-softplus  IntFF with one-layer blocks: plain FF with IntFF's mean goodness and loss
-    bp           backprop on the same layers plus a linear classifier (neuroff.baselines)
+    bp           backprop on the same layers plus a linear classifier (neuroff.studies.baselines)
 
 With ``corrupt=False`` the same pipeline trains on the clean training split (the benchmark's
 clean table).
@@ -30,11 +30,11 @@ from typing import Any
 
 import torch
 
-from neuroff.baselines import accuracy, train_backprop
-from neuroff.blockspec import BlockSpec, Dense, format_blocks, parse_blocks
+from neuroff.studies.baselines import accuracy, train_backprop
+from neuroff.layers.spec import BlockSpec, Dense, format_blocks, parse_blocks
 from neuroff.config import FFConfig
 from neuroff.data import Dataset, load_dataset, validation_split
-from neuroff.early_stopping import EarlyStopping
+from neuroff.studies.early_stopping import EarlyStopping
 from neuroff.errors import NeuroffError
 from neuroff.io import atomic_write, write_json
 

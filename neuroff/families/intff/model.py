@@ -9,7 +9,7 @@ layer's C * H * W outputs), for a sample with label s in {0, 1} (1 = positive):
             = s * softplus(theta - G) + (1 - s) * softplus(G - theta)
     P       = sigmoid(G - theta),   so L = -log P (s = 1) or -log(1 - P) (s = 0)
 
-with threshold theta (1.5 by default). This is the core's sigma head (``neuroff.goodness``)
+with threshold theta (1.5 by default). This is the core's sigma head (``neuroff.core.goodness``)
 with G_sum = N * G, alpha = 1 / N and theta_sum = N * theta, so plain FF is the special case of
 one-layer blocks (``tests/test_intff.py`` checks both facts).
 
@@ -32,8 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neuroff.blockspec import BlockSpec, Conv, Dense, Layer, Shape, format_blocks, layer_shapes
+from neuroff.layers.spec import BlockSpec, Shape, format_blocks, layer_shapes
 from neuroff.errors import NeuroffError
+from neuroff.layers.build import build_layer, layer_forward
 
 DEFAULT_THRESHOLD = 1.5
 
@@ -47,29 +48,6 @@ def intff_loss(g: torch.Tensor, s: torch.Tensor, threshold: float = DEFAULT_THRE
     """Per-sample L = softplus(-(2 s - 1) (G - theta)) (see the module docstring)."""
     sign = 2.0 * s.to(g.dtype) - 1.0
     return F.softplus(-sign * (g - threshold))
-
-
-def build_layer(layer: Layer, in_shape: Shape, generator: torch.Generator) -> nn.Module:
-    """The torch module of one layer spec, initialised like ``AnalogFFNet`` (uniform in
-    +-1/sqrt(fan_in), weight then bias, drawn from ``generator``)."""
-    if isinstance(layer, Dense):
-        module: nn.Module = nn.Linear(math.prod(in_shape), layer.units)
-    else:
-        module = nn.Conv2d(in_shape[0], layer.channels, layer.kernel, stride=layer.stride, padding=layer.kernel // 2)
-    fan_in = module.weight[0].numel()
-    with torch.no_grad():
-        bound = 1.0 / fan_in**0.5
-        module.weight.copy_(torch.rand(module.weight.shape, generator=generator) * 2 * bound - bound)
-        module.bias.copy_(torch.rand(module.bias.shape, generator=generator) * 2 * bound - bound)
-    return module
-
-
-def layer_forward(module: nn.Module, layer: Layer, h: torch.Tensor) -> torch.Tensor:
-    """ReLU(module(h)) (flattening a feature map before a dense layer), then the conv's max-pool."""
-    if isinstance(layer, Dense):
-        return torch.relu(module(h.flatten(1)))
-    z = torch.relu(module(h))
-    return F.max_pool2d(z, layer.pool) if layer.pool > 1 else z
 
 
 class IntFFNet(nn.Module):

@@ -1,6 +1,6 @@
 """The neo-Hebbian three-factor rule and its eligibility trace (pure functions).
 
-    dW = c * (M * g(y)) x^T                    (M: neuroff.goodness.modulation, g(y): trace)
+    dW = c * (M * g(y)) x^T                    (M: neuroff.core.goodness.modulation, g(y): trace)
     E <- (1 - tau) E + tau dW                  eligibility trace, every learning step
     W <- W + nu E
 

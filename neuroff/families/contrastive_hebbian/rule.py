@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from neuroff.contrastive_hebbian import ContrastiveHebbianNet, contrastive_local_grad, hebbian_descent, pair_masks
+from neuroff.families.contrastive_hebbian.model import ContrastiveHebbianNet, contrastive_local_grad, hebbian_descent, pair_masks
 from neuroff.errors import NeuroffError
 
 META_LR = 0.03

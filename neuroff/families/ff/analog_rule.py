@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import torch
 
-from neuroff.rules.local_optimizers import LocalOptimizers
+from neuroff.families.optimizers import LocalOptimizers
 
-from neuroff.goodness import ff_loss
-from neuroff.models import AnalogFFNet
+from neuroff.core.goodness import ff_loss
+from neuroff.families.ff.model import AnalogFFNet
 
 
 class FFAutogradRule(LocalOptimizers):

@@ -2,7 +2,7 @@
 
 A family builder takes (config, n_inputs, generator) and returns (model, rule). The model must
 offer ``sizes``, ``weights``, ``n_layers``, ``candidate_scores(x_all, generator)`` and
-``latents(x, generator)`` (see ``neuroff.models``); the rule must offer
+``latents(x, generator)`` (see ``neuroff.layers.lif_stack``); the rule must offer
 ``step(model, x_pos, x_neg, generator) -> {"pairs", "pair_correct", ...}`` and, when it has
 state of its own (optimisers), ``state_dict``/``load_state_dict``.
 """
@@ -14,14 +14,15 @@ from typing import Any
 
 import torch
 
-from neuroff.blockspec import blocks_from_layers, format_blocks, parse_blocks
+from neuroff.layers.spec import blocks_from_layers, format_blocks, parse_blocks
 from neuroff.config import FFConfig
 from neuroff.errors import NeuroffError
-from neuroff.intff import IntFFNet
-from neuroff.models import AnalogFFNet, SpikingFFNet
-from neuroff.rules.ff_autograd import FFAutogradRule
-from neuroff.rules.intff import IntFFRule
-from neuroff.rules.spiking import NeoHebbianRule
+from neuroff.families.intff.model import IntFFNet
+from neuroff.families.ff.model import AnalogFFNet
+from neuroff.layers.lif_stack import SpikingFFNet
+from neuroff.families.ff.analog_rule import FFAutogradRule
+from neuroff.families.intff.rule import IntFFRule
+from neuroff.families.ff.spiking_rule import NeoHebbianRule
 
 
 def _ff(config: FFConfig, n_inputs: int, generator: torch.Generator) -> tuple[Any, Any]:
@@ -32,7 +33,7 @@ def _ff(config: FFConfig, n_inputs: int, generator: torch.Generator) -> tuple[An
 
 
 def _intff(config: FFConfig, n_inputs: int, generator: torch.Generator) -> tuple[Any, Any]:
-    """IntFF (neuroff.intff): --blocks, or one block per --layers entry (plain FF with IntFF's loss)."""
+    """IntFF (neuroff.families.intff.model): --blocks, or one block per --layers entry (plain FF with IntFF's loss)."""
     if config.mode != "analog":
         raise NeuroffError("IntFF trains its blocks by backprop and has no spiking form; pass --mode analog")
     extra = config.code_bits if config.embedding == "code" else 0
@@ -50,10 +51,10 @@ def _intff(config: FFConfig, n_inputs: int, generator: torch.Generator) -> tuple
 
 
 def _contrastive_hebbian(config: FFConfig, n_inputs: int, generator: torch.Generator, n_classes: int) -> tuple[Any, Any]:
-    """Contrastive neuron-centric Hebbian (neuroff.contrastive_hebbian): hidden --layers (or the
+    """Contrastive neuron-centric Hebbian (neuroff.families.contrastive_hebbian.model): hidden --layers (or the
     layers of --blocks, conv included) and a softmax head over the dataset's classes."""
-    from neuroff.contrastive_hebbian import ContrastiveHebbianNet
-    from neuroff.rules.contrastive_hebbian import ContrastiveHebbianRule
+    from neuroff.families.contrastive_hebbian.model import ContrastiveHebbianNet
+    from neuroff.families.contrastive_hebbian.rule import ContrastiveHebbianRule
 
     if config.mode != "analog":
         raise NeuroffError("contrastive-hebbian has no spiking form; pass --mode analog")
@@ -72,12 +73,12 @@ def _contrastive_hebbian(config: FFConfig, n_inputs: int, generator: torch.Gener
 
 
 def _scff(config: FFConfig, n_inputs: int, generator: torch.Generator) -> tuple[Any, Any]:
-    """Self-contrastive FF (neuroff.scff): unsupervised; dense --layers or conv/dense --blocks
+    """Self-contrastive FF (neuroff.families.scff.model): unsupervised; dense --layers or conv/dense --blocks
     (one layer per block), a Bi-RNN over image rows (--scff-birnn), or the spiking dense net."""
-    from neuroff.blockspec import Dense
-    from neuroff.rules.scff import SCFFRule, SpikingSCFFRule
-    from neuroff.scff import SCFFNet, SpikingSCFFNet, parse_algorithms
-    from neuroff.scff_rnn import SCFFBiRNN
+    from neuroff.layers.spec import Dense
+    from neuroff.families.scff.rule import SCFFRule, SpikingSCFFRule
+    from neuroff.families.scff.model import SCFFNet, SpikingSCFFNet, parse_algorithms
+    from neuroff.families.scff.birnn import SCFFBiRNN
 
     if config.scff_epochs_per_layer < 1:
         raise NeuroffError(f"--scff-epochs-per-layer {config.scff_epochs_per_layer} must be >= 1")

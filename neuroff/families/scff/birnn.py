@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuroff.errors import NeuroffError
-from neuroff.scff import goodness, pair_shift, standardise, triangle
+from neuroff.families.scff.model import goodness, pair_shift, standardise, triangle
 
 DIRECTIONS = ("forward", "backward")
 

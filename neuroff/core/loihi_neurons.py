@@ -16,7 +16,7 @@ One step, with T0(x) = sign(x) * floor(|x| / 4096) (a 12-bit decay that rounds t
 ``du_eff = du + 1`` is Loihi's ``ds_offset`` register: it lets the current decay reach 4096, a
 current that does not persist (netx writes ``iDecay = du + 1``, so iDecay = 4096 gives it).
 With du_eff = 4096, no bias and dv = round(4096 (1 - beta)) the step is neuroff's LIF
-(``neuroff.neurons``) with I = a and reset to zero, in units of 1/64 of a weight step.
+(``neuroff.core.neurons``) with I = a and reset to zero, in units of 1/64 of a weight step.
 
 Time alignment. On Lava each Dense synapse delivers its sum one step late (``a_out`` sends the
 buffer computed at t - 1), so layer l of a feed-forward stack sees presentation step tau at

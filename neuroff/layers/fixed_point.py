@@ -1,7 +1,7 @@
 """The spiking FF network in Loihi fixed point: a neuron mode of ``SpikingFFNet`` for evaluation.
 
 A ``FixedPointSpikingNet`` holds quantised layers (integer weights + CUBA registers, see
-``neuroff.neurons_fixed``) and exposes the models' shared interface (``sizes``, ``weights``,
+``neuroff.core.loihi_neurons``) and exposes the models' shared interface (``sizes``, ``weights``,
 ``candidate_scores``, ``latents``, ``present``), so ``engine.evaluate`` runs it unchanged. Only
 the spiking layers are on-chip; the postsynaptic trace and the goodness read-out are computed
 off-chip from the output spikes by ``decode_rasters``, the same decode the float network's
@@ -15,12 +15,12 @@ from typing import NamedTuple
 import torch
 
 from neuroff.config import FFConfig
-from neuroff.encoding import encode
+from neuroff.core.encoding import encode
 from neuroff.errors import NeuroffError
-from neuroff.goodness import HeadParams, probability
-from neuroff.models import Presentation, SpikingFFNet, _score
-from neuroff.neurons import lif_initial_state, lif_step, trace_step
-from neuroff.neurons_fixed import CubaParams, check_cuba_params, check_weights, cuba_initial_state, cuba_step, dense_activation
+from neuroff.core.goodness import HeadParams, probability
+from neuroff.layers.lif_stack import Presentation, SpikingFFNet, _score
+from neuroff.core.neurons import lif_initial_state, lif_step, trace_step
+from neuroff.core.loihi_neurons import CubaParams, check_cuba_params, check_weights, cuba_initial_state, cuba_step, dense_activation
 
 
 class FixedLayer(NamedTuple):

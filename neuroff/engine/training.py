@@ -15,15 +15,16 @@ import torch
 from tqdm import tqdm
 
 from neuroff import __version__
-from neuroff.checkpoint import load_checkpoint, save_checkpoint
+from neuroff.engine.checkpoint import load_checkpoint, save_checkpoint
 from neuroff.config import FFConfig
 from neuroff.data import Dataset, load_dataset
 from neuroff.data.pairing import LabelEmbedding, make_label_embedding, wrong_labels
 from neuroff.errors import NeuroffError
 from neuroff.io import write_json
-from neuroff.families import build_model_and_rule
-from neuroff.models import AnalogFFNet, SpikingFFNet
-from neuroff.readout import linear_probe
+from neuroff.families.registry import build_model_and_rule
+from neuroff.families.ff.model import AnalogFFNet
+from neuroff.layers.lif_stack import SpikingFFNet
+from neuroff.engine.readout import linear_probe
 
 EVAL_SEED_OFFSET = 1_000_003
 
@@ -144,7 +145,7 @@ def train(
     """Train for ``config.epochs`` epochs (continuing a checkpoint when ``resume`` is given);
     writes ``model.pt`` and ``metrics.json`` to ``out_dir`` after every epoch. ``on_epoch``, if
     given, is called after every epoch (its record is ``trained.history[-1]``) and stops training
-    by returning True (early stopping; see ``neuroff.robustness``)."""
+    by returning True (early stopping; see ``neuroff.studies.robustness``)."""
     if resume is not None:
         trained = load_trained(resume, epochs=config.epochs)
         config = trained.config

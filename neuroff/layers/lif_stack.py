@@ -18,11 +18,11 @@ import torch
 from torch import nn
 
 from neuroff.config import FFConfig
-from neuroff.encoding import encode
+from neuroff.core.encoding import encode
 from neuroff.errors import NeuroffError
-from neuroff.goodness import HeadParams, check_head, modulation, probability
-from neuroff.neurons import LIFParams, check_lif_params, lif_initial_state, lif_step, trace_step
-from neuroff.rules.neo_hebbian import NeoHebbianParams, eligibility_step, neo_hebbian_delta
+from neuroff.core.goodness import HeadParams, check_head, modulation, probability
+from neuroff.core.neurons import LIFParams, check_lif_params, lif_initial_state, lif_step, trace_step
+from neuroff.core.plasticity import NeoHebbianParams, eligibility_step, neo_hebbian_delta
 
 
 class Presentation(NamedTuple):
@@ -71,8 +71,8 @@ class SpikingFFNet(nn.Module):
         getattr(self, f"eligibility_{i}").copy_(eligibility)
 
     def third_factor(self, i: int, z: torch.Tensor, is_positive: torch.Tensor) -> torch.Tensor:
-        """M of layer i for its traces z [B, N] (``neuroff.goodness.modulation``); a rule family
-        with another loss (e.g. ``neuroff.scff``) overrides this one method."""
+        """M of layer i for its traces z [B, N] (``neuroff.core.goodness.modulation``); a rule family
+        with another loss (e.g. ``neuroff.families.scff.model``) overrides this one method."""
         return modulation(z, is_positive, self.head)
 
     def presynaptic(self, i: int, spikes: torch.Tensor) -> torch.Tensor:
@@ -101,7 +101,7 @@ class SpikingFFNet(nn.Module):
         """Run spike trains [T, B, D] through the stack; learn (batch-averaged) if ``plasticity``.
 
         This is the readable torch reference of the spiking network; the online numba kernel
-        (``neuroff.kernels.online``) is checked against it with B = 1. Inference may pass the
+        (``neuroff.families.ff.online_kernel``) is checked against it with B = 1. Inference may pass the
         first layer's input currents [T, B, N_1] instead of the spikes (``currents0``).
         """
         drive = spikes if currents0 is None else currents0
@@ -164,64 +164,6 @@ class SpikingFFNet(nn.Module):
         return {"counts": out.counts, "traces": out.traces}
 
 
-class AnalogFFNet(nn.Module):
-    """The analog twin: Linear + ReLU layers, each trained on its own FF loss (inputs detached)."""
-
-    def __init__(self, config: FFConfig, n_inputs: int, generator: torch.Generator) -> None:
-        super().__init__()
-        self.config = config
-        self.sizes = [n_inputs, *[int(n) for n in config.layers]]
-        self.head = HeadParams(config.head, config.alpha, config.theta, config.eps)
-        for n in self.sizes[1:]:
-            check_head(self.head, n)
-        self.layers = seeded_linear_layers(self.sizes, generator)
-
-    @property
-    def n_layers(self) -> int:
-        return len(self.layers)
-
-    @property
-    def weights(self) -> list[torch.Tensor]:
-        return [layer.weight for layer in self.layers]
-
-    def layer_input(self, z: torch.Tensor, i: int) -> torch.Tensor:
-        """What layer i sees of the previous output: detached (no gradient crosses layers) and,
-        past the first layer, length-normalised so goodness cannot pass through unchanged."""
-        z = z.detach()
-        if i > 0 and self.config.normalize_inputs:
-            z = z / (z.norm(dim=-1, keepdim=True) + 1e-8)
-        return z
-
-    def layer_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
-        outs, z = [], x
-        for i, layer in enumerate(self.layers):
-            z = torch.relu(layer(self.layer_input(z, i)))
-            outs.append(z)
-        return outs
-
-    @torch.no_grad()
-    def candidate_scores(self, x_all: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        b, c, d = x_all.shape
-        p = torch.stack([probability(z, self.head) for z in self.layer_outputs(x_all.reshape(b * c, d))], -1)
-        return _score(p, self.config.score_layers).reshape(b, c)
-
-    @torch.no_grad()
-    def latents(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, list[torch.Tensor]]:
-        return {"activations": self.layer_outputs(x)}
-
-
-def seeded_linear_layers(sizes: list[int], generator: torch.Generator) -> nn.ModuleList:
-    """Linear layers sizes[i] -> sizes[i+1] with PyTorch's default U(-1/sqrt(fan_in), +) init,
-    drawn from ``generator`` so the seed fixes them."""
-    layers = nn.ModuleList(nn.Linear(d, n) for d, n in zip(sizes[:-1], sizes[1:]))
-    with torch.no_grad():
-        for layer in layers:
-            bound = 1.0 / layer.in_features**0.5
-            layer.weight.copy_(torch.rand(layer.weight.shape, generator=generator) * 2 * bound - bound)
-            layer.bias.copy_(torch.rand(layer.bias.shape, generator=generator) * 2 * bound - bound)
-    return layers
-
-
 def init_weights(n_out: int, n_in: int, kind: str, scale: float, generator: torch.Generator) -> torch.Tensor:
     """Spiking weight init, [n_out, n_in] float64; the scale is relative to 1/sqrt(n_in)."""
     a = scale / n_in**0.5
@@ -234,9 +176,3 @@ def init_weights(n_out: int, n_in: int, kind: str, scale: float, generator: torc
     else:
         raise NeuroffError(f"unknown init {kind!r}; use uniform, normal or positive")
     return w
-
-
-def build_model(config: FFConfig, n_inputs: int, generator: torch.Generator) -> SpikingFFNet | AnalogFFNet:
-    if config.mode == "spiking":
-        return SpikingFFNet(config, n_inputs, generator)
-    return AnalogFFNet(config, n_inputs, generator)

@@ -8,7 +8,7 @@ so a model that forgets predicts only the latest pair.
 A neuroff rule runs through the engine unchanged: task k is epoch(s) k of one run whose
 training set changes, resumed from task k − 1's checkpoint (``engine.train(..., resume=...)``),
 so rule state (optimisers, pending updates) carries over exactly as within one run. Plain
-backprop on the same layers (``neuroff.baselines``, Adam, a fresh optimiser per task) is the
+backprop on the same layers (``neuroff.studies.baselines``, Adam, a fresh optimiser per task) is the
 reference; its activation is the rule's (tanh for contrastive-hebbian by default) so the
 architecture is the same. Its default learning rate is 1e-4: at Adam's usual 1e-3 a fresh 4×2000
 net learns task 0/1 and then dies within the ~13 mini-batches of mnist5k's task 2/3 (constant
@@ -27,8 +27,8 @@ from typing import Any
 import torch
 
 from neuroff import engine
-from neuroff.baselines import accuracy, train_backprop
-from neuroff.blockspec import BlockSpec, blocks_from_layers, parse_blocks
+from neuroff.studies.baselines import accuracy, train_backprop
+from neuroff.layers.spec import BlockSpec, blocks_from_layers, parse_blocks
 from neuroff.config import FFConfig
 from neuroff.data import Dataset, load_dataset
 from neuroff.errors import NeuroffError

@@ -1,0 +1,35 @@
+"""Building and running one dense or conv layer of a layer spec (``neuroff.layers.spec``): the
+one place every analog family (IntFF, SCFF, backprop baselines) makes and runs its layers."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from neuroff.layers.spec import Dense, Layer, Shape
+
+
+def build_layer(layer: Layer, in_shape: Shape, generator: torch.Generator) -> nn.Module:
+    """The torch module of one layer spec, initialised like ``AnalogFFNet`` (uniform in
+    +-1/sqrt(fan_in), weight then bias, drawn from ``generator``)."""
+    if isinstance(layer, Dense):
+        module: nn.Module = nn.Linear(math.prod(in_shape), layer.units)
+    else:
+        module = nn.Conv2d(in_shape[0], layer.channels, layer.kernel, stride=layer.stride, padding=layer.kernel // 2)
+    fan_in = module.weight[0].numel()
+    with torch.no_grad():
+        bound = 1.0 / fan_in**0.5
+        module.weight.copy_(torch.rand(module.weight.shape, generator=generator) * 2 * bound - bound)
+        module.bias.copy_(torch.rand(module.bias.shape, generator=generator) * 2 * bound - bound)
+    return module
+
+
+def layer_forward(module: nn.Module, layer: Layer, h: torch.Tensor) -> torch.Tensor:
+    """ReLU(module(h)) (flattening a feature map before a dense layer), then the conv's max-pool."""
+    if isinstance(layer, Dense):
+        return torch.relu(module(h.flatten(1)))
+    z = torch.relu(module(h))
+    return F.max_pool2d(z, layer.pool) if layer.pool > 1 else z
