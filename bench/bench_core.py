@@ -21,9 +21,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from neuroff import engine  # noqa: E402
-from neuroff.config import FFConfig  # noqa: E402
+from neuroff.engine.options import FFConfig  # noqa: E402
 from neuroff.data import load_dataset  # noqa: E402
-from neuroff.data.pairing import wrong_labels  # noqa: E402
 from neuroff.io import atomic_write, write_json  # noqa: E402
 
 # name -> (config overrides, epochs). "reference" is the authors' notebook configuration.
@@ -57,16 +56,11 @@ def online_speed(dataset: str, n: int, sparse: bool, seed: int) -> float:
     ds = ds.subset(n, 1)
     trained = engine.create(FFConfig(dataset=dataset, sparse=sparse, seed=seed), ds)
     x, y = ds.x_train, ds.y_train
-    trained.rule.step(trained.model, *_pair(trained, x[:64], y[:64]), trained.generator)  # compile/warm up
+    trained.rule.step(trained.model, engine.make_batch(trained, x[:64], y[:64], ds.n_classes))  # compile/warm up
     start = time.perf_counter()
     for lo in range(0, n, 256):
-        trained.rule.step(trained.model, *_pair(trained, x[lo : lo + 256], y[lo : lo + 256]), trained.generator)
+        trained.rule.step(trained.model, engine.make_batch(trained, x[lo : lo + 256], y[lo : lo + 256], ds.n_classes))
     return n / (time.perf_counter() - start)
-
-
-def _pair(trained: engine.Trained, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    neg = wrong_labels(y, trained.embedding.n_classes, trained.generator)
-    return trained.embedding.embed(x, y), trained.embedding.embed(x, neg)
 
 
 def plot(results: list[dict], path: Path) -> None:

@@ -10,7 +10,7 @@ import torch
 from neuroff.studies.baselines import BackpropNet
 from neuroff.layers.spec import parse_blocks
 from neuroff.cli import main
-from neuroff.config import FFConfig
+from neuroff.engine.options import FFConfig
 from neuroff.studies.continual import SPLIT_PAIRS, run_continual, split_tasks
 from neuroff.data import load_dataset
 from neuroff.errors import NeuroffError

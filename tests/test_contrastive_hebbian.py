@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from neuroff import engine
 from neuroff.layers.spec import Conv, Dense
 from neuroff.cli import main
-from neuroff.config import FFConfig
+from neuroff.engine.options import FFConfig
 from neuroff.families.contrastive_hebbian.model import (
     WEIGHT_NORMS,
     ContrastiveHebbianNet,
@@ -29,6 +29,7 @@ from neuroff.families.contrastive_hebbian.model import (
 )
 from neuroff.data import load_dataset
 from neuroff.errors import NeuroffError
+from neuroff.families.base import Batch
 from neuroff.families.contrastive_hebbian.rule import ContrastiveHebbianRule, meta_step
 
 torch.set_num_threads(1)
@@ -162,7 +163,7 @@ def test_no_weight_receives_a_backprop_gradient_only_the_cs_do():
     seen = [torch.zeros(()) for _ in net.parameters()]
     for step in range(3):
         x, y = ds.x_train[step * 32 : (step + 1) * 32], ds.y_train[step * 32 : (step + 1) * 32]
-        rule.step(net, x, x, torch.Generator(), labels=y)
+        rule.step(net, Batch(x, torch.Generator(), labels=y))
         seen = [s + p.grad.abs().sum() for s, p in zip(seen, net.parameters())]
     for i in range(net.n_layers):
         for name in (f"weight_{i}", f"bias_{i}", f"delta_w_{i}", f"delta_b_{i}"):
@@ -233,10 +234,13 @@ def test_engine_trains_digits_above_chance_and_resumes_exactly(tmp_path):
 def test_eta_decay_scales_both_hebbian_rates_per_epoch_and_resumes_exactly(tmp_path):
     net = ContrastiveHebbianNet([Conv(2, 3), Dense(8)], (1, 8, 8), 10, torch.Generator().manual_seed(0))
     rule = ContrastiveHebbianRule(net, eta_decay=0.5)
-    rule.start_epoch(2)
-    assert (net.eta, net.eta_conv) == pytest.approx((1e-3 * 0.25, 1e-4 * 0.25))
-    rule.start_epoch(0)
-    assert (net.eta, net.eta_conv) == (1e-3, 1e-4)
+    rule.on_epoch_start(2)
+    assert rule.eta_scale == pytest.approx(0.25)
+    eta_conv_2 = net.stepped_params(0, rule.eta_scale)[1] - net.bias_0  # b' - b = eta C db, db = 0 before training
+    assert torch.equal(eta_conv_2, torch.zeros_like(eta_conv_2))
+    rule.on_epoch_start(0)
+    assert rule.eta_scale == 1.0
+    assert (net.eta, net.eta_conv) == (1e-3, 1e-4)  # the rule never writes the model's base rates
     # a run resumed after epoch 1 continues the schedule from the base rates, not from the decayed ones
     full = engine.train(_cfg(epochs=3, ch_eta_decay=0.5), out_dir=tmp_path / "a", progress=False)
     engine.train(_cfg(epochs=1, ch_eta_decay=0.5), out_dir=tmp_path / "b", progress=False)
@@ -250,21 +254,22 @@ def test_eta_decay_scales_both_hebbian_rates_per_epoch_and_resumes_exactly(tmp_p
 
 
 def test_config_and_cli_errors(tmp_path, capsys):
+    assert FFConfig(rule="contrastive-hebbian").validate().embedding == "none"  # the family's default
     with pytest.raises(NeuroffError, match="--embedding none"):
-        FFConfig(rule="contrastive-hebbian", mode="analog").validate()
+        FFConfig(rule="contrastive-hebbian", embedding="code").validate()
     with pytest.raises(NeuroffError, match="code or onehot"):
         FFConfig(rule="ff", embedding="none").validate()
     with pytest.raises(NeuroffError, match="--mode analog"):
         engine.create(_cfg(mode="spiking"), load_dataset("digits", seed=0))
     with pytest.raises(NeuroffError, match="labels"):
-        ContrastiveHebbianRule(_net()).step(_net(), torch.zeros(2, 64), torch.zeros(2, 64), torch.Generator())
+        ContrastiveHebbianRule(_net()).step(_net(), Batch(torch.zeros(2, 64), torch.Generator()))
     with pytest.raises(NeuroffError, match="unknown weight norm 'rows'"):
         ContrastiveHebbianNet([Dense(4)], (8,), 2, torch.Generator(), weight_norm="rows")
     with pytest.raises(SystemExit) as err:
         main(["train", "--rule", "contrastive-hebbian", "--ch-weight-norm", "rows"])
     assert err.value.code == 2 and "fan-out" in capsys.readouterr().err
     with pytest.raises(SystemExit) as err:
-        main(["train", "--rule", "contrastive-hebbian", "--mode", "analog", "--quiet"])
+        main(["train", "--rule", "contrastive-hebbian", "--embedding", "code", "--quiet"])
     assert err.value.code == 2 and "--embedding none" in capsys.readouterr().err
     with pytest.raises(SystemExit) as err:
         main(["train", "--rule", "contrastive-hebbian", "--mode", "analog", "--embedding", "none", "--layers", "32",

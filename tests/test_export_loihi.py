@@ -12,7 +12,7 @@ import torch
 
 from neuroff import engine
 from neuroff.cli import main
-from neuroff.config import FFConfig
+from neuroff.engine.options import FFConfig
 from neuroff.errors import NeuroffError
 from neuroff.export.loihi import (
     QuantisedNet,

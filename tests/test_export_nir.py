@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from neuroff.cli import main
-from neuroff.config import FFConfig
+from neuroff.engine.options import FFConfig
 from neuroff.data.pairing import make_label_embedding
 from neuroff.engine.training import Trained, save_trained
+from neuroff.families.ff.spiking_rule import NeoHebbianRule
 from neuroff.errors import NeuroffError
 from neuroff.export.nir import DEFAULT_DT, export_nir, load_norse, nir_dt
 from neuroff.layers.lif_stack import SpikingFFNet
@@ -92,7 +93,7 @@ def test_unexportable_fails_without_a_file(trained, tmp_path):
 def test_cli_export_nir(tmp_path, capsys):
     cfg = FFConfig(layers=[10])
     g = torch.Generator().manual_seed(0)
-    t = Trained(cfg, SpikingFFNet(cfg, 74, g), make_label_embedding("code", 10, 10, 0.3, 0), rule=None, generator=g)
+    t = Trained(cfg, SpikingFFNet(cfg, 74, g), make_label_embedding("code", 10, 10, 0.3, 0), rule=NeoHebbianRule(), generator=g)
     save_trained(t, tmp_path / "model.pt")
     with pytest.raises(SystemExit) as exit_info:
         main(["export", "--target", "nir", str(tmp_path / "model.pt"), "-o", str(tmp_path / "model.nir")])

@@ -11,9 +11,10 @@ import torch.nn.functional as F
 from neuroff import engine
 from neuroff.layers.spec import BlockSpec, Conv, Dense, format_blocks, layer_shapes, parse_blocks
 from neuroff.cli import main
-from neuroff.config import FFConfig
+from neuroff.engine.options import FFConfig
 from neuroff.errors import NeuroffError
-from neuroff.families.registry import build_model_and_rule
+from neuroff.engine.training import build
+from neuroff.families.base import Batch
 from neuroff.core.goodness import HeadParams, ff_loss
 from neuroff.families.intff.model import IntFFNet, intff_loss, mean_goodness
 from neuroff.families.intff.rule import IntFFRule
@@ -126,7 +127,7 @@ def test_intff_gradients_equal_detached_global_backprop(spec_text, n_inputs):
     before = [p.detach().clone() for p in params]
     lr = 0.1
     rule = IntFFRule(model, optimizer="sgd", lr=lr, batch_size=8)
-    rule.step(model, x_pos, x_neg, g)
+    rule.step(model, Batch(x_pos, g, x_neg=x_neg))
     applied = [(b - p.detach()) / lr for b, p in zip(before, params)]
     for got, want in zip(applied, reference):
         torch.testing.assert_close(got, want, rtol=1e-8, atol=1e-10)
@@ -140,23 +141,19 @@ def test_one_layer_blocks_reduce_to_the_core_analog_ff_rule():
     head alpha = 1/N, theta = N * theta_IntFF: same init, same SGD update, same loss."""
     n, theta, d = 24, 0.3, 30
     common = dict(mode="analog", layers=[n, n, n], optimizer="sgd", analog_lr=0.05, batch_size=16, seed=3)
-    ff_model, ff_rule = build_model_and_rule(
-        FFConfig(rule="ff", head="sigma", alpha=1.0 / n, theta=theta * n, **common).validate(), d, torch.Generator().manual_seed(3)
-    )
-    int_model, int_rule = build_model_and_rule(
-        FFConfig(rule="intff", intff_threshold=theta, embedding="onehot", **common).validate(), d, torch.Generator().manual_seed(3)
-    )
+    ff_model, ff_rule = build(FFConfig(rule="ff", head="sigma", alpha=1.0 / n, theta=theta * n, **common).validate(), d, 10, torch.Generator().manual_seed(3))
+    int_model, int_rule = build(FFConfig(rule="intff", intff_threshold=theta, embedding="onehot", **common).validate(), d, 10, torch.Generator().manual_seed(3))
     assert int_model.n_blocks == 3 and int_model.sizes == ff_model.sizes
     for a, b in zip(ff_model.weights, int_model.weights):
         assert torch.equal(a, b)
     g = torch.Generator().manual_seed(4)
     x_pos, x_neg = torch.rand((40, d), generator=g), torch.rand((40, d), generator=g)
     initial = [w.detach().clone() for w in ff_model.weights]
-    ff_stats = ff_rule.step(ff_model, x_pos, x_neg, g)
-    int_stats = int_rule.step(int_model, x_pos, x_neg, g)
+    ff_stats = ff_rule.step(ff_model, Batch(x_pos, g, x_neg=x_neg))
+    int_stats = int_rule.step(int_model, Batch(x_pos, g, x_neg=x_neg))
     for a, b in zip(ff_model.parameters(), int_model.parameters()):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
-    assert int_stats["loss"] == pytest.approx(ff_stats["loss"], rel=1e-5)
+    assert int_stats.loss == pytest.approx(ff_stats.loss, rel=1e-5)
     assert all(not torch.allclose(w, w0) for w, w0 in zip(int_model.weights, initial))  # every layer learned
 
 
@@ -210,7 +207,7 @@ def test_checkpoint_round_trip_and_resume(tmp_path):
     "args, message",
     [
         (["--rule", "intff", "--mode", "spiking"], "pass --mode analog"),
-        (["--rule", "ff", "--mode", "analog", "--blocks", "64,(10)"], "pass --rule intff"),
+        (["--rule", "ff", "--mode", "analog", "--blocks", "64,(10)"], "--blocks belongs to the layer spec"),
         (["--rule", "intff", "--mode", "analog", "--blocks", "784,(10)"], "start the spec with 64"),
         (["--rule", "intff", "--mode", "analog", "--blocks", "64,(10"], "unclosed"),
         (["--rule", "intff", "--mode", "analog", "--blocks", "8x8,(c4k3)"], "--embedding onehot"),

@@ -10,7 +10,7 @@ import pytest
 
 from neuroff import engine
 from neuroff.cli import main
-from neuroff.config import FFConfig
+from neuroff.engine.options import FFConfig
 from neuroff.data import Dataset, load_dataset
 from neuroff.errors import NeuroffError
 from neuroff.latents import collect, collect_latents, compare, load_latents, save_latents

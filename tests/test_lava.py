@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from neuroff.config import FFConfig
+from neuroff.engine.options import FFConfig
 from neuroff.data.pairing import make_label_embedding
 from neuroff.engine.training import Trained
 from neuroff.export.lava import DEFAULT_VENV, HARDWARE_DIR, run_lava

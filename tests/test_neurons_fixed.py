@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from neuroff.config import FFConfig
+from neuroff.engine.options import FFConfig
 from neuroff.errors import NeuroffError
 from neuroff.layers.lif_stack import SpikingFFNet
 from neuroff.layers.fixed_point import FixedLayer, FixedPointSpikingNet, decode_rasters, run_fixed, run_float

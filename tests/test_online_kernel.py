@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from neuroff.config import FFConfig
+from neuroff.engine.options import FFConfig
 from neuroff.layers.lif_stack import SpikingFFNet
 from neuroff.families.ff.spiking_rule import NeoHebbianRule
 
@@ -69,13 +69,13 @@ def test_kernel_equals_torch_reference(overrides: dict, layers: list[int]) -> No
     for i, (wr, w0) in enumerate(zip(ref.weights, init)):
         # the stream really trains every layer, so the agreement below is not vacuous
         assert float((wr - w0).abs().max()) > 1e-3, f"layer {i} did not learn"
-    assert _pairs_correct(p_kernel) == r_stats["pair_correct"]
+    assert _pairs_correct(p_kernel) == r_stats.correct
     _assert_same_layers(kernel, ref, "sparse kernel")
 
     # the dense kernel path, fed the same spike trains
     dense = _model(config)
     p_dense = NeoHebbianRule(1, sparse=False).online(dense, xs, torch.Generator().manual_seed(1), spikes=spikes)
-    assert _pairs_correct(p_dense) == r_stats["pair_correct"]
+    assert _pairs_correct(p_dense) == r_stats.correct
     _assert_same_layers(dense, ref, "dense kernel")
 
 

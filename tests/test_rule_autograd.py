@@ -10,10 +10,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from neuroff.config import FFConfig
+from neuroff.engine.options import FFConfig
 from neuroff.core.goodness import HeadParams, ff_loss, modulation
 from neuroff.families.ff.model import AnalogFFNet
 from neuroff.families.ff.analog_rule import FFAutogradRule
+from neuroff.families.base import Batch
 from neuroff.core.plasticity import neo_hebbian_delta
 
 HEADS = [HeadParams("sigma", alpha=6.0, theta=1.0), HeadParams("sym", eps=0.01)]
@@ -102,7 +103,7 @@ def test_ff_autograd_sgd_step_is_the_neo_hebbian_update(head: str, layers: list[
             pre = z
     before = [layer.weight.detach().clone() for layer in model.layers]
 
-    rule.step(model, x_pos, x_neg, torch.Generator().manual_seed(0))
+    rule.step(model, Batch(x_pos, torch.Generator().manual_seed(0), x_neg=x_neg))
 
     for layer, w_before, (w_exp, b_exp) in zip(model.layers, before, expected):
         assert float((layer.weight.detach() - w_before).abs().max()) > 1e-4  # the step really moved W

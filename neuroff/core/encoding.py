@@ -18,9 +18,8 @@ import math
 
 import torch
 
+from neuroff.core.params import ENCODERS
 from neuroff.errors import NeuroffError
-
-ENCODERS = ("rate", "latency")
 
 
 def rate_encode(

@@ -30,21 +30,11 @@ the eps, and the test against autograd holds only with it.)
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import torch
 import torch.nn.functional as F
 
+from neuroff.core.params import HEADS, HeadParams
 from neuroff.errors import NeuroffError
-
-HEADS = ("sigma", "sym")
-
-
-class HeadParams(NamedTuple):
-    kind: str = "sym"
-    alpha: float = 6.0
-    theta: float = 1.0
-    eps: float = 0.01
 
 
 def check_head(head: HeadParams, n_neurons: int) -> None:

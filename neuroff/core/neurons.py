@@ -27,19 +27,8 @@ from typing import NamedTuple
 
 import torch
 
+from neuroff.core.params import RESETS, TRACES, LIFParams
 from neuroff.errors import NeuroffError
-
-RESETS = ("zero", "subtract")
-TRACES = ("count", "leaky", "hard-leaky")
-
-
-class LIFParams(NamedTuple):
-    """Per-step LIF parameters. ``beta`` is the membrane decay per step, exp(-dt / tau_mem)."""
-
-    beta: float = 0.85
-    threshold: float = 1.0
-    reset: str = "zero"
-    refractory_steps: int = 0
 
 
 class LIFState(NamedTuple):

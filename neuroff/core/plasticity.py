@@ -11,16 +11,9 @@ the same learner. A mini-batch averages dW over its samples.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import torch
 
-
-class NeoHebbianParams(NamedTuple):
-    lr: float = 0.002  # c
-    tau: float = 0.1  # eligibility mixing per learning step
-    nu: float = 1.0  # how much of E is added to W per learning step
-    learn_start: int = 16  # learning happens on steps t >= learn_start (0-based)
+from neuroff.core.params import NeoHebbianParams
 
 
 def neo_hebbian_delta(pre: torch.Tensor, post: torch.Tensor, m: torch.Tensor, lr: float) -> torch.Tensor:

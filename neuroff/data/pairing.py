@@ -17,9 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
+from neuroff.data.options import EMBEDDINGS
 from neuroff.errors import NeuroffError
-
-EMBEDDINGS = ("code", "onehot", "none")
 
 
 @dataclass(frozen=True)

@@ -1,26 +1,23 @@
 """The engine: run options, the one training loop, evaluation and read-outs, checkpoints.
 
-``from neuroff import engine`` gives the public API: ``train``, ``create``, ``evaluate``,
-``test_accuracy``, ``load_trained``/``save_trained`` and ``Trained``."""
+``from neuroff import engine`` gives the public API of ``neuroff.engine.training``: ``train``,
+``create``, ``evaluate``, ``test_accuracy``, ``load_trained``/``save_trained`` and ``Trained``.
+They load on first use (PEP 562), so ``neuroff.engine.options`` (and ``neuroff --help``) do not
+import torch."""
 
-from neuroff.engine.training import (
-    EVAL_SEED_OFFSET,
-    Trained,
-    candidate_scores,
-    check_finite,
-    checkpoint_info,
-    create,
-    evaluate,
-    load_trained,
-    prepare_dataset,
-    readout_accuracy,
-    readout_features,
-    save_trained,
-    test_accuracy,
-    train,
-)
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = [
-    "EVAL_SEED_OFFSET", "Trained", "candidate_scores", "check_finite", "checkpoint_info", "create", "evaluate",
-    "load_trained", "prepare_dataset", "readout_accuracy", "readout_features", "save_trained", "test_accuracy", "train",
+    "EVAL_SEED_OFFSET", "Trained", "build", "candidate_scores", "check_finite", "checkpoint_info", "create", "evaluate",
+    "load_trained", "make_batch", "prepare_dataset", "readout_accuracy", "readout_features", "save_trained",
+    "test_accuracy", "train",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        return getattr(importlib.import_module("neuroff.engine.training"), name)
+    raise AttributeError(f"module 'neuroff.engine' has no attribute {name!r}")

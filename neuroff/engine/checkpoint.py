@@ -13,7 +13,12 @@ from neuroff import __version__
 from neuroff.errors import NeuroffError
 from neuroff.io import atomic_write
 
-FORMAT = "neuroff-checkpoint-v1"
+FORMAT = "neuroff-checkpoint-v2"
+# v1 (before the family registry): the same payload; its config may hold values of options its
+# family never read, its run options may be unresolved (batch_size None), and its metrics name
+# the training metric "train_pair_accuracy". ``convert_v1`` turns it into v2.
+FORMAT_V1 = "neuroff-checkpoint-v1"
+READABLE = (FORMAT, FORMAT_V1)
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
@@ -35,6 +40,6 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise NeuroffError(
             f"checkpoint {p} is corrupt or not a neuroff checkpoint (torch.load could not read it); retrain or restore it"
         ) from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+    if not isinstance(data, dict) or data.get("format") not in READABLE:
         raise NeuroffError(f"{p} is not a neuroff checkpoint (expected format {FORMAT})")
     return data

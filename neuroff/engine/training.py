@@ -1,6 +1,7 @@
-"""The one training/evaluation loop. It streams positive/negative pairs in chunks to a rule and
-never knows which rule it runs; the rule decides how a chunk changes the weights (online
-batch-1 updates, mini-batches, per-layer optimisers)."""
+"""The one training loop. It streams chunks of the training set to a rule, shaped as the rule's
+family consumes them (``Consumes``: labelled positive/negative pairs, raw samples, or samples with
+their labels), and never knows which rule it runs; the rule decides how a chunk changes the
+weights (online batch-1 updates, mini-batches, per-layer optimisers)."""
 
 from __future__ import annotations
 
@@ -9,35 +10,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from tqdm import tqdm
 
 from neuroff import __version__
-from neuroff.engine.checkpoint import load_checkpoint, save_checkpoint
-from neuroff.config import FFConfig
 from neuroff.data import Dataset, load_dataset
 from neuroff.data.pairing import LabelEmbedding, make_label_embedding, wrong_labels
-from neuroff.errors import NeuroffError
-from neuroff.io import write_json
-from neuroff.families.registry import build_model_and_rule
-from neuroff.families.ff.model import AnalogFFNet
-from neuroff.layers.lif_stack import SpikingFFNet
+from neuroff.engine.checkpoint import FORMAT_V1, load_checkpoint, save_checkpoint
+from neuroff.engine.options import RESUMABLE, FFConfig, groups_read_by
 from neuroff.engine.readout import linear_probe
+from neuroff.errors import NeuroffError
+from neuroff.families.base import Batch, BuildContext, Consumes, LRSchedule, Model, Readout, Rule
+from neuroff.families.registry import get_family
+from neuroff.io import write_json
+from neuroff.options import flag
 
 EVAL_SEED_OFFSET = 1_000_003
-
-
-class Rule(Protocol):
-    """What the engine needs of a rule. Rules that support ``lr_decay`` also define
-    ``set_lr_scale(scale)``; rules with optimiser state define ``state_dict``/``load_state_dict``;
-    rules with ``uses_labels = True`` are called ``step(..., labels=y)`` with the true labels."""
-
-    name: str
-
-    def step(self, model: Any, x_pos: torch.Tensor, x_neg: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
-        ...
 
 
 @dataclass
@@ -45,12 +35,18 @@ class Trained:
     """A model with everything needed to use, evaluate, resume or export it."""
 
     config: FFConfig
-    model: SpikingFFNet | AnalogFFNet
+    model: Model
     embedding: LabelEmbedding
     rule: Rule
     generator: torch.Generator
     epoch: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def build(config: FFConfig, n_inputs: int, n_classes: int, generator: torch.Generator) -> tuple[Model, Rule]:
+    """The family's model and rule for a validated config (``Family.build``)."""
+    ctx = BuildContext(n_inputs, n_classes, generator, LRSchedule(config.lr_decay))
+    return config.family.build(config, ctx)
 
 
 def create(config: FFConfig, dataset: Dataset) -> Trained:
@@ -60,7 +56,7 @@ def create(config: FFConfig, dataset: Dataset) -> Trained:
     embedding = make_label_embedding(config.embedding, dataset.n_classes, config.code_bits, config.code_p, config.seed)
     if config.embedding == "onehot" and dataset.n_features < dataset.n_classes:
         raise NeuroffError(f"onehot embedding needs at least {dataset.n_classes} input features")
-    model, rule = build_model_and_rule(config, dataset.n_features + embedding.extra_features, generator, dataset.n_classes)
+    model, rule = build(config, dataset.n_features + embedding.extra_features, dataset.n_classes, generator)
     return Trained(config, model, embedding, rule, generator)
 
 
@@ -90,7 +86,7 @@ def check_features(trained: Trained, x: torch.Tensor) -> None:
 
 
 def evaluate(trained: Trained, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Goodness-argmax test accuracy."""
+    """Accuracy of the argmax over candidate scores (goodness, or a classifier's logits)."""
     check_features(trained, x)
     if len(x) == 0:
         return float("nan")
@@ -118,10 +114,10 @@ def readout_accuracy(trained: Trained, ds: Dataset) -> float:
 
 
 def test_accuracy(trained: Trained, ds: Dataset) -> float:
-    """The accuracy a run reports: goodness-argmax (``evaluate``), or, for a model that never
-    sees labels (``model.label_free``, e.g. SCFF), the linear read-out of its features
-    (``readout_accuracy``), since it has no label to score."""
-    if getattr(trained.model, "label_free", False):
+    """The accuracy a run reports, by its family's read-out (``Family.test_metric`` names it):
+    goodness-argmax or classifier logits (``evaluate``), or, for a label-free family (SCFF), the
+    linear probe on its features (``readout_accuracy``), since it has no label to score."""
+    if trained.config.family.readout is Readout.PROBE:
         return readout_accuracy(trained, ds)
     return evaluate(trained, ds.x_test, ds.y_test)
 
@@ -134,6 +130,32 @@ def check_finite(trained: Trained) -> None:
             )
 
 
+def make_batch(trained: Trained, x: torch.Tensor, y: torch.Tensor, n_classes: int) -> Batch:
+    """A chunk as the family consumes it; wrong labels are drawn only for families fed pairs."""
+    consumes = trained.config.family.consumes
+    if consumes is Consumes.PAIRS:
+        y_neg = wrong_labels(y, n_classes, trained.generator)
+        return Batch(trained.embedding.embed(x, y), trained.generator, x_neg=trained.embedding.embed(x, y_neg))
+    if consumes is Consumes.LABELLED_SAMPLES:
+        return Batch(x, trained.generator, labels=y)
+    return Batch(x, trained.generator)
+
+
+def apply_resume_request(stored: FFConfig, request: FFConfig, given: set[str]) -> None:
+    """Set on ``stored`` (a checkpoint's config) the options of ``request`` named in ``given``;
+    only options that do not change the model (``RESUMABLE``) may differ from the checkpoint's."""
+    changed = [n for n in sorted(given) if getattr(request, n) != getattr(stored, n)]
+    fixed = [n for n in changed if n not in RESUMABLE]
+    if fixed:
+        name = fixed[0]
+        raise NeuroffError(
+            f"{flag(name)} cannot change on --resume (the checkpoint has {getattr(stored, name)!r}, asked "
+            f"{getattr(request, name)!r}); a resumed run may change only {', '.join(flag(n) for n in RESUMABLE)}"
+        )
+    for name in changed:
+        setattr(stored, name, getattr(request, name))
+
+
 def train(
     config: FFConfig,
     out_dir: str | Path | None = None,
@@ -141,40 +163,38 @@ def train(
     resume: str | Path | None = None,
     progress: bool = True,
     on_epoch: Callable[[Trained], bool] | None = None,
+    given: set[str] | None = None,
 ) -> Trained:
-    """Train for ``config.epochs`` epochs (continuing a checkpoint when ``resume`` is given);
-    writes ``model.pt`` and ``metrics.json`` to ``out_dir`` after every epoch. ``on_epoch``, if
-    given, is called after every epoch (its record is ``trained.history[-1]``) and stops training
-    by returning True (early stopping; see ``neuroff.studies.robustness``)."""
+    """Train for ``config.epochs`` epochs; writes ``model.pt`` and ``metrics.json`` to ``out_dir``
+    after every epoch. With ``resume``, continue that checkpoint up to ``config.epochs``: the
+    options in ``given`` (default: those that differ from their defaults) are applied, and any
+    that would change the model is refused. ``on_epoch``, if given, is called after every epoch
+    (its record is ``trained.history[-1]``) and stops training by returning True (early
+    stopping; see ``neuroff.studies.robustness``)."""
     if resume is not None:
-        trained = load_trained(resume, epochs=config.epochs)
+        trained = load_trained(resume, request=config, given=config.explicit() if given is None else given)
         config = trained.config
+    else:
+        config.validate(given or frozenset())
     ds = prepare_dataset(config, dataset)
     if resume is None:
         trained = create(config, ds)
+    family = config.family
     n, c = len(ds.x_train), ds.n_classes
     for epoch in range(trained.epoch, config.epochs):
         start = time.perf_counter()
-        _set_lr_scale(trained.rule, config.lr_decay**epoch)
-        if hasattr(trained.rule, "start_epoch"):  # rules with a per-epoch schedule (SCFF: which layer trains)
-            trained.rule.start_epoch(epoch)
+        trained.rule.on_epoch_start(epoch)
         order = torch.randperm(n, generator=trained.generator)
-        pairs = correct = 0.0
+        samples = correct = 0.0
         bar = tqdm(total=n, unit="sample", desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
         for lo in range(0, n, config.chunk):
             idx = order[lo : lo + config.chunk]
-            x, y = ds.x_train[idx], ds.y_train[idx]
-            y_neg = wrong_labels(y, c, trained.generator)
-            x_pos, x_neg = trained.embedding.embed(x, y), trained.embedding.embed(x, y_neg)
-            if getattr(trained.rule, "uses_labels", False):  # supervised rules (contrastive-hebbian) get the labels too
-                stats = trained.rule.step(trained.model, x_pos, x_neg, trained.generator, labels=y)
-            else:
-                stats = trained.rule.step(trained.model, x_pos, x_neg, trained.generator)
+            stats = trained.rule.step(trained.model, make_batch(trained, ds.x_train[idx], ds.y_train[idx], c))
             check_finite(trained)
-            pairs += stats["pairs"]
-            correct += stats["pair_correct"]
+            samples += stats.samples
+            correct += stats.correct
             bar.update(len(idx))
-            bar.set_postfix(pair_acc=f"{correct / pairs:.3f}")
+            bar.set_postfix_str(f"{family.train_metric} {correct / max(samples, 1):.3f}")
         bar.close()
         seconds = time.perf_counter() - start
         due = (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs
@@ -183,15 +203,18 @@ def train(
             "epoch": epoch + 1,
             "train_seconds": round(seconds, 3),
             "samples_per_s": round(n / seconds, 1) if seconds > 0 else math.inf,
-            "train_pair_accuracy": correct / max(pairs, 1),
+            "train_accuracy": correct / max(samples, 1),
+            "train_metric": family.train_metric,
             "test_accuracy": test_acc,
+            "test_metric": family.test_metric,
+            "n_test": len(ds.x_test),
         }
         trained.history.append(record)
         trained.epoch = epoch + 1
         if progress:
             print(
-                f"epoch {epoch + 1}: {record['samples_per_s']:.0f} samples/s, "
-                f"train pair accuracy {record['train_pair_accuracy']:.4f}, test accuracy {test_acc:.4f}"
+                f"epoch {epoch + 1}: {record['samples_per_s']:.0f} samples/s, train {family.train_metric} "
+                f"{record['train_accuracy']:.4f}, test {family.test_metric} {test_acc:.4f} ({len(ds.x_test)} samples)"
             )
         if out_dir is not None:
             save_trained(trained, Path(out_dir) / "model.pt")
@@ -201,24 +224,17 @@ def train(
     return trained
 
 
-def _set_lr_scale(rule: Rule, scale: float) -> None:
-    if hasattr(rule, "set_lr_scale"):
-        rule.set_lr_scale(scale)
-    elif scale != 1.0:
-        raise NeuroffError(f"rule {rule.name} does not support lr_decay; leave --lr-decay at 1")
-
-
 def save_trained(trained: Trained, path: str | Path) -> Path:
-    rule_state = trained.rule.state_dict() if hasattr(trained.rule, "state_dict") else {}
     return save_checkpoint(
         path,
         {
             "config": trained.config.to_dict(),
+            "family": trained.config.rule,
             "mode": trained.config.mode,
             "sizes": list(trained.model.sizes),
             "state_dict": trained.model.state_dict(),
             "label_embedding": {"kind": trained.embedding.kind, "codes": trained.embedding.codes},
-            "rule_state": rule_state,
+            "rule_state": trained.rule.state_dict(),
             "generator_state": trained.generator.get_state(),
             "epoch": trained.epoch,
             "metrics": trained.history,
@@ -226,21 +242,51 @@ def save_trained(trained: Trained, path: str | Path) -> Path:
     )
 
 
-def load_trained(path: str | Path, epochs: int | None = None) -> Trained:
-    """Rebuild a Trained from a checkpoint; ``epochs`` raises the target epoch count for resuming."""
+def convert_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """A format-v1 checkpoint as v2: options its family never read are reset to their defaults
+    (they had no effect), unresolved run options take the family's defaults (in ``validate``),
+    and the metrics' ``train_pair_accuracy`` becomes ``train_accuracy`` with its metric named."""
+    config = dict(data["config"])
+    family = get_family(config.get("rule", "ff"))
+    mode = config.get("mode") or family.modes[0]
+    read = {name for group in groups_read_by(family, mode) for name in group.field_names()}
+    defaults = FFConfig()
+    for name in list(config):
+        if name not in read and name not in ("mode", "embedding"):
+            config[name] = getattr(defaults, name)
+    metrics = []
+    for record in data.get("metrics", []):
+        record = dict(record)
+        if "train_pair_accuracy" in record:
+            record["train_accuracy"] = record.pop("train_pair_accuracy")
+            record["train_metric"] = family.train_metric
+        metrics.append(record)
+    return {**data, "config": config, "metrics": metrics, "family": family.name}
+
+
+def load_trained(
+    path: str | Path, epochs: int | None = None, request: FFConfig | None = None, given: set[str] | frozenset[str] = frozenset()
+) -> Trained:
+    """Rebuild a Trained from a checkpoint (format v2, or v1 through ``convert_v1``); ``epochs``
+    raises the target epoch count, ``request`` and ``given`` apply a resumed run's options
+    (``apply_resume_request``) before the rule and its schedule are built."""
     data = load_checkpoint(path)
     try:
+        if data["format"] == FORMAT_V1:
+            data = convert_v1(data)
         config = FFConfig.from_dict(dict(data["config"]))
         if epochs is not None:
             config.epochs = epochs
+        if request is not None:
+            apply_resume_request(config, request, set(given))
         config.validate()
         emb = data["label_embedding"]
         embedding = LabelEmbedding(emb["kind"], emb["codes"].shape[0], emb["codes"])
         generator = torch.Generator()
-        model, rule = build_model_and_rule(config, int(data["sizes"][0]), generator, int(emb["codes"].shape[0]))
+        model, rule = build(config, int(data["sizes"][0]), int(emb["codes"].shape[0]), generator)
         model.load_state_dict(data["state_dict"])
         generator.set_state(data["generator_state"])
-        if data.get("rule_state") and hasattr(rule, "load_state_dict"):
+        if data.get("rule_state"):
             rule.load_state_dict(data["rule_state"])
         epoch, history = int(data["epoch"]), list(data["metrics"])
     except NeuroffError:
@@ -253,8 +299,10 @@ def load_trained(path: str | Path, epochs: int | None = None) -> Trained:
 def checkpoint_info(path: str | Path) -> dict[str, Any]:
     data = load_checkpoint(path)
     return {
+        "format": data.get("format"),
         "neuroff_version": data.get("neuroff_version"),
         "current_version": __version__,
+        "family": data.get("family", (data.get("config") or {}).get("rule")),
         "mode": data.get("mode"),
         "sizes": data.get("sizes"),
         "epoch": data.get("epoch"),

@@ -25,7 +25,7 @@ import torch
 from tqdm import tqdm
 
 import neuroff
-from neuroff.config import FFConfig
+from neuroff.engine.options import FFConfig
 from neuroff.data import load_dataset
 from neuroff.data.pairing import LabelEmbedding
 from neuroff.core.encoding import encode

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from neuroff import __version__
-from neuroff.config import FFConfig
+from neuroff.engine.options import FFConfig
 from neuroff.engine.training import EVAL_SEED_OFFSET, Trained
 from neuroff.errors import NeuroffError
 from neuroff.io import atomic_write

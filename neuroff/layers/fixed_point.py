@@ -10,17 +10,26 @@ off-chip from the output spikes by ``decode_rasters``, the same decode the float
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
-from neuroff.config import FFConfig
 from neuroff.core.encoding import encode
-from neuroff.errors import NeuroffError
 from neuroff.core.goodness import HeadParams, probability
-from neuroff.layers.lif_stack import Presentation, SpikingFFNet, _score
+from neuroff.core.loihi_neurons import (
+    CubaParams,
+    check_cuba_params,
+    check_weights,
+    cuba_initial_state,
+    cuba_step,
+    dense_activation,
+)
 from neuroff.core.neurons import lif_initial_state, lif_step, trace_step
-from neuroff.core.loihi_neurons import CubaParams, check_cuba_params, check_weights, cuba_initial_state, cuba_step, dense_activation
+from neuroff.errors import NeuroffError
+from neuroff.layers.lif_stack import Presentation, SpikingFFNet, _score
+
+if TYPE_CHECKING:  # typing only: the run's options live in the engine, above this layer
+    from neuroff.engine.options import FFConfig
 
 
 class FixedLayer(NamedTuple):

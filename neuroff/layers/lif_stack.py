@@ -12,17 +12,29 @@ alike:
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 from torch import nn
 
-from neuroff.config import FFConfig
 from neuroff.core.encoding import encode
-from neuroff.errors import NeuroffError
 from neuroff.core.goodness import HeadParams, check_head, modulation, probability
-from neuroff.core.neurons import LIFParams, check_lif_params, lif_initial_state, lif_step, trace_step
-from neuroff.core.plasticity import NeoHebbianParams, eligibility_step, neo_hebbian_delta
+from neuroff.core.neurons import (
+    LIFParams,
+    check_lif_params,
+    lif_initial_state,
+    lif_step,
+    trace_step,
+)
+from neuroff.core.plasticity import (
+    NeoHebbianParams,
+    eligibility_step,
+    neo_hebbian_delta,
+)
+from neuroff.errors import NeuroffError
+
+if TYPE_CHECKING:  # typing only: the run's options live in the engine, above this layer
+    from neuroff.engine.options import FFConfig
 
 
 class Presentation(NamedTuple):

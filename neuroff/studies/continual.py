@@ -29,9 +29,10 @@ import torch
 from neuroff import engine
 from neuroff.studies.baselines import accuracy, train_backprop
 from neuroff.layers.spec import BlockSpec, blocks_from_layers, parse_blocks
-from neuroff.config import FFConfig
+from neuroff.engine.options import FFConfig
 from neuroff.data import Dataset, load_dataset
 from neuroff.errors import NeuroffError
+from neuroff.families.base import Readout
 from neuroff.io import atomic_write, write_json
 
 SPLIT_PAIRS: tuple[tuple[int, ...], ...] = ((0, 1), (2, 3), (4, 5), (6, 7), (8, 9))
@@ -61,13 +62,13 @@ def summarise(matrix: list[list[float]]) -> dict[str, Any]:
 def continual_rule(config: FFConfig, tasks: list[Dataset], work_dir: Path, progress: bool = True) -> list[list[float]]:
     """R for a neuroff rule: the tasks as consecutive epochs of one resumed engine run; each
     task's checkpoint stays in ``work_dir/task<k>``."""
+    if config.family.readout is Readout.PROBE:
+        raise NeuroffError(f"rule {config.rule} learns no classifier; the continual protocol needs one")
     matrix, per_task = [], config.epochs
     for k, task in enumerate(tasks):
         cfg = dataclasses.replace(config, epochs=(k + 1) * per_task, n_train=None, n_test=None)
         resume = work_dir / f"task{k - 1}" / "model.pt" if k else None
         trained = engine.train(cfg, out_dir=work_dir / f"task{k}", dataset=task, resume=resume, progress=progress)
-        if getattr(trained.model, "label_free", False):
-            raise NeuroffError(f"rule {config.rule} learns no classifier; the continual protocol needs one")
         matrix.append([engine.evaluate(trained, t.x_test, t.y_test) for t in tasks])
     return matrix
 
@@ -124,7 +125,7 @@ def run_continual(
     if backprop:
         spec = network_spec(config, ds.n_features)
         act = bp_activation or (config.ch_activation if config.rule == "contrastive-hebbian" else "relu")
-        matrix = continual_backprop(spec, tasks, config.epochs, config.effective_batch_size, bp_lr, config.seed, progress, act)
+        matrix = continual_backprop(spec, tasks, config.epochs, config.batch_size, bp_lr, config.seed, progress, act)
         report["methods"]["backprop"] = summarise(matrix)
         report["backprop_lr"], report["backprop_activation"] = bp_lr, act
     write_json(out / "continual.json", report)

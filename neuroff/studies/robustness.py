@@ -32,7 +32,7 @@ import torch
 
 from neuroff.studies.baselines import accuracy, train_backprop
 from neuroff.layers.spec import BlockSpec, Dense, format_blocks, parse_blocks
-from neuroff.config import FFConfig
+from neuroff.engine.options import FFConfig
 from neuroff.data import Dataset, load_dataset, validation_split
 from neuroff.studies.early_stopping import EarlyStopping
 from neuroff.errors import NeuroffError

@@ -37,13 +37,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neuroff.layers.spec import Conv, Dense, Layer, Shape, conv_output_shape
 from neuroff.errors import NeuroffError
+from neuroff.families.contrastive_hebbian.options import ACTIVATIONS, WEIGHT_NORMS
+from neuroff.layers.spec import Conv, Dense, Layer, Shape, conv_output_shape
 
 NORM_EPS = 1e-8
 CONV_CLIP = 10.0
-ACTIVATIONS = ("tanh", "relu")
-WEIGHT_NORMS = ("fan-out", "fan-in")  # which weights of a dense layer are L2-normalised to 1 together
 
 
 # ---------------------------------------------------------------- the local contrastive loss
@@ -291,12 +290,13 @@ class ContrastiveHebbianNet(nn.Module):
     def n_weights(self) -> int:
         return sum(w.numel() + getattr(self, f"bias_{i}").numel() for i, w in enumerate(self.weights))
 
-    def stepped_params(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def stepped_params(self, i: int, eta_scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
         """Layer i's weights after its pending update, as functions of the C's (and only of them):
-        W' = finish(W + η (C ⊗ ...) ∘ ΔW), b' = b + η C_post ∘ Δb. The stored weights and updates
-        enter detached, so a backward pass through W' reaches the C's and never a weight."""
+        W' = finish(W + η (C ⊗ ...) ∘ ΔW), b' = b + η C_post ∘ Δb, with η the layer's Hebbian rate
+        times ``eta_scale`` (the rule's schedule). The stored weights and updates enter detached, so
+        a backward pass through W' reaches the C's and never a weight."""
         layer, c = self.layer_specs[i], list(self.c[i])
-        eta = self.eta_conv if isinstance(layer, Conv) else self.eta
+        eta = (self.eta_conv if isinstance(layer, Conv) else self.eta) * eta_scale
         w, b = (t.detach() for t in self.layer_params(i))
         dw, db = getattr(self, f"delta_w_{i}").detach(), getattr(self, f"delta_b_{i}").detach()
         return stepped_weight(layer, w, dw, c, eta, self.weight_norm), b + eta * c[0] * db

@@ -23,11 +23,19 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from neuroff.families.contrastive_hebbian.model import ContrastiveHebbianNet, contrastive_local_grad, hebbian_descent, pair_masks
 from neuroff.errors import NeuroffError
+from neuroff.families.base import Batch, LRSchedule, RuleBase, StepStats
+from neuroff.families.contrastive_hebbian.model import (
+    ContrastiveHebbianNet,
+    contrastive_local_grad,
+    hebbian_descent,
+    pair_masks,
+)
+from neuroff.families.contrastive_hebbian.options import ContrastiveHebbianOptions
 
-META_LR = 0.03
-META_WEIGHT_DECAY = 0.003
+# the defaults live in the options; named here for callers that build the rule directly
+META_LR = ContrastiveHebbianOptions.ch_meta_lr
+META_WEIGHT_DECAY = ContrastiveHebbianOptions.ch_meta_weight_decay
 
 
 def local_updates(
@@ -56,9 +64,11 @@ def meta_step(
     labels: torch.Tensor,
     momentum: float = 0.0,
     smoothing: float = 0.0,
+    eta_scale: float = 1.0,
 ) -> tuple[float, int]:
-    """One mini-batch (steps 1-5 of the module docstring); returns (cross-entropy, correct)."""
-    params = [model.stepped_params(i) for i in range(model.n_layers)]
+    """One mini-batch (steps 1-5 of the module docstring); returns (cross-entropy, correct).
+    ``eta_scale`` multiplies the model's Hebbian rates (the rule's --ch-eta-decay schedule)."""
+    params = [model.stepped_params(i, eta_scale) for i in range(model.n_layers)]
     hidden, logits = model.forward_with(x, params)
     inputs = [x.reshape(-1, *model.in_shape), *hidden]
     updates = local_updates(model, inputs, params, logits, labels, smoothing)
@@ -78,9 +88,10 @@ def meta_step(
     return float(loss.detach()), int((logits.detach().argmax(1) == labels).sum())
 
 
-class ContrastiveHebbianRule:
+class ContrastiveHebbianRule(RuleBase):
+    """Consumes labelled samples (``Consumes.LABELLED_SAMPLES``): ``batch.labels`` are the true labels."""
+
     name = "contrastive-hebbian"
-    uses_labels = True  # the engine passes the true labels to step()
 
     def __init__(
         self,
@@ -91,6 +102,7 @@ class ContrastiveHebbianRule:
         smoothing: float = 0.0,
         batch_size: int = 64,
         eta_decay: float = 1.0,
+        schedule: LRSchedule = LRSchedule(),
     ) -> None:
         if not 0.0 <= momentum < 1.0 or not 0.0 <= smoothing < 1.0:
             raise NeuroffError(f"momentum={momentum} and smoothing={smoothing} must lie in [0, 1)")
@@ -98,39 +110,30 @@ class ContrastiveHebbianRule:
             raise NeuroffError(f"eta_decay={eta_decay} must lie in (0, 1]; 1 keeps the Hebbian rates constant")
         self.meta_lr, self.momentum, self.smoothing, self.batch_size = meta_lr, momentum, smoothing, batch_size
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=meta_lr, weight_decay=meta_weight_decay)
-        self.model, self.eta_decay = model, eta_decay
-        self.base_eta, self.base_eta_conv = model.eta, model.eta_conv
+        self.eta_decay, self.schedule = eta_decay, schedule
+        self.eta_scale = 1.0
 
-    def start_epoch(self, epoch: int) -> None:
-        """--ch-eta-decay: the Hebbian rates of epoch k (0-based) are η · decay^k. Set from the
-        base rates each epoch, so a resumed run continues the same schedule."""
-        scale = self.eta_decay**epoch
-        self.model.eta, self.model.eta_conv = self.base_eta * scale, self.base_eta_conv * scale
-
-    def set_lr_scale(self, scale: float) -> None:
-        """The engine's --lr-decay scales the meta learning rate of the C's."""
+    def on_epoch_start(self, epoch: int) -> None:
+        """--ch-eta-decay: the Hebbian rates of epoch k (0-based) are η · decay^k; --lr-decay
+        scales the meta learning rate of the C's. Both are set from the base values each epoch,
+        so a resumed run continues the same schedule."""
+        self.eta_scale = self.eta_decay**epoch
         for group in self.optimizer.param_groups:
-            group["lr"] = self.meta_lr * scale
+            group["lr"] = self.meta_lr * self.schedule.scale(epoch)
 
-    def step(
-        self,
-        model: ContrastiveHebbianNet,
-        x_pos: torch.Tensor,
-        x_neg: torch.Tensor,
-        generator: torch.Generator,
-        labels: torch.Tensor | None = None,
-    ) -> dict[str, float]:
-        """Train on the chunk x_pos (no label embedded) with its labels; x_neg is unused.
-        ``pair_correct`` counts correctly classified training samples (before their update)."""
-        if labels is None:
-            raise NeuroffError("the contrastive-hebbian rule is supervised: call step(..., labels=y)")
-        n, correct, loss_sum = x_pos.shape[0], 0, 0.0
+    def step(self, model: ContrastiveHebbianNet, batch: Batch) -> StepStats:
+        """Train on the chunk ``batch.x`` (no label embedded) with ``batch.labels``; ``correct``
+        counts correctly classified training samples (before their update)."""
+        if batch.labels is None:
+            raise NeuroffError("the contrastive-hebbian rule is supervised: pass Batch(x, generator, labels=y)")
+        x_all, labels = batch.x, batch.labels
+        n, correct, loss_sum = x_all.shape[0], 0, 0.0
         for lo in range(0, n, self.batch_size):
-            x, y = x_pos[lo : lo + self.batch_size], labels[lo : lo + self.batch_size]
-            loss, ok = meta_step(model, self.optimizer, x, y, self.momentum, self.smoothing)
+            x, y = x_all[lo : lo + self.batch_size], labels[lo : lo + self.batch_size]
+            loss, ok = meta_step(model, self.optimizer, x, y, self.momentum, self.smoothing, self.eta_scale)
             correct += ok
             loss_sum += loss * len(y)
-        return {"pairs": float(n), "pair_correct": float(correct), "loss": loss_sum / max(n, 1)}
+        return StepStats(n, correct, loss_sum / max(n, 1))
 
     def state_dict(self) -> dict:
         return {"optimizer": self.optimizer.state_dict()}

@@ -6,22 +6,24 @@ from __future__ import annotations
 
 import torch
 
-from neuroff.families.optimizers import LocalOptimizers
-
 from neuroff.core.goodness import ff_loss
 from neuroff.families.ff.model import AnalogFFNet
+from neuroff.families.base import Batch, LRSchedule, StepStats
+from neuroff.families.optimizers import LocalOptimizers
 
 
 class FFAutogradRule(LocalOptimizers):
     name = "ff-autograd"
 
-    def __init__(self, model: AnalogFFNet, optimizer: str = "adam", lr: float = 0.003, batch_size: int = 64) -> None:
+    def __init__(
+        self, model: AnalogFFNet, optimizer: str = "adam", lr: float = 0.003, batch_size: int = 64,
+        schedule: LRSchedule = LRSchedule(),
+    ) -> None:
         self.batch_size = batch_size
-        self.init_optimizers(model.layers, optimizer, lr)
+        self.init_optimizers(model.layers, optimizer, lr, schedule)
 
-    def step(
-        self, model: AnalogFFNet, x_pos: torch.Tensor, x_neg: torch.Tensor, generator: torch.Generator
-    ) -> dict[str, float]:
+    def step(self, model: AnalogFFNet, batch: Batch) -> StepStats:
+        x_pos, x_neg = batch.x, batch.x_neg
         n, correct, loss_sum = x_pos.shape[0], 0.0, 0.0
         for lo in range(0, n, self.batch_size):
             xp, xn = x_pos[lo : lo + self.batch_size], x_neg[lo : lo + self.batch_size]
@@ -38,5 +40,5 @@ class FFAutogradRule(LocalOptimizers):
             with torch.no_grad():
                 p = torch.exp(-ff_loss(z, torch.ones_like(s), model.head))
                 correct += float((p[: xp.shape[0]] > p[xp.shape[0] :]).sum())
-        return {"pairs": float(n), "pair_correct": correct, "loss": loss_sum / max(n, 1)}
+        return StepStats(n, correct, loss_sum / max(n, 1))
 

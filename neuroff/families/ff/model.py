@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
-from neuroff.config import FFConfig
 from neuroff.core.goodness import HeadParams, check_head, probability
 from neuroff.layers.lif_stack import _score
+
+if TYPE_CHECKING:  # typing only: the run's options live in the engine, above this layer
+    from neuroff.engine.options import FFConfig
 
 
 class AnalogFFNet(nn.Module):

@@ -12,24 +12,27 @@ import numpy as np
 import torch
 
 from neuroff.families.ff import online_kernel as online
+from neuroff.families.base import Batch, LRSchedule, RuleBase, StepStats
 from neuroff.layers.lif_stack import SpikingFFNet
 
 
-class NeoHebbianRule:
+class NeoHebbianRule(RuleBase):
     name = "neo-hebbian"
 
-    def __init__(self, batch_size: int = 1, sparse: bool = True, use_kernel: bool = True) -> None:
+    def __init__(
+        self, batch_size: int = 1, sparse: bool = True, use_kernel: bool = True, schedule: LRSchedule = LRSchedule()
+    ) -> None:
         self.batch_size = batch_size
         self.sparse = sparse
         self.use_kernel = use_kernel
+        self.schedule = schedule
         self.lr_scale = 1.0
 
-    def set_lr_scale(self, scale: float) -> None:
-        self.lr_scale = scale
+    def on_epoch_start(self, epoch: int) -> None:
+        self.lr_scale = self.schedule.scale(epoch)
 
-    def step(
-        self, model: SpikingFFNet, x_pos: torch.Tensor, x_neg: torch.Tensor, generator: torch.Generator
-    ) -> dict[str, float]:
+    def step(self, model: SpikingFFNet, batch: Batch) -> StepStats:
+        x_pos, x_neg, generator = batch.x, batch.x_neg, batch.generator
         n = x_pos.shape[0]
         xs = torch.stack([x_pos, x_neg], 1).reshape(2 * n, -1)  # presentation order pos_0, neg_0, ...
         if self.batch_size == 1 and self.use_kernel:
@@ -38,7 +41,7 @@ class NeoHebbianRule:
         spikes = model.encode(xs, generator)
         return self.reference(model, spikes)
 
-    def reference(self, model: SpikingFFNet, spikes: torch.Tensor) -> dict[str, float]:
+    def reference(self, model: SpikingFFNet, spikes: torch.Tensor) -> StepStats:
         """The torch path on given spike trains [T, 2n, D] (pos_0, neg_0, ...), in mini-batches."""
         n = spikes.shape[1] // 2
         p_pos, p_neg = [], []
@@ -97,5 +100,5 @@ class NeoHebbianRule:
         return torch.from_numpy(p_last[:, -1])
 
 
-def _pair_stats(p_pos: torch.Tensor, p_neg: torch.Tensor) -> dict[str, float]:
-    return {"pairs": float(len(p_pos)), "pair_correct": float((p_pos > p_neg).sum())}
+def _pair_stats(p_pos: torch.Tensor, p_neg: torch.Tensor) -> StepStats:
+    return StepStats(len(p_pos), float((p_pos > p_neg).sum()))

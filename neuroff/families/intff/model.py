@@ -32,11 +32,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neuroff.layers.spec import BlockSpec, Shape, format_blocks, layer_shapes
 from neuroff.errors import NeuroffError
+from neuroff.families.intff.options import IntFFOptions
 from neuroff.layers.build import build_layer, layer_forward
+from neuroff.layers.spec import BlockSpec, Shape, format_blocks, layer_shapes
 
-DEFAULT_THRESHOLD = 1.5
+DEFAULT_THRESHOLD = IntFFOptions.intff_threshold  # written once, in the options
 
 
 def mean_goodness(z: torch.Tensor) -> torch.Tensor:

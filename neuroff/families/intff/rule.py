@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import torch
 
-from neuroff.families.optimizers import LocalOptimizers
-
 from neuroff.families.intff.model import IntFFNet, intff_loss, mean_goodness
+from neuroff.families.base import Batch, LRSchedule, StepStats
+from neuroff.families.optimizers import LocalOptimizers
 
 
 class IntFFRule(LocalOptimizers):
     name = "intff"
 
-    def __init__(self, model: IntFFNet, optimizer: str = "adam", lr: float = 0.003, batch_size: int = 64) -> None:
+    def __init__(
+        self, model: IntFFNet, optimizer: str = "adam", lr: float = 0.003, batch_size: int = 64,
+        schedule: LRSchedule = LRSchedule(),
+    ) -> None:
         self.batch_size = batch_size
-        self.init_optimizers(model.blocks, optimizer, lr)
+        self.init_optimizers(model.blocks, optimizer, lr, schedule)
 
-    def step(
-        self, model: IntFFNet, x_pos: torch.Tensor, x_neg: torch.Tensor, generator: torch.Generator
-    ) -> dict[str, float]:
+    def step(self, model: IntFFNet, batch: Batch) -> StepStats:
+        x_pos, x_neg = batch.x, batch.x_neg
         n, correct, loss_sum = x_pos.shape[0], 0.0, 0.0
         for lo in range(0, n, self.batch_size):
             xp, xn = x_pos[lo : lo + self.batch_size], x_neg[lo : lo + self.batch_size]
@@ -42,5 +44,5 @@ class IntFFRule(LocalOptimizers):
                 loss_sum += float(loss.detach()) * m
             score = model.score(goodness)
             correct += float((score[:m] > score[m:]).sum())
-        return {"pairs": float(n), "pair_correct": correct, "loss": loss_sum / max(n, 1)}
+        return StepStats(n, correct, loss_sum / max(n, 1))
 

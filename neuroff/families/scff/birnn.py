@@ -51,9 +51,7 @@ def rows_as_sequence(x: torch.Tensor, image_shape: tuple[int, ...]) -> torch.Ten
 
 class SCFFBiRNN(nn.Module):
     """One bidirectional recurrent SCFF layer of ``hidden`` units per direction; the shared model
-    interface of the label-free SCFF nets (``label_free``, ``latents``, ``sizes``, ``weights``)."""
-
-    label_free = True
+    interface of the label-free SCFF nets (``latents``, ``sizes``, ``weights``)."""
 
     def __init__(self, image_shape: tuple[int, ...], hidden: int, generator: torch.Generator) -> None:
         super().__init__()

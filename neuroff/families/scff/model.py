@@ -53,16 +53,19 @@ LIF dynamics unchanged.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neuroff.layers.spec import Conv, Dense, Layer, Shape, layer_shapes, BlockSpec
-from neuroff.config import FFConfig
 from neuroff.errors import NeuroffError
 from neuroff.layers.build import build_layer
 from neuroff.layers.lif_stack import SpikingFFNet
+from neuroff.layers.spec import BlockSpec, Conv, Dense, Layer, Shape, layer_shapes
+
+if TYPE_CHECKING:  # typing only: the run's options live in the engine, above this layer
+    from neuroff.engine.options import FFConfig
 
 STD_EPS = 1e-8
 ALGORITHMS = (1, 2)
@@ -173,10 +176,8 @@ def probe_pool(t: torch.Tensor, grid: int) -> torch.Tensor:
 
 class SCFFNet(nn.Module):
     """Feedforward analog SCFF net (dense and conv layers, ``neuroff.layers.spec`` layers, one per
-    block) with the shared model interface; ``label_free``: no label ever reaches it, so it has no
-    goodness prediction and is judged by a linear probe."""
-
-    label_free = True
+    block) with the shared model interface; no label ever
+    reaches it, so it has no goodness prediction and is judged by a linear probe (``Readout.PROBE``)."""
 
     def __init__(
         self,
@@ -305,8 +306,6 @@ class SCFFNet(nn.Module):
 class SpikingSCFFNet(SpikingFFNet):
     """The spiking LIF stack of the core with SCFF's third factor; only ``plastic_layer``
     learns (the others get M = 0). Layer 0 sees the summed spike trains of a pair."""
-
-    label_free = True
 
     def __init__(
         self, config: FFConfig, n_inputs: int, generator: torch.Generator, probe_layers: list[int] | None = None

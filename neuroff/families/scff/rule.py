@@ -19,9 +19,15 @@ from __future__ import annotations
 
 import torch
 
+from neuroff.families.base import Batch, LRSchedule, RuleBase, StepStats
 from neuroff.families.optimizers import LocalOptimizers
-
-from neuroff.families.scff.model import SCFFNet, SpikingSCFFNet, pair_shift, scff_loss, trainable_layer
+from neuroff.families.scff.model import (
+    SCFFNet,
+    SpikingSCFFNet,
+    pair_shift,
+    scff_loss,
+    trainable_layer,
+)
 
 
 class SCFFRule(LocalOptimizers):
@@ -36,18 +42,21 @@ class SCFFRule(LocalOptimizers):
         thresholds: tuple[float, float] = (1.0, 2.0),
         lam: float = 0.001,
         epochs_per_layer: int = 1,
+        schedule: LRSchedule = LRSchedule(),
     ) -> None:
         self.batch_size = batch_size
         self.thresholds = thresholds
         self.lam = lam
         self.epochs_per_layer = epochs_per_layer
         self.layer = 0
-        self.init_optimizers(model.units, optimizer, lr)
+        self.init_optimizers(model.units, optimizer, lr, schedule)
 
-    def start_epoch(self, epoch: int) -> None:
+    def on_epoch_start(self, epoch: int) -> None:
+        super().on_epoch_start(epoch)
         self.layer = trainable_layer(epoch, self.epochs_per_layer, len(self.optimizers))
 
-    def step(self, model: SCFFNet, x_pos: torch.Tensor, x_neg: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
+    def step(self, model: SCFFNet, batch: Batch) -> StepStats:
+        x_pos, generator = batch.x, batch.generator
         n, correct, loss_sum = x_pos.shape[0], 0.0, 0.0
         for lo in range(0, n, self.batch_size):
             x = x_pos[lo : lo + self.batch_size]
@@ -62,27 +71,24 @@ class SCFFRule(LocalOptimizers):
             # a pair is "correct" when the positive's mean goodness exceeds its negative's
             correct += float((g_pos.detach().reshape(len(x), -1).mean(1) > g_neg.detach().reshape(len(x), -1).mean(1)).sum())
             loss_sum += float(loss.detach()) * x.shape[0]
-        return {"pairs": float(n), "pair_correct": correct, "loss": loss_sum / max(n, 1), "layer": float(self.layer)}
+        return StepStats(n, correct, loss_sum / max(n, 1), {"layer": float(self.layer)})
 
 
-class SpikingSCFFRule:
+class SpikingSCFFRule(RuleBase):
     name = "scff-neo-hebbian"
 
-    def __init__(self, batch_size: int = 32, epochs_per_layer: int = 1) -> None:
+    def __init__(self, batch_size: int = 32, epochs_per_layer: int = 1, schedule: LRSchedule = LRSchedule()) -> None:
         self.batch_size = batch_size
         self.epochs_per_layer = epochs_per_layer
+        self.schedule = schedule
         self.lr_scale = 1.0
         self.epoch = 0
 
-    def set_lr_scale(self, scale: float) -> None:
-        self.lr_scale = scale
+    def on_epoch_start(self, epoch: int) -> None:
+        self.epoch, self.lr_scale = epoch, self.schedule.scale(epoch)
 
-    def start_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def step(
-        self, model: SpikingSCFFNet, x_pos: torch.Tensor, x_neg: torch.Tensor, generator: torch.Generator
-    ) -> dict[str, float]:
+    def step(self, model: SpikingSCFFNet, batch: Batch) -> StepStats:
+        x_pos, generator = batch.x, batch.generator
         layer = trainable_layer(self.epoch, self.epochs_per_layer, model.n_layers)
         model.plastic_layer = layer
         # only the plastic layer keeps an eligibility trace: with M = 0 and E = 0 the others cannot change
@@ -102,4 +108,4 @@ class SpikingSCFFRule:
                 out = model.present(model.pair_spikes(x, xc, generator), torch.full((m,), s, dtype=torch.float64), plasticity)
                 g.append((out.traces[layer] ** 2).mean(-1))
             correct += float((g[0] > g[1]).sum())
-        return {"pairs": float(n), "pair_correct": correct, "layer": float(layer)}
+        return StepStats(n, correct, None, {"layer": float(layer)})

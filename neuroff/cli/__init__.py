@@ -7,90 +7,37 @@ import argparse
 import json
 import sys
 from dataclasses import fields
-from typing import Any
 
 from neuroff import __version__
-from neuroff.config import RULE_FAMILIES, FFConfig, load_config_file
+from neuroff.cli.options import add_option_groups, config_from_args
 from neuroff.errors import NeuroffError
 
 
-def _int_list(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers, e.g. 200,200") from None
-    if not values or any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"{text!r}: sizes must be positive integers, e.g. 200,200")
-    return values
+class Parser(argparse.ArgumentParser):
+    """argparse with neuroff's one-line errors: ``neuroff: error: <problem>; <fix>``, exit 2."""
 
-
-def _bool(text: str) -> bool:
-    if text.lower() in ("1", "true", "yes", "on"):
-        return True
-    if text.lower() in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"{text!r} is not a boolean (true/false)")
-
-
-def _add_config_options(p: argparse.ArgumentParser) -> None:
-    """One --option per FFConfig field, so the CLI and the config file cannot drift apart."""
-    choices = {
-        "mode": ("spiking", "analog"),
-        "rule": RULE_FAMILIES,
-        "head": ("sigma", "sym"),
-        "encoder": ("rate", "latency"),
-        "embedding": ("code", "onehot", "none"),
-        "ch_activation": ("tanh", "relu"),
-        "ch_weight_norm": ("fan-out", "fan-in"),
-        "reset": ("zero", "subtract"),
-        "trace": ("count", "leaky", "hard-leaky"),
-        "init": ("uniform", "normal", "positive"),
-        "optimizer": ("adam", "sgd"),
-        "latency_mode": ("linear", "log"),
-        "probe": ("logreg", "adam"),
-    }
-    for f in fields(FFConfig):
-        flag = "--" + f.name.replace("_", "-")
-        if f.name in ("layers", "score_layers"):
-            p.add_argument(flag, type=_int_list if f.name == "layers" else _nonneg_list, default=None)
-        elif f.type in ("bool",):
-            p.add_argument(flag, type=_bool, default=None, metavar="true|false")
-        elif f.type in ("int", "int | None"):
-            p.add_argument(flag, type=int, default=None)
-        elif f.type == "float":
-            p.add_argument(flag, type=float, default=None)
-        else:
-            p.add_argument(flag, default=None, choices=choices.get(f.name))
-
-
-def _nonneg_list(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of layer indices") from None
-
-
-def config_from_args(args: argparse.Namespace) -> FFConfig:
-    data: dict[str, Any] = load_config_file(args.config) if args.config else {}
-    for f in fields(FFConfig):
-        value = getattr(args, f.name, None)
-        if value is not None:
-            data[f.name] = value
-    return FFConfig.from_dict(data).validate()
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"neuroff: error: {message}; see `{self.prog} --help`", file=sys.stderr)
+        sys.exit(2)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="neuroff", description="Spiking and analog Forward-Forward learning.")
+    parser = Parser(prog="neuroff", description="Spiking and analog Forward-Forward learning with local rules.")
     parser.add_argument("--version", action="version", version=f"neuroff {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    train = sub.add_parser("train", help="train a spiking or analog FF network")
+    train = sub.add_parser(
+        "train", help="train a network with a local rule family",
+        description="Train a network with one rule family (--rule). Each option belongs to one group; "
+        "a family refuses the options of groups it does not read. Unset options take the family's defaults.",
+    )
     train.add_argument("--config", help="JSON file of options (command-line options override it)")
     train.add_argument("--out", default=None, help="directory for model.pt and metrics.json")
-    train.add_argument("--resume", default=None, help="continue training this checkpoint up to --epochs")
+    train.add_argument("--resume", default=None, help="continue training this checkpoint up to --epochs; "
+                       "only epochs, schedule and evaluation options may change")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--threads", type=int, default=1, help="torch/BLAS/OpenMP threads (default 1; 0: library defaults)")
-    _add_config_options(train)
+    add_option_groups(train)
 
     ev = sub.add_parser("evaluate", help="test accuracy of a checkpoint")
     ev.add_argument("checkpoint")
@@ -145,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="activation of the backprop reference (default: the rule's, --ch-activation for contrastive-hebbian, else relu)")
     cont.add_argument("--threads", type=int, default=1, help="torch/BLAS/OpenMP threads (default 1; 0: library defaults)")
     cont.add_argument("--quiet", action="store_true", help="no progress bars")
-    _add_config_options(cont)  # --epochs = epochs per task
+    add_option_groups(cont)  # --epochs = epochs per task
     return parser
 
 
@@ -161,21 +108,25 @@ def run(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     from neuroff import engine  # deferred: argparse errors and --help stay instant
     from neuroff.data import load_dataset
+    from neuroff.families.base import Readout
 
     if args.command == "train":
-        config = config_from_args(args)
-        trained = engine.train(config, out_dir=args.out, resume=args.resume, progress=not args.quiet)
+        config, given = config_from_args(args)
+        trained = engine.train(config, out_dir=args.out, resume=args.resume, progress=not args.quiet, given=given)
         last = trained.history[-1] if trained.history else {}
-        print(json.dumps({"epochs": trained.epoch, "test_accuracy": last.get("test_accuracy"), "out": args.out}))
+        print(json.dumps({"epochs": trained.epoch, "test_accuracy": last.get("test_accuracy"),
+                          "test_metric": trained.config.family.test_metric, "out": args.out}))
     elif args.command == "evaluate":
         trained = engine.load_trained(args.checkpoint)
         ds = load_dataset(args.dataset or trained.config.dataset, seed=trained.config.seed)
         ds = ds.subset(None, args.n_test)
-        result = {"checkpoint": args.checkpoint, "dataset": ds.name, "test_accuracy": engine.test_accuracy(trained, ds)}
+        family = trained.config.family
+        result = {"checkpoint": args.checkpoint, "dataset": ds.name, "n_test": len(ds.x_test),
+                  "test_accuracy": engine.test_accuracy(trained, ds), "test_metric": family.test_metric}
         if args.readout == "linear":
             # a label-free model's test accuracy already is this read-out: do not train it twice
-            label_free = getattr(trained.model, "label_free", False)
-            result["linear_readout_accuracy"] = result["test_accuracy"] if label_free else engine.readout_accuracy(trained, ds)
+            probed = family.readout is Readout.PROBE
+            result["linear_readout_accuracy"] = result["test_accuracy"] if probed else engine.readout_accuracy(trained, ds)
         print(json.dumps(result))
     elif args.command == "info":
         print(json.dumps(engine.checkpoint_info(args.checkpoint), indent=2))
@@ -203,7 +154,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "continual":
         from neuroff.studies.continual import format_report, run_continual
 
-        report = run_continual(config_from_args(args), args.out, backprop=not args.no_backprop, bp_lr=args.bp_lr,
+        config, given = config_from_args(args)
+        report = run_continual(config.validate(given), args.out, backprop=not args.no_backprop, bp_lr=args.bp_lr,
                                bp_activation=args.bp_activation, progress=not args.quiet)  # fmt: skip
         print(format_report(report), end="")
     return 0

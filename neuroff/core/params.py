@@ -1,0 +1,39 @@
+"""Parameter tuples of the core components and the names they accept, as plain data (no torch),
+so option declarations and the CLI can read the defaults without loading the numerics.
+
+The equations these parameters enter are written in ``neuroff.core.neurons`` (LIF, traces),
+``neuroff.core.goodness`` (heads) and ``neuroff.core.plasticity`` (neo-Hebbian rule)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+RESETS = ("zero", "subtract")
+TRACES = ("count", "leaky", "hard-leaky")
+HEADS = ("sigma", "sym")
+ENCODERS = ("rate", "latency")
+
+
+class LIFParams(NamedTuple):
+    """Per-step LIF parameters. ``beta`` is the membrane decay per step, exp(-dt / tau_mem)."""
+
+    beta: float = 0.85
+    threshold: float = 1.0
+    reset: str = "zero"
+    refractory_steps: int = 0
+
+
+class HeadParams(NamedTuple):
+    """P(positive) head: ``kind`` sigma (alpha, theta) or sym (eps)."""
+
+    kind: str = "sym"
+    alpha: float = 6.0
+    theta: float = 1.0
+    eps: float = 0.01
+
+
+class NeoHebbianParams(NamedTuple):
+    lr: float = 0.002  # c
+    tau: float = 0.1  # eligibility mixing per learning step
+    nu: float = 1.0  # how much of E is added to W per learning step
+    learn_start: int = 16  # learning happens on steps t >= learn_start (0-based)

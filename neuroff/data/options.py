@@ -1,0 +1,20 @@
+"""Options of the label embedding (``neuroff.data.pairing``); no torch, so the CLI reads them instantly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from neuroff.options import OptionGroup, option
+
+EMBEDDINGS = ("code", "onehot", "none")
+
+
+@dataclass
+class LabelEmbeddingOptions(OptionGroup):
+    title: ClassVar[str] = "label embedding"
+    embedding: str | None = option(
+        None, "how the label enters the input: appended random code, one-hot overlay, or none; "
+        "default: the family's (code for ff and intff, none for scff and contrastive-hebbian)", choices=EMBEDDINGS)
+    code_bits: int = option(100, "code embedding: bits of each class's random code", unit="features")
+    code_p: float = option(0.3, "code embedding: probability that a code bit is 1")

@@ -1,0 +1,218 @@
+"""The options of one run: the run's own (``RunOptions``: data, epochs, batch, seed, schedule,
+evaluation) composed with every component's option group into the flat ``FFConfig`` that config
+files, checkpoints and the CLI share (one key per field; each field declared once, in its group).
+
+``FFConfig.validate()`` resolves what the user left to the family (mode, embedding, batch size,
+epochs: ``Family.defaults``) and refuses an option that the chosen family and mode do not read,
+naming the family it belongs to."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+from neuroff.data.options import LabelEmbeddingOptions
+from neuroff.errors import NeuroffError
+from neuroff.families.base import MODES, Family, Readout
+from neuroff.families.contrastive_hebbian.options import ContrastiveHebbianOptions
+from neuroff.families.intff.options import IntFFOptions
+from neuroff.families.registry import FAMILIES, get_family
+from neuroff.families.scff.options import AnalogSCFFOptions, SCFFOptions, SpikingSCFFOptions
+from neuroff.layers.options import (
+    AnalogTrainingOptions,
+    GoodnessHeadOptions,
+    InputNormalisationOptions,
+    LayerSpecOptions,
+    LIFNeuronOptions,
+    NeoHebbianOptions,
+    SpikeEncoderOptions,
+)
+from neuroff.options import OptionGroup, flag, option
+
+PROBES = ("logreg", "adam")
+
+
+@dataclass
+class RunOptions(OptionGroup):
+    title: ClassVar[str] = "run"
+    rule: str = option("ff", "rule family to train", choices=tuple(FAMILIES))
+    mode: str | None = option(None, "substrate: spiking (LIF, neo-Hebbian) or analog (PyTorch); default: the family's first", choices=MODES)
+    dataset: str = option("digits", "digits, mnist5k, fashion-mnist, or idx:<dir> of IDX files")
+    layers: list[int] = option(help="hidden layer sizes, e.g. 200,200", unit="neurons", factory=lambda: [200])
+    epochs: int | None = option(None, "epochs to train (with --resume: the total to reach); default: the family's", unit="epochs")
+    batch_size: int | None = option(None, "samples per update; default: the family's (spiking FF 1 = online)", unit="samples")
+    lr_decay: float = option(1.0, "learning rates are multiplied by this ** epoch (0-based)")
+    seed: int = option(0, "seeds every random draw: init, shuffling, wrong labels, spikes")
+    n_train: int | None = option(None, "use the first N training samples (default: all)", unit="samples")
+    n_test: int | None = option(None, "use the first N test samples (default: all)", unit="samples")
+    chunk: int = option(256, "samples handed to the rule at a time (progress and finiteness checks between chunks)", unit="samples")
+    eval_every: int = option(1, "test after every this many epochs (and after the last)", unit="epochs")
+
+
+@dataclass
+class EvaluationOptions(OptionGroup):
+    title: ClassVar[str] = "scoring (ff, intff, scff)"
+    score_layers: list[int] | None = option(None, "layers (blocks) whose goodness is summed for the prediction, or read by the probe; default: all")
+    eval_repeats: int = option(1, "spiking: presentations averaged per candidate at test time (spike noise)")
+
+
+@dataclass
+class ProbeOptions(OptionGroup):
+    title: ClassVar[str] = "linear probe (read-out of label-free families: scff)"
+    probe: str = option("logreg", "solver of the logistic read-out: logreg (lbfgs, exact) or adam (dropout, scales)", choices=PROBES)
+    probe_dropout: float = option(0.2, "adam probe: dropout on the features")
+    probe_epochs: int = option(20, "adam probe: training epochs", unit="epochs")
+
+
+# the run's own groups, read by every family (EvaluationOptions and ProbeOptions by the families that score or probe)
+RUN_GROUPS: tuple[type[OptionGroup], ...] = (RunOptions,)
+COMPONENT_GROUPS: tuple[type[OptionGroup], ...] = (
+    EvaluationOptions, ProbeOptions, LabelEmbeddingOptions, LayerSpecOptions, SpikeEncoderOptions, LIFNeuronOptions,
+    GoodnessHeadOptions, NeoHebbianOptions, AnalogTrainingOptions, InputNormalisationOptions, IntFFOptions, SCFFOptions,
+    AnalogSCFFOptions, SpikingSCFFOptions, ContrastiveHebbianOptions,
+)
+ALL_GROUPS = RUN_GROUPS + COMPONENT_GROUPS
+# options that a resumed run may change: they do not change the model
+RESUMABLE = ("epochs", "lr_decay", "eval_every", "eval_repeats", "n_test", "chunk", "probe", "probe_dropout", "probe_epochs")
+
+
+def groups_read_by(family: Family, mode: str) -> tuple[type[OptionGroup], ...]:
+    """Every option group a family reads in a mode: the run's, its own, and scoring / probing by read-out."""
+    extra: tuple[type[OptionGroup], ...] = ()
+    if family.readout is not Readout.LOGITS:
+        extra += (EvaluationOptions,)
+    if family.readout is Readout.PROBE:
+        extra += (ProbeOptions,)
+    return RUN_GROUPS + extra + tuple(family.groups[mode])
+
+
+def owner_of(name: str) -> type[OptionGroup]:
+    for group in ALL_GROUPS:
+        if name in group.field_names():
+            return group
+    raise NeuroffError(f"unknown option {name!r}; see `neuroff train --help`")
+
+
+def readers_of(group: type[OptionGroup]) -> list[str]:
+    """'ff --mode spiking'-style names of the (family, mode) pairs that read a group."""
+    return [f"{f.name} --mode {m}" if len(f.modes) > 1 else f.name for f in FAMILIES.values() for m in f.modes if group in groups_read_by(f, m)]
+
+
+@dataclass
+class FFConfig(
+    ContrastiveHebbianOptions, SpikingSCFFOptions, AnalogSCFFOptions, SCFFOptions, IntFFOptions, InputNormalisationOptions, AnalogTrainingOptions,
+    NeoHebbianOptions, GoodnessHeadOptions, LIFNeuronOptions, SpikeEncoderOptions, LayerSpecOptions,
+    LabelEmbeddingOptions, ProbeOptions, EvaluationOptions, RunOptions,
+):
+    """Every option of a run, flat (see the module docstring); ``validate()`` before use."""
+
+    title: ClassVar[str] = "all options"
+
+    @property
+    def family(self) -> Family:
+        return get_family(self.rule)
+
+    def explicit(self) -> set[str]:
+        """Fields whose value differs from the declared default (what the user chose)."""
+        defaults = FFConfig()
+        return {f.name for f in fields(self) if getattr(self, f.name) != getattr(defaults, f.name)}
+
+    def validate(self, given: set[str] | frozenset[str] = frozenset()) -> "FFConfig":
+        """Resolve the family's defaults, refuse options the family does not read (``given``: names
+        the user set explicitly, even to their default), then check values. Returns self."""
+        family = get_family(self.rule)
+        if self.mode is None:
+            self.mode = family.modes[0]
+        if self.mode not in MODES:
+            raise NeuroffError(f"unknown mode {self.mode!r}; use one of {', '.join(MODES)}")
+        if self.mode not in family.modes:
+            having = [f.name for f in FAMILIES.values() if self.mode in f.modes]
+            raise NeuroffError(
+                f"--rule {family.name} has no {self.mode} form; families with one: {', '.join(having)} "
+                f"(or pass --mode {family.modes[0]})"
+            )
+        read = {name for group in groups_read_by(family, self.mode) for name in group.field_names()}
+        read.add("embedding")  # every family takes it, checked against Family.embeddings below
+        for name in sorted((self.explicit() | set(given)) - read):
+            group = owner_of(name)
+            raise NeuroffError(
+                f"{flag(name)} belongs to the {group.title} options, read by {', '.join(readers_of(group))}; "
+                f"--rule {family.name}{' --mode ' + self.mode if len(family.modes) > 1 else ''} does not use it"
+            )
+        for name, value in family.defaults[self.mode].items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
+        if self.embedding not in family.embeddings:
+            raise NeuroffError(f"--rule {family.name} takes --embedding {' or '.join(family.embeddings)}, not {self.embedding}")
+        self._check_values()
+        return self
+
+    def _check_values(self) -> None:
+        if not self.layers or any(int(n) < 1 for n in self.layers):
+            raise NeuroffError(f"layer sizes {self.layers} must be positive integers, e.g. --layers 200,200")
+        if not 0 <= self.learn_start < self.steps:
+            raise NeuroffError(f"learn_start={self.learn_start} must lie in [0, steps={self.steps})")
+        if self.eval_repeats < 1:
+            raise NeuroffError(f"eval_repeats={self.eval_repeats} must be >= 1")
+        if self.epochs < 0 or self.chunk < 1 or self.batch_size < 1:
+            raise NeuroffError("epochs must be >= 0 and batch_size, chunk >= 1")
+        if not 0.0 < self.lr_decay <= 1.0:
+            raise NeuroffError(f"lr_decay={self.lr_decay} must lie in (0, 1]")
+        if not 0.0 < self.ch_eta_decay <= 1.0:
+            raise NeuroffError(f"ch_eta_decay={self.ch_eta_decay} must lie in (0, 1]; 1 keeps the Hebbian rates constant")
+        if not 0.0 < self.eligibility_tau <= 1.0:
+            raise NeuroffError(f"eligibility_tau={self.eligibility_tau} must lie in (0, 1]")
+        if self.eval_every < 1:
+            raise NeuroffError(f"eval_every={self.eval_every} must be >= 1")
+        if not 0.0 <= self.probe_dropout < 1.0 or self.probe_epochs < 1:
+            raise NeuroffError(f"probe_dropout={self.probe_dropout} must lie in [0, 1) and probe_epochs={self.probe_epochs} be >= 1")
+        if self.scff_augment < 0 or self.scff_probe_grid < 0:
+            raise NeuroffError(f"scff_augment={self.scff_augment} and scff_probe_grid={self.scff_probe_grid} must be >= 0 (0: off)")
+        for group in ALL_GROUPS:  # named choices
+            for f in fields(group):
+                choices, value = f.metadata.get("choices"), getattr(self, f.name)
+                if choices and value is not None and value not in choices:
+                    raise NeuroffError(f"unknown {f.name} {value!r}; use one of {', '.join(choices)}")
+        if self.score_layers is not None and self.blocks is None:  # with --blocks they index blocks, checked there
+            bad = [i for i in self.score_layers if not 0 <= i < len(self.layers)]
+            if bad:
+                raise NeuroffError(f"score_layers {bad} out of range for {len(self.layers)} layers")
+
+    def changed_for_resume(self, stored: "FFConfig", given: set[str]) -> list[str]:
+        """Options in ``given`` whose value here differs from the checkpoint's ``stored`` and that a resumed run cannot change."""
+        return [name for name in sorted(given) if name not in RESUMABLE and getattr(self, name) != getattr(stored, name)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "FFConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise NeuroffError(f"unknown config option(s) {', '.join(unknown)}; see `neuroff train --help`")
+        return cls(**data)
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a JSON config file of FFConfig field names: flat (``{"beta": 0.9}``), or grouped one
+    level deep under any heading (``{"neuron": {"beta": 0.9}, "run": {"epochs": 3}}``)."""
+    p = Path(path)
+    if not p.is_file():
+        raise NeuroffError(f"config file {p} not found")
+    try:
+        data = json.loads(p.read_text())
+    except json.JSONDecodeError as err:
+        raise NeuroffError(f"config file {p} is not valid JSON ({err.msg} at line {err.lineno})") from None
+    if not isinstance(data, dict):
+        raise NeuroffError(f"config file {p} must hold a JSON object of option: value")
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[key] = value
+    return flat

@@ -1,0 +1,48 @@
+"""Forward-Forward with the neo-Hebbian three-factor rule (spiking, the default substrate) and its
+analog twin trained by autograd on the same per-layer loss."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neuroff.data.options import LabelEmbeddingOptions
+from neuroff.families.base import BuildContext, Consumes, Family, Readout, Rule
+from neuroff.layers.options import (
+    AnalogTrainingOptions,
+    GoodnessHeadOptions,
+    InputNormalisationOptions,
+    LIFNeuronOptions,
+    NeoHebbianOptions,
+    SpikeEncoderOptions,
+)
+
+
+def build(config: Any, ctx: BuildContext) -> tuple[Any, Rule]:
+    if config.mode == "spiking":
+        from neuroff.families.ff.spiking_rule import NeoHebbianRule
+        from neuroff.layers.lif_stack import SpikingFFNet
+
+        return SpikingFFNet(config, ctx.n_inputs, ctx.generator), NeoHebbianRule(config.batch_size, config.sparse, schedule=ctx.schedule)
+    from neuroff.families.ff.analog_rule import FFAutogradRule
+    from neuroff.families.ff.model import AnalogFFNet
+
+    model = AnalogFFNet(config, ctx.n_inputs, ctx.generator)
+    return model, FFAutogradRule(model, config.optimizer, config.analog_lr, config.batch_size, schedule=ctx.schedule)
+
+
+FAMILY = Family(
+    name="ff",
+    summary="Forward-Forward: neo-Hebbian three-factor rule on LIF neurons, or its analog twin",
+    modes=("spiking", "analog"),
+    consumes=Consumes.PAIRS,
+    readout=Readout.GOODNESS,
+    groups={
+        "spiking": (LabelEmbeddingOptions, SpikeEncoderOptions, LIFNeuronOptions, GoodnessHeadOptions, NeoHebbianOptions),
+        "analog": (LabelEmbeddingOptions, GoodnessHeadOptions, AnalogTrainingOptions, InputNormalisationOptions),
+    },
+    defaults={
+        "spiking": {"embedding": "code", "batch_size": 1, "epochs": 1},
+        "analog": {"embedding": "code", "batch_size": 64, "epochs": 1},
+    },
+    build=build,
+)

@@ -1,0 +1,93 @@
+"""Options of the layer-level components: the layer spec, the LIF neuron, the spike encoder, the
+goodness head and the neo-Hebbian plasticity of the spiking stack. Where a component has a
+parameter tuple of its own (``LIFParams``, ``HeadParams``, ``NeoHebbianParams``), the default is
+read from it, so each default is written once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from neuroff.core.params import (
+    ENCODERS,
+    HEADS,
+    RESETS,
+    TRACES,
+    HeadParams,
+    LIFParams,
+    NeoHebbianParams,
+)
+from neuroff.options import OptionGroup, option
+
+INITS = ("uniform", "normal", "positive")
+LATENCY_MODES = ("linear", "log")
+
+_LIF = LIFParams._field_defaults
+_HEAD = HeadParams._field_defaults
+_PLASTIC = NeoHebbianParams._field_defaults
+
+
+@dataclass
+class LayerSpecOptions(OptionGroup):
+    title: ClassVar[str] = "layer spec (IntFF, SCFF, contrastive Hebbian)"
+    blocks: str | None = option(
+        None, "nested layer spec, e.g. 784,(200,200),(50,50) or 1x28x28,c32k5p2,500 (neuroff.layers.spec); "
+        "default: one block per --layers entry")
+
+
+@dataclass
+class LIFNeuronOptions(OptionGroup):
+    title: ClassVar[str] = "LIF neuron (spiking)"
+    beta: float = option(_LIF["beta"], "membrane decay per time step, exp(-dt/tau_mem)", unit="per step")
+    threshold: float = option(_LIF["threshold"], "firing threshold of the membrane potential", unit="input-current units")
+    reset: str = option(_LIF["reset"], "reset after a spike: to zero, or subtract the threshold", choices=RESETS)
+    refractory: int = option(_LIF["refractory_steps"], "time steps a neuron stays silent after a spike", unit="steps")
+    trace: str = option("leaky", "postsynaptic trace g(y) the rule and goodness read", choices=TRACES)
+    trace_decay: float = option(0.85, "decay of the postsynaptic trace per time step", unit="per step")
+
+
+@dataclass
+class SpikeEncoderOptions(OptionGroup):
+    title: ClassVar[str] = "spike encoder (spiking)"
+    encoder: str = option("rate", "how pixel intensities become spikes", choices=ENCODERS)
+    steps: int = option(23, "time steps per presentation", unit="steps")
+    max_rate: float = option(0.25, "rate code: spike probability per step of a pixel of intensity 1", unit="per step")
+    latency_mode: str = option("linear", "latency code: spike time linear or logarithmic in the intensity", choices=LATENCY_MODES)
+    normalize_latency: bool = option(False, "latency code: stretch each sample's first..last spike over all steps")
+
+
+@dataclass
+class GoodnessHeadOptions(OptionGroup):
+    title: ClassVar[str] = "goodness head (FF)"
+    head: str = option(_HEAD["kind"], "P(positive): sigma = sigmoid(alpha (G - theta)); sym = G+/(G+ + G-) over the layer's halves", choices=HEADS)
+    alpha: float = option(_HEAD["alpha"], "sigma head: slope of the sigmoid", unit="1/goodness")
+    theta: float = option(_HEAD["theta"], "sigma head: goodness threshold", unit="goodness = sum of squared traces")
+    eps: float = option(_HEAD["eps"], "sym head: added to both halves' goodness", unit="goodness")
+
+
+@dataclass
+class NeoHebbianOptions(OptionGroup):
+    title: ClassVar[str] = "neo-Hebbian plasticity (spiking)"
+    lr: float = option(_PLASTIC["lr"], "learning rate c of dW = c M g(y) x^T", unit="per learning step")
+    learn_start: int = option(_PLASTIC["learn_start"], "learning happens on time steps t >= this (0-based)", unit="steps")
+    eligibility_tau: float = option(_PLASTIC["tau"], "eligibility mixing per learning step, E <- (1-tau) E + tau dW", unit="per step")
+    eligibility_nu: float = option(_PLASTIC["nu"], "fraction of E added to W per learning step", unit="per step")
+    sparse: bool = option(True, "online kernel: update only the rows of inputs that spiked (same result, faster)")
+    init: str = option("uniform", "distribution of the initial weights", choices=INITS)
+    init_scale: float = option(1.0, "initial weight scale", unit="1/sqrt(fan_in)")
+
+
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass
+class AnalogTrainingOptions(OptionGroup):
+    title: ClassVar[str] = "analog optimiser (ff --mode analog, intff, scff)"
+    optimizer: str = option("adam", "optimiser of each independently trained layer or block", choices=OPTIMIZERS)
+    analog_lr: float = option(0.003, "learning rate of that optimiser", unit="per mini-batch")
+
+
+@dataclass
+class InputNormalisationOptions(OptionGroup):
+    title: ClassVar[str] = "layer inputs (ff --mode analog, intff)"
+    normalize_inputs: bool = option(True, "length-normalise each layer's (block's) input past the first, so goodness cannot pass through")
