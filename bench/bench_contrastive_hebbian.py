@@ -21,13 +21,17 @@ Sections (each replaces its own entry in the JSON, so they can be run one at a t
 - ``reference``: more backprop references for the dense net on each --datasets entry, one per
   --bp-activations × --ref-lrs (Adam learning rates), --epochs epochs: Adam 1e-3 is not the best
   setting for a 4×2000 tanh net, and the rule should be compared with a good backprop too.
-- ``probe``: are the rule's hidden features better than random ones? The dense --probe-layers
-  net on --probe-dataset: the contrastive loss of every hidden layer on 256 test samples and the
-  test accuracy of a linear probe (Adam 1e-3, 3 epochs on the first 10,000 training samples,
-  tested on the first 2,000 test samples) on the last hidden layer, at initialisation and after
-  --probe-steps mini-batches of the rule; the same for backprop (tanh, Adam 1e-3).
+- ``probe``: are the rule's hidden features better than random ones, and than backprop's?
+  ``neuroff.studies.probes.rule_vs_backprop_features``: the dense --probe-layers net on
+  --probe-dataset, at initialisation and after --probe-steps mini-batches (one epoch on the first
+  --probe-steps × --batch-size training samples) of the rule and of backprop (tanh, Adam 1e-3):
+  the contrastive loss of every hidden layer on 256 test samples and neuroff's linear probe
+  (Adam, as below) of the last hidden layer, trained on the first 10,000 training samples and
+  tested on the first 2,000 test samples. (Rows stored before the probe moved into the library
+  were measured with a plain Adam read-out, 3 epochs, and random training mini-batches.)
 - ``conv-probe``: where does the conv net lose accuracy? --conv-blocks trained by the rule for
-  --conv-probe-epochs epochs on 10,000 samples of --probe-dataset; neuroff's linear probe
+  --conv-probe-epochs epochs on 10,000 samples of --probe-dataset;
+  ``neuroff.studies.probes.probe_trained_and_random``: neuroff's linear probe
   (``neuroff.engine.readout.linear_probe``: standardised features, Adam, dropout 0.2, 20 epochs) on every
   hidden layer of the trained net and of the same net at initialisation, tested on 2,000 test
   samples, and the net's own (Hebbian-descent head) accuracy on the same test samples.
@@ -37,19 +41,20 @@ Sections (each replaces its own entry in the JSON, so they can be run one at a t
   or per input neuron (fan-out): Hebbian descent with C = 1 at η 1e-3 and 1e-2, and the rule's
   own head with meta-learned C's (a ContrastiveHebbianNet without hidden layers, η 1e-3); with
   fan-out also η 3e-2 × 0.7^epoch (``--ch-eta-decay``), plain and meta-learned;
-  test accuracy after every epoch. Also the unit-norm class means as a prototype classifier.
+  test accuracy after every epoch (``neuroff.studies.head.train_head``). Also the unit-norm class
+  means as a prototype classifier (``prototype_accuracy``).
 - ``schedule``: --schedule-blocks (the conv net without its dense layer) on all of Fashion-MNIST
   for --schedule-epochs epochs with the head section's best schedule, η 3e-2 × 0.7^epoch for the
   dense head (``--ch-eta 0.03 --ch-eta-decay 0.7``; conv η 1e-4 × 0.7^epoch), the C's meta-learned
   at each --schedule-meta-lrs AdamW rate (0: the C's stay at 1); test accuracy after every epoch.
-- ``memory``: each method in its own fresh Python process (``--child``) loads the data and builds
-  the net, then resets the kernel's resident-set high-water mark (``/proc/self/clear_refs`` ← 5,
-  Linux) and runs ``--steps`` training mini-batches. Reported: the peak resident set during
-  training (VmHWM) minus the resident set just before it (VmRSS), i.e. the memory training adds
-  on top of the model and data. glibc serves every allocation above 64 KiB by mmap
-  (MALLOC_MMAP_THRESHOLD_), so freed tensors leave the resident set at once and the peak is the
-  peak of live memory, not of the allocator's cache. Backprop is ``BackpropNet`` (tanh) with SGD,
-  momentum 0.9. Both nets' resting size (weights + optimiser state + pending updates) too.
+- ``memory``: ``neuroff.studies.memory.training_memory_in_fresh_process``: each method in its own
+  fresh Python process loads --memory-dataset and builds the net on --layers, then resets the
+  kernel's resident-set high-water mark (Linux) and runs --steps training mini-batches. Reported:
+  the peak resident set during training minus the resident set just before it, i.e. the memory
+  training adds on top of the model and data (every allocation above 64 KiB is its own mapping,
+  so this is the peak of live memory, not of the allocator's cache). Backprop is ``BackpropNet``
+  (tanh) with SGD, momentum 0.9. Both nets' resting size (weights + optimiser state + pending
+  updates) too.
 
 Every run uses one torch thread (set OMP_NUM_THREADS=1 as well), seed 0, batch 64.
 """
@@ -58,112 +63,58 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from neuroff.studies.baselines import BackpropNet, accuracy, train_backprop
-from neuroff.layers.spec import Dense, blocks_from_layers, parse_blocks
-from neuroff.families.contrastive_hebbian.model import ContrastiveHebbianNet
+from neuroff import engine
+from neuroff.engine.options import FFConfig
 from neuroff.data import load_dataset
 from neuroff.io import atomic_write, write_json
-from neuroff.engine.readout import linear_probe
-from neuroff.families.contrastive_hebbian.rule import ContrastiveHebbianRule
+from neuroff.studies.baselines import accuracy, train_backprop
+from neuroff.studies.continual import network_spec, run_continual
+from neuroff.studies.head import prototype_accuracy, train_head
+from neuroff.studies.memory import METHODS, training_memory_in_fresh_process
+from neuroff.studies.probes import layer_features, probe_trained_and_random, rule_vs_backprop_features
 
-METHODS = ("contrastive-hebbian", "backprop-sgd-momentum")
 SECTIONS = ("linear", "conv", "split", "variants", "memory", "probe", "conv-probe", "head", "schedule", "reference")
 RESULTS = Path(__file__).resolve().parent / "results"
 THESIS = {"mnist linear": 0.9698, "mnist conv": 0.9904, "split-mnist conv average": 0.848, "split-mnist backprop average": 0.773}
+MB = 2**20
 
 
-# ---------------------------------------------------------------- memory (one process per method)
-
-
-def _status(field: str) -> int:
-    """A /proc/self/status field in bytes."""
-    for line in open("/proc/self/status"):
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
-def _tensor_bytes(tensors) -> int:
-    return sum(t.numel() * t.element_size() for t in tensors)
-
-
-def child(method: str, dataset: str, layers: list[int], steps: int, batch: int, seed: int) -> dict:
-    torch.set_num_threads(1)
-    ds = load_dataset(dataset, seed=seed)
-    g = torch.Generator().manual_seed(seed)
-    if method == "contrastive-hebbian":
-        net = ContrastiveHebbianNet([Dense(n) for n in layers], (ds.n_features,), ds.n_classes, g)
-        rule = ContrastiveHebbianRule(net, batch_size=batch)
-
-        def step(x, y):
-            rule.step(net, x, x, g, labels=y)
-
-        resting = lambda: _tensor_bytes([*net.buffers(), *net.parameters()]) + _tensor_bytes(  # noqa: E731
-            v for s in rule.optimizer.state.values() for v in s.values() if torch.is_tensor(v)
-        )
-    else:
-        net = BackpropNet(blocks_from_layers(ds.n_features, layers), ds.n_classes, g, "tanh")
-        opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-
-        def step(x, y):
-            loss = F.cross_entropy(net(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-
-        resting = lambda: _tensor_bytes(net.parameters()) + _tensor_bytes(  # noqa: E731
-            v for s in opt.state.values() for v in s.values() if torch.is_tensor(v)
-        ) + _tensor_bytes(p.grad for p in net.parameters() if p.grad is not None)
-    step(ds.x_train[:batch], ds.y_train[:batch])  # optimiser state exists from here on
-    before = _status("VmRSS")
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")  # reset VmHWM to the current resident set
-    start = time.perf_counter()
-    for k in range(1, steps + 1):
-        lo = (k * batch) % (ds.n_train - batch)
-        step(ds.x_train[lo : lo + batch], ds.y_train[lo : lo + batch])
-    seconds = time.perf_counter() - start
-    peak = _status("VmHWM")
-    return {"method": method, "rss_before_mb": before / 2**20, "peak_rss_mb": peak / 2**20,
-            "training_peak_extra_mb": (peak - before) / 2**20, "resting_state_mb": resting() / 2**20,
-            "seconds_per_step": seconds / steps}  # fmt: skip
+def _ints(text: str) -> list[int]:
+    return [int(v) for v in text.split(",")]
 
 
 def memory_section(args: argparse.Namespace) -> dict:
     rows = []
     for method in METHODS:
-        env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "OMP_NUM_THREADS": "1"}
-        cmd = [sys.executable, __file__, "--child", method, "--dataset", args.memory_dataset, "--layers", args.layers,
-               "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--seed", str(args.seed)]  # fmt: skip
-        out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
-        rows.append(json.loads(out.strip().splitlines()[-1]))
+        m = training_memory_in_fresh_process(method, args.memory_dataset, _ints(args.layers), args.steps, args.batch_size, args.seed)
+        rows.append({"method": m.method, "rss_before_mb": m.rss_before / MB, "peak_rss_mb": m.peak_rss / MB,
+                     "training_peak_extra_mb": m.training_extra / MB, "resting_state_mb": m.resting_state / MB,
+                     "seconds_per_step": m.seconds_per_step})  # fmt: skip
     return {"dataset": args.memory_dataset, "layers": args.layers, "steps": args.steps, "rows": rows}
 
 
 # ---------------------------------------------------------------- accuracy
 
 
+def _ch_config(dataset: str, args: argparse.Namespace, **fields: Any) -> FFConfig:
+    """The rule on ``dataset`` as every section runs it (analog, no label embedded, --seed, --batch-size)."""
+    return FFConfig(rule="contrastive-hebbian", mode="analog", embedding="none", dataset=dataset, seed=args.seed,
+                    batch_size=args.batch_size, **fields)  # fmt: skip
+
+
 def rule_run(dataset: str, net: dict[str, Any], epochs: int, args: argparse.Namespace, **ch: Any) -> dict:
     """One engine run of the rule; ``net`` is {"layers": [...]} or {"blocks": "..."}; ``ch`` sets
     ch_* config fields (a variant)."""
-    from neuroff import engine
-    from neuroff.config import FFConfig
-
-    cfg = FFConfig(rule="contrastive-hebbian", mode="analog", embedding="none", dataset=dataset, epochs=epochs,
-                   seed=args.seed, batch_size=args.batch_size, **net, **{f"ch_{k}": v for k, v in ch.items()})  # fmt: skip
+    cfg = _ch_config(dataset, args, epochs=epochs, **net, **{f"ch_{k}": v for k, v in ch.items()})
     trained = engine.train(cfg, progress=not args.quiet)
     h = trained.history
     return {"method": "contrastive-hebbian", "dataset": dataset, **net, "variant": ch, "epochs": epochs,
@@ -177,7 +128,7 @@ def backprop_run(
 ) -> dict:
     """Backprop on the same layers: Adam ``lr``, ``epochs`` epochs, the final model's test accuracy."""
     ds = load_dataset(dataset, seed=args.seed)
-    spec = parse_blocks(net["blocks"]) if "blocks" in net else blocks_from_layers(ds.n_features, net["layers"])
+    spec = network_spec(_ch_config(dataset, args, **net), ds.n_features)
     res = train_backprop(spec, ds.x_train, ds.y_train, ds.x_test[:0], ds.y_test[:0], ds.n_classes, epochs=epochs,
                          batch_size=args.batch_size, lr=lr, seed=args.seed, progress=not args.quiet, activation=activation)  # fmt: skip
     name = f"backprop-adam-{activation}" if lr == 1e-3 else f"backprop-adam{lr:g}-{activation}"
@@ -199,7 +150,7 @@ def accuracy_section(args: argparse.Namespace, net: dict[str, Any]) -> dict:
 
 
 def reference_section(args: argparse.Namespace) -> dict:
-    net, rows = {"layers": [int(v) for v in args.layers.split(",")]}, []
+    net, rows = {"layers": _ints(args.layers)}, []
     for dataset in args.datasets.split(","):
         for act in args.bp_activations.split(","):
             for lr in (float(v) for v in args.ref_lrs.split(",")):
@@ -214,7 +165,7 @@ def scaled_blocks(blocks: str, factor: int) -> str:
 
 
 def variants_section(args: argparse.Namespace) -> dict:
-    ds, ep, dense = args.variant_dataset, args.variant_epochs, {"layers": [int(v) for v in args.layers.split(",")]}
+    ds, ep, dense = args.variant_dataset, args.variant_epochs, {"layers": _ints(args.layers)}
     rows = []
     for variant in ({}, {"momentum": 0.9}, {"smoothing": 0.1}, {"activation": "relu"}):
         rows.append({"name": "dense " + (", ".join(f"{k} {v}" for k, v in variant.items()) or "thesis defaults"),
@@ -239,13 +190,9 @@ def schedule_section(args: argparse.Namespace, stored: dict) -> dict:
 
 
 def split_section(args: argparse.Namespace) -> dict:
-    from neuroff.config import FFConfig
-    from neuroff.studies.continual import run_continual
-
     out = {}
     for dataset in args.split_datasets.split(","):
-        cfg = FFConfig(rule="contrastive-hebbian", mode="analog", embedding="none", dataset=dataset, epochs=1,
-                       seed=args.seed, batch_size=args.batch_size, layers=[int(v) for v in args.layers.split(",")])  # fmt: skip
+        cfg = _ch_config(dataset, args, epochs=1, layers=_ints(args.layers))
         work = Path(args.work) / f"continual-{dataset}"
         report = run_continual(cfg, work, backprop=True, progress=not args.quiet)
         shutil.copyfile(work / "continual.png", Path(args.out).parent / f"continual_{dataset}.png")
@@ -254,121 +201,44 @@ def split_section(args: argparse.Namespace) -> dict:
     return out
 
 
-def _probe(features: Callable[[torch.Tensor], torch.Tensor], ds: Any, seed: int) -> float:
-    """Test accuracy of a linear read-out (Adam 1e-3, 3 epochs, batch 64) of ``features(x)``."""
-    with torch.no_grad():
-        f_train, f_test = features(ds.x_train[:10_000]), features(ds.x_test[:2000])
-    y_train = ds.y_train[: len(f_train)]
-    torch.manual_seed(seed)
-    lin = torch.nn.Linear(f_train.shape[1], ds.n_classes)
-    opt = torch.optim.Adam(lin.parameters(), 1e-3)
-    for _ in range(3):
-        for lo in range(0, len(f_train), 64):
-            loss = F.cross_entropy(lin(f_train[lo : lo + 64]), y_train[lo : lo + 64])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    with torch.no_grad():
-        return float((lin(f_test).argmax(1) == ds.y_test[: len(f_test)]).float().mean())
-
-
 def probe_section(args: argparse.Namespace) -> dict:
-    from neuroff.families.contrastive_hebbian.model import contrastive_loss, pair_masks
-
-    ds = load_dataset(args.probe_dataset, seed=args.seed)
-    layers = [int(v) for v in args.probe_layers.split(",")]
-    g = torch.Generator().manual_seed(args.seed)
-    net = ContrastiveHebbianNet([Dense(n) for n in layers], (ds.n_features,), ds.n_classes, g)
-    rule = ContrastiveHebbianRule(net, batch_size=args.batch_size)
-    bp = BackpropNet(blocks_from_layers(ds.n_features, layers), ds.n_classes, torch.Generator().manual_seed(args.seed), "tanh")
-    opt = torch.optim.Adam(bp.parameters(), 1e-3)
-    m_pos, m_neg = pair_masks(ds.y_test[:256])
-
-    def state(tag: str) -> dict:
-        with torch.no_grad():
-            hidden = net.latents(ds.x_test[:256])["activations"]
-        return {"after_steps": tag, "layer_losses": [float(contrastive_loss(h, m_pos, m_neg)) for h in hidden],
-                "probe_rule": _probe(lambda x: net.latents(x)["activations"][-1], ds, args.seed),
-                "probe_backprop": _probe(lambda x: bp.hidden_features(x), ds, args.seed)}  # fmt: skip
-
-    rows = [state("0")]
-    order = torch.randperm(ds.n_train, generator=g)[: args.probe_steps * args.batch_size]
-    rule.step(net, ds.x_train[order], None, g, labels=ds.y_train[order])
-    for lo in range(0, len(order), args.batch_size):
-        idx = order[lo : lo + args.batch_size]
-        loss = F.cross_entropy(bp(ds.x_train[idx]), ds.y_train[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    rows.append(state(str(args.probe_steps)))
-    return {"dataset": args.probe_dataset, "layers": layers, "rows": rows}
+    layers = _ints(args.probe_layers)
+    cfg = _ch_config(args.probe_dataset, args, layers=layers)
+    rows = rule_vs_backprop_features(cfg, args.probe_steps, solver="adam")
+    return {"dataset": args.probe_dataset, "layers": layers,
+            "rows": [{"after_steps": str(r.steps), "layer_losses": r.layer_losses, "probe_rule": r.probe_rule,
+                      "probe_backprop": r.probe_backprop} for r in rows]}  # fmt: skip
 
 
 def conv_probe_section(args: argparse.Namespace) -> dict:
-    from neuroff import engine
-    from neuroff.config import FFConfig
-
-    cfg = FFConfig(rule="contrastive-hebbian", mode="analog", embedding="none", dataset=args.probe_dataset, n_train=10_000,
-                   n_test=2000, epochs=args.conv_probe_epochs, seed=args.seed, batch_size=args.batch_size,
-                   blocks=args.conv_blocks).validate()  # fmt: skip
+    cfg = _ch_config(args.probe_dataset, args, blocks=args.conv_blocks, n_train=10_000, n_test=2000, epochs=args.conv_probe_epochs)
     ds = engine.prepare_dataset(cfg)
-
-    def hidden(model: ContrastiveHebbianNet, x: torch.Tensor) -> list[torch.Tensor]:
-        """Every hidden layer's output for x, one forward pass per 1000 samples."""
-        parts = [model.latents(x[lo : lo + 1000])["activations"] for lo in range(0, len(x), 1000)]
-        return [torch.cat(layer) for layer in zip(*parts)]
-
-    def probes(model: ContrastiveHebbianNet) -> list[float]:
-        return [linear_probe(a, ds.y_train, b, ds.y_test, seed=args.seed, solver="adam")
-                for a, b in zip(hidden(model, ds.x_train), hidden(model, ds.x_test))]  # fmt: skip
-
-    random = probes(engine.create(cfg, ds).model)
-    trained = engine.train(cfg, dataset=ds, progress=not args.quiet).model
-    with torch.no_grad():
-        head = float((trained.logits(ds.x_test).argmax(1) == ds.y_test).float().mean())
+    r = probe_trained_and_random(cfg, ds, progress=not args.quiet, solver="adam")
     return {"dataset": args.probe_dataset, "blocks": args.conv_blocks, "epochs": args.conv_probe_epochs, "n_train": len(ds.x_train),
-            "probe_trained": probes(trained), "probe_random": random, "head_accuracy": head}  # fmt: skip
+            "probe_trained": r.probe_trained.per_layer, "probe_random": r.probe_random.per_layer,
+            "head_accuracy": r.trained.history[-1]["test_accuracy"]}  # fmt: skip
+
+
+# (weight norm, η, per-epoch decay of η, meta-learned C's); the decayed rows only for the default norm
+HEAD_SETTINGS = (("fan-out", 1e-3, 1.0, False), ("fan-out", 1e-2, 1.0, False), ("fan-out", 1e-3, 1.0, True),
+                 ("fan-out", 3e-2, 0.7, False), ("fan-out", 3e-2, 0.7, True),
+                 ("fan-in", 1e-3, 1.0, False), ("fan-in", 1e-2, 1.0, False), ("fan-in", 1e-3, 1.0, True))  # fmt: skip
 
 
 def head_section(args: argparse.Namespace) -> dict:
-    from neuroff.families.contrastive_hebbian.model import WEIGHT_NORMS, finish_weight, hebbian_descent
-    from neuroff.families.contrastive_hebbian.rule import META_LR, META_WEIGHT_DECAY, meta_step
-
-    ds, spec = load_dataset(args.probe_dataset, seed=args.seed), parse_blocks(args.head_blocks)
-    body = ContrastiveHebbianNet(spec.layers, spec.input_shape, ds.n_classes, torch.Generator().manual_seed(args.seed))
-
-    def features(x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([body.latents(x[lo : lo + 1000])["activations"][-1] for lo in range(0, len(x), 1000)])
-
-    f_train, f_test = features(ds.x_train), features(ds.x_test)
-    means = torch.stack([f_train[ds.y_train == k].mean(0) for k in range(ds.n_classes)])
-    prototype = float(((f_test @ (means / means.norm(dim=1, keepdim=True)).T).argmax(1) == ds.y_test).float().mean())
+    cfg = _ch_config(args.probe_dataset, args, blocks=args.head_blocks)
+    ds = engine.prepare_dataset(cfg)
+    body = engine.create(cfg, ds)  # frozen at its seeded random initialisation
+    f_train, f_test = (layer_features(body, x, layers=[-1])[0] for x in (ds.x_train, ds.x_test))
     rows = []
-    # (η, per-epoch decay of η, meta-learned C's); the decayed rows only for the default norm
-    settings = {"fan-out": ((1e-3, 1.0, False), (1e-2, 1.0, False), (1e-3, 1.0, True), (3e-2, 0.7, False), (3e-2, 0.7, True)),
-                "fan-in": ((1e-3, 1.0, False), (1e-2, 1.0, False), (1e-3, 1.0, True))}
-    for norm in WEIGHT_NORMS:
-        for eta0, decay, meta in settings[norm]:
-            head = ContrastiveHebbianNet([], (f_train.shape[1],), ds.n_classes, torch.Generator().manual_seed(args.seed), eta=eta0, weight_norm=norm)
-            opt = torch.optim.AdamW(head.parameters(), lr=META_LR, weight_decay=META_WEIGHT_DECAY)
-            order, acc = torch.Generator().manual_seed(args.seed + 1), []
-            for epoch in range(args.head_epochs):
-                head.eta = eta = eta0 * decay**epoch
-                for idx in torch.randperm(len(f_train), generator=order).split(args.batch_size):
-                    x, y = f_train[idx], ds.y_train[idx]
-                    if meta:
-                        meta_step(head, opt, x, y)
-                        continue
-                    w, b = head.layer_params(0)  # plain Hebbian descent, C = 1
-                    dw, db = hebbian_descent(x, F.linear(x, w, b), y)
-                    w.copy_(finish_weight(Dense(ds.n_classes), w + eta * dw, norm))
-                    b.add_(eta * db)
-                with torch.no_grad():
-                    acc.append(float((head.logits(f_test).argmax(1) == ds.y_test).float().mean()))
-            rows.append({"weight_norm": norm, "eta": eta0, "eta_decay": decay, "meta_learned_c": meta, "test_accuracy_per_epoch": acc})
-            print(json.dumps(rows[-1]), flush=True)
+    for norm, eta, decay, meta in HEAD_SETTINGS:
+        acc = train_head(f_train, ds.y_train, f_test, ds.y_test, ds.n_classes, args.head_epochs, eta, decay, meta, norm,
+                         args.batch_size, args.seed)  # fmt: skip
+        rows.append({"weight_norm": norm, "eta": eta, "eta_decay": decay, "meta_learned_c": meta, "test_accuracy_per_epoch": acc})
+        print(json.dumps(rows[-1]), flush=True)
     return {"dataset": args.probe_dataset, "blocks": args.head_blocks, "epochs": args.head_epochs, "n_features": f_train.shape[1],
-            "feature_norm": float(f_train.norm(dim=1).mean()), "prototype_accuracy": prototype, "rows": rows}  # fmt: skip
+            "feature_norm": float(f_train.norm(dim=1).mean()),
+            "prototype_accuracy": prototype_accuracy(f_train, ds.y_train, f_test, ds.y_test, ds.n_classes), "rows": rows}  # fmt: skip
 
 
 # ---------------------------------------------------------------- report
@@ -515,12 +385,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(RESULTS / "contrastive_hebbian.json"))
     parser.add_argument("--print", action="store_true", help="only print the tables of the stored JSON")
     parser.add_argument("--quiet", action="store_true")
-    parser.add_argument("--child", choices=METHODS, help=argparse.SUPPRESS)
-    parser.add_argument("--dataset", default="mnist5k", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        print(json.dumps(child(args.child, args.dataset, [int(v) for v in args.layers.split(",")], args.steps, args.batch_size, args.seed)))
-        return
     torch.set_num_threads(1)
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.exists() else {}
@@ -530,7 +395,7 @@ def main() -> None:
                 parser.error(f"unknown section {section!r}; use {', '.join(SECTIONS)}")
             start = time.perf_counter()
             if section == "linear":
-                results[section] = accuracy_section(args, {"layers": [int(v) for v in args.layers.split(",")]})
+                results[section] = accuracy_section(args, {"layers": _ints(args.layers)})
             elif section == "conv":
                 results[section] = accuracy_section(args, {"blocks": args.conv_blocks})
             elif section == "split":

@@ -9,9 +9,10 @@ paper's control), for the issue's runs:
 runs: dense (2x2000), conv (3 conv layers), birnn (a bidirectional RNN over the 28 rows of an
 image: sequential Fashion-MNIST), spiking (dense LIF net, neo-Hebbian rule); each on
 fashion-mnist unless --dataset says otherwise (the default set also runs dense on mnist5k).
-Every run is ``neuroff train --rule scff --embedding none`` through the engine; the probe is
-``neuroff.engine.readout.linear_probe`` with the run's probe settings, trained on the training split and
-tested on the test split. Writes bench/results/scff/<run>-<dataset>.json and a bar chart
+Every run is ``neuroff train --rule scff --embedding none`` through the engine, probed by
+``neuroff.studies.probes.probe_trained_and_random`` (``neuroff.engine.readout.linear_probe`` with the
+run's probe settings on every layer and on all layers concatenated, trained on the training split
+and tested on the test split). Writes bench/results/scff/<run>-<dataset>.json and a bar chart
 scff.png of every run measured so far.
 """
 
@@ -20,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from dataclasses import fields
 from pathlib import Path
 
@@ -28,13 +28,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
 
 from neuroff import engine  # noqa: E402
-from neuroff.config import FFConfig  # noqa: E402
+from neuroff.engine.options import FFConfig  # noqa: E402
 from neuroff.errors import NeuroffError  # noqa: E402
 from neuroff.io import atomic_write, write_json  # noqa: E402
-from neuroff.engine.readout import linear_probe  # noqa: E402
+from neuroff.studies.probes import ProbeAccuracies, probe_trained_and_random  # noqa: E402
 from neuroff.threads import limited_threads  # noqa: E402
 
 PROBE = dict(probe="adam", probe_epochs=20, probe_dropout=0.2)
@@ -55,31 +54,12 @@ DEFAULT_PLAN = [("dense", "fashion-mnist"), ("dense", "mnist5k"), ("conv", "fash
 OUT = Path("bench/results/scff")
 
 
-def layer_features(model, x: torch.Tensor, seed: int, batch: int = 500) -> list[torch.Tensor]:
-    """Probe features of every layer for samples x, computed in batches (a conv net's feature
-    maps for 60k samples at once would not fit in memory)."""
-    g = torch.Generator().manual_seed(seed)
-    parts = [next(iter(model.latents(x[i : i + batch], g).values())) for i in range(0, len(x), batch)]
-    return [torch.cat([p[k] for p in parts]).float() for k in range(len(parts[0]))]
-
-
-def probe_table(trained: engine.Trained, ds) -> dict[str, float]:
-    """Probe accuracy of every layer alone and of all layers concatenated."""
-    model, keep, c = trained.model, trained.model.probe_layers, trained.config
-    model.probe_layers = list(range(model.n_layers))
-    try:
-        tr = layer_features(model, ds.x_train, c.seed + engine.EVAL_SEED_OFFSET)
-        te = layer_features(model, ds.x_test, c.seed + engine.EVAL_SEED_OFFSET + 1)
-    finally:
-        model.probe_layers = keep
-
-    def probe(a: torch.Tensor, b: torch.Tensor) -> float:
-        return linear_probe(a, ds.y_train, b, ds.y_test, seed=c.seed, solver=c.probe, dropout=c.probe_dropout, epochs=c.probe_epochs)
-
-    out = {f"layer {i}": probe(a, b) for i, (a, b) in enumerate(zip(tr, te))}
-    if len(tr) > 1:
-        out["combined"] = probe(torch.cat(tr, 1), torch.cat(te, 1))
-    return out
+def probe_table(probes: ProbeAccuracies) -> dict[str, float]:
+    """The probes as the result files store them: {"layer 0": ..., "combined": ...}."""
+    table = {f"layer {i}": a for i, a in enumerate(probes.per_layer)}
+    if probes.combined is not None:
+        table["combined"] = probes.combined
+    return table
 
 
 def run_one(name: str, dataset: str, args: argparse.Namespace) -> dict:
@@ -105,11 +85,9 @@ def run_one(name: str, dataset: str, args: argparse.Namespace) -> dict:
     ds = engine.prepare_dataset(cfg)
     print(f"\n== {name} SCFF on {ds.name} ({len(ds.x_train)} train / {len(ds.x_test)} test), "
           f"{cfg.blocks or cfg.layers}, {cfg.scff_epochs_per_layer} epochs per layer ==", flush=True)  # fmt: skip
-    random = probe_table(engine.create(cfg, ds), ds)
-    start = time.perf_counter()
-    trained = engine.train(cfg, dataset=ds, progress=not args.quiet)
-    wall = time.perf_counter() - start
-    scff = probe_table(trained, ds)
+    probed = probe_trained_and_random(cfg, ds, combined=True, progress=not args.quiet)
+    trained, wall = probed.trained, probed.train_seconds
+    scff, random = probe_table(probed.probe_trained), probe_table(probed.probe_random)
     sec_per_epoch = sum(h["train_seconds"] for h in trained.history) / len(trained.history)
     print(f"{'features':<10} {'SCFF':>8} {'random':>8} {'gain':>7}")
     for key in scff:
