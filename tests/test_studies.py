@@ -117,3 +117,26 @@ def test_peak_training_memory_in_a_fresh_process_sees_the_rules_weight_sized_tem
     assert r.resting_state > 2 * weight  # its weights and pending update at least
     assert r.training_extra >= weight  # the fused weight step keeps one weight-sized temporary alive
     assert r.rss_before > r.resting_state and r.seconds_per_step > 0
+
+
+# ---------------------------------------------------------------- selection on a validation split
+def test_smallest_sufficient_epochs_picks_the_fewest_within_tolerance():
+    from neuroff.studies.selection import smallest_sufficient_epochs
+
+    curve = [0.5, 0.8, 0.85, 0.86, 0.9, 0.905]
+    assert smallest_sufficient_epochs(curve, (1, 2, 3, 5, 6), tolerance=0.01) == 5
+    assert smallest_sufficient_epochs(curve, (1, 2, 3), tolerance=0.1) == 2
+    assert smallest_sufficient_epochs(curve, (1, 2, 30), tolerance=0.0) == 2  # 30 does not fit the curve
+
+
+def test_validation_curves_never_read_the_test_split():
+    from neuroff.data import Dataset
+    from neuroff.studies.selection import validation_curves
+
+    ds = load_dataset("digits", seed=0).subset(400, 100)
+    scrambled = Dataset(ds.name, ds.x_train, ds.y_train, torch.rand_like(ds.x_test), (ds.y_test + 1) % 10,
+                        image_shape=ds.image_shape, n_classes=ds.n_classes)
+    config = FFConfig(rule="ff", mode="analog", layers=[32], epochs=2)
+    a = validation_curves(config, ds, seeds=[0])
+    b = validation_curves(config, scrambled, seeds=[0])
+    assert a == b and len(a[0]) == 2 and a[0][-1] > 0.15  # above chance (0.1)

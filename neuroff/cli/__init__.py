@@ -119,7 +119,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "evaluate":
         trained = engine.load_trained(args.checkpoint)
         ds = load_dataset(args.dataset or trained.config.dataset, seed=trained.config.seed)
-        ds = ds.subset(None, args.n_test)
+        # the probe of a label-free model is fitted on the training samples the model was trained on
+        ds = ds.subset(trained.config.n_train, args.n_test)
         family = trained.config.family
         result = {"checkpoint": args.checkpoint, "dataset": ds.name, "n_test": len(ds.x_test),
                   "test_accuracy": engine.test_accuracy(trained, ds), "test_metric": family.test_metric}

@@ -20,7 +20,11 @@ from neuroff.families.base import MODES, Family, Readout
 from neuroff.families.contrastive_hebbian.options import ContrastiveHebbianOptions
 from neuroff.families.intff.options import IntFFOptions
 from neuroff.families.registry import FAMILIES, get_family
-from neuroff.families.scff.options import AnalogSCFFOptions, SCFFOptions, SpikingSCFFOptions
+from neuroff.families.scff.options import (
+    AnalogSCFFOptions,
+    SCFFOptions,
+    SpikingSCFFOptions,
+)
 from neuroff.layers.options import (
     AnalogTrainingOptions,
     GoodnessHeadOptions,

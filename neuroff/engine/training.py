@@ -22,7 +22,15 @@ from neuroff.engine.checkpoint import FORMAT_V1, load_checkpoint, save_checkpoin
 from neuroff.engine.options import RESUMABLE, FFConfig, groups_read_by
 from neuroff.engine.readout import linear_probe
 from neuroff.errors import NeuroffError
-from neuroff.families.base import Batch, BuildContext, Consumes, LRSchedule, Model, Readout, Rule
+from neuroff.families.base import (
+    Batch,
+    BuildContext,
+    Consumes,
+    LRSchedule,
+    Model,
+    Readout,
+    Rule,
+)
 from neuroff.families.registry import get_family
 from neuroff.io import write_json
 from neuroff.options import flag

@@ -25,10 +25,10 @@ import torch
 from tqdm import tqdm
 
 import neuroff
-from neuroff.engine.options import FFConfig
+from neuroff.core.encoding import encode
 from neuroff.data import load_dataset
 from neuroff.data.pairing import LabelEmbedding
-from neuroff.core.encoding import encode
+from neuroff.engine.options import FFConfig
 from neuroff.engine.training import EVAL_SEED_OFFSET
 from neuroff.errors import NeuroffError
 from neuroff.export.loihi import load_sidecar, read_netx

@@ -36,12 +36,6 @@ import numpy as np
 import torch
 
 from neuroff import __version__
-from neuroff.engine.options import FFConfig
-from neuroff.engine.training import EVAL_SEED_OFFSET, Trained
-from neuroff.errors import NeuroffError
-from neuroff.io import atomic_write
-from neuroff.layers.lif_stack import SpikingFFNet
-from neuroff.layers.fixed_point import FixedLayer, FixedPointSpikingNet, decode_rasters, run_fixed, run_float, varying_features
 from neuroff.core.loihi_neurons import (
     DECAY_UNITY,
     DENDRITE_BITS,
@@ -53,6 +47,19 @@ from neuroff.core.loihi_neurons import (
     check_cuba_params,
     check_weights,
 )
+from neuroff.engine.options import FFConfig
+from neuroff.engine.training import EVAL_SEED_OFFSET, Trained
+from neuroff.errors import NeuroffError
+from neuroff.io import atomic_write
+from neuroff.layers.fixed_point import (
+    FixedLayer,
+    FixedPointSpikingNet,
+    decode_rasters,
+    run_fixed,
+    run_float,
+    varying_features,
+)
+from neuroff.layers.lif_stack import SpikingFFNet
 
 SIDECAR_FORMAT = "neuroff-loihi-v1"
 

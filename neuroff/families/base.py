@@ -9,7 +9,7 @@ no-op parts)."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
@@ -54,6 +54,16 @@ class Batch:
         return int(self.x.shape[0])
 
 
+def minibatches(batch: Batch, size: int) -> Iterator[Batch]:
+    """Consecutive mini-batches of ``size`` samples (the last may be shorter) of a chunk."""
+    for lo in range(0, len(batch), size):
+        part = slice(lo, lo + size)
+        yield Batch(
+            batch.x[part], batch.generator,
+            None if batch.x_neg is None else batch.x_neg[part], None if batch.labels is None else batch.labels[part],
+        )  # fmt: skip
+
+
 @dataclass
 class StepStats:
     """What one ``Rule.step`` reports: ``correct`` of ``samples`` by the family's training metric
@@ -64,6 +74,16 @@ class StepStats:
     correct: float
     loss: float | None = None
     extra: dict[str, float] = field(default_factory=dict)
+
+    @staticmethod
+    def total(parts: Iterable[StepStats]) -> StepStats:
+        """The stats of a chunk from those of its mini-batches (loss: the sample-weighted mean)."""
+        parts = list(parts)
+        samples = sum(p.samples for p in parts)
+        losses = [(p.loss, p.samples) for p in parts if p.loss is not None]
+        loss = sum(v * n for v, n in losses) / max(samples, 1) if losses else None
+        extra = {k: v for p in parts for k, v in p.extra.items()}
+        return StepStats(samples, sum(p.correct for p in parts), loss, extra)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,14 @@
 twin): collection of per-layer latents (``collection``), pure metrics (``metrics``), figures
 (``plots``) and the report that ``neuroff compare`` writes (``report``). See docs/latents.md."""
 
-from neuroff.latents.collection import LatentSet, ModelLatents, collect, collect_latents, load_latents, save_latents
+from neuroff.latents.collection import (
+    LatentSet,
+    ModelLatents,
+    collect,
+    collect_latents,
+    load_latents,
+    save_latents,
+)
 from neuroff.latents.report import build_report, compare, markdown_report
 
 __all__ = [

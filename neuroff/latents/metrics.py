@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from neuroff.errors import NeuroffError
 from neuroff.engine.readout import as_labels, as_matrix
+from neuroff.errors import NeuroffError
 
 # ---------------------------------------------------------------- sparsity
 

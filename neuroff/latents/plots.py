@@ -10,9 +10,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from neuroff.engine.readout import as_labels, as_matrix
 from neuroff.io import atomic_write
 from neuroff.latents.metrics import class_mean_activity, hoyer_per_sample
-from neuroff.engine.readout import as_labels, as_matrix
 
 
 class Panel(NamedTuple):

@@ -14,13 +14,19 @@ import numpy as np
 from tqdm import tqdm
 
 from neuroff.data import Dataset
+from neuroff.engine.readout import linear_probe
 from neuroff.errors import NeuroffError
-from neuroff.threads import limited_threads
 from neuroff.io import atomic_write, write_json
 from neuroff.latents import metrics as M
 from neuroff.latents import plots
-from neuroff.latents.collection import LatentSet, ModelLatents, check_label_mode, collect, save_latents
-from neuroff.engine.readout import linear_probe
+from neuroff.latents.collection import (
+    LatentSet,
+    ModelLatents,
+    check_label_mode,
+    collect,
+    save_latents,
+)
+from neuroff.threads import limited_threads
 
 K_NEIGHBOURS = 5
 # the seed paper's values for its spiking FF network on MNIST (for the markdown report)

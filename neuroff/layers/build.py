@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neuroff.core.init import uniform_fan_in
 from neuroff.layers.spec import Dense, Layer, Shape
 
 
@@ -21,9 +22,8 @@ def build_layer(layer: Layer, in_shape: Shape, generator: torch.Generator) -> nn
         module = nn.Conv2d(in_shape[0], layer.channels, layer.kernel, stride=layer.stride, padding=layer.kernel // 2)
     fan_in = module.weight[0].numel()
     with torch.no_grad():
-        bound = 1.0 / fan_in**0.5
-        module.weight.copy_(torch.rand(module.weight.shape, generator=generator) * 2 * bound - bound)
-        module.bias.copy_(torch.rand(module.bias.shape, generator=generator) * 2 * bound - bound)
+        module.weight.copy_(uniform_fan_in(module.weight.shape, fan_in, generator))
+        module.bias.copy_(uniform_fan_in(module.bias.shape, fan_in, generator))
     return module
 
 

@@ -19,6 +19,7 @@ from torch import nn
 
 from neuroff.core.encoding import encode
 from neuroff.core.goodness import HeadParams, check_head, modulation, probability
+from neuroff.core.init import spiking_weights
 from neuroff.core.neurons import (
     LIFParams,
     check_lif_params,
@@ -31,7 +32,6 @@ from neuroff.core.plasticity import (
     eligibility_step,
     neo_hebbian_delta,
 )
-from neuroff.errors import NeuroffError
 
 if TYPE_CHECKING:  # typing only: the run's options live in the engine, above this layer
     from neuroff.engine.options import FFConfig
@@ -63,7 +63,7 @@ class SpikingFFNet(nn.Module):
         for n in self.sizes[1:]:
             check_head(self.head, n)
         for i, (d, n) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
-            self.register_buffer(f"weight_{i}", init_weights(n, d, config.init, config.init_scale, generator))
+            self.register_buffer(f"weight_{i}", spiking_weights(n, d, config.init, config.init_scale, generator))
             self.register_buffer(f"eligibility_{i}", torch.zeros(n, d, dtype=torch.float64))
 
     @property
@@ -174,17 +174,3 @@ class SpikingFFNet(nn.Module):
     def latents(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, list[torch.Tensor]]:
         out = self.present(self.encode(x, generator))
         return {"counts": out.counts, "traces": out.traces}
-
-
-def init_weights(n_out: int, n_in: int, kind: str, scale: float, generator: torch.Generator) -> torch.Tensor:
-    """Spiking weight init, [n_out, n_in] float64; the scale is relative to 1/sqrt(n_in)."""
-    a = scale / n_in**0.5
-    if kind == "uniform":
-        w = (torch.rand((n_out, n_in), generator=generator, dtype=torch.float64) * 2 - 1) * a
-    elif kind == "normal":
-        w = torch.randn((n_out, n_in), generator=generator, dtype=torch.float64) * a
-    elif kind == "positive":
-        w = torch.rand((n_out, n_in), generator=generator, dtype=torch.float64) * a
-    else:
-        raise NeuroffError(f"unknown init {kind!r}; use uniform, normal or positive")
-    return w

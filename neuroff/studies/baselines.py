@@ -19,11 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from neuroff.layers.spec import BlockSpec, Dense, Layer, layer_shapes
-from neuroff.studies.early_stopping import EarlyStopping
 from neuroff.errors import NeuroffError
 from neuroff.layers.build import build_layer, layer_forward
-
+from neuroff.layers.spec import BlockSpec, Dense, Layer, layer_shapes
+from neuroff.studies.early_stopping import EarlyStopping
 
 ACTIVATIONS = ("relu", "tanh")
 

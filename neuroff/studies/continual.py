@@ -27,13 +27,13 @@ from typing import Any
 import torch
 
 from neuroff import engine
-from neuroff.studies.baselines import accuracy, train_backprop
-from neuroff.layers.spec import BlockSpec, blocks_from_layers, parse_blocks
-from neuroff.engine.options import FFConfig
 from neuroff.data import Dataset, load_dataset
+from neuroff.engine.options import FFConfig
 from neuroff.errors import NeuroffError
 from neuroff.families.base import Readout
 from neuroff.io import atomic_write, write_json
+from neuroff.layers.spec import BlockSpec, blocks_from_layers, parse_blocks
+from neuroff.studies.baselines import accuracy, train_backprop
 
 SPLIT_PAIRS: tuple[tuple[int, ...], ...] = ((0, 1), (2, 3), (4, 5), (6, 7), (8, 9))
 

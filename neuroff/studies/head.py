@@ -19,8 +19,16 @@ from __future__ import annotations
 import torch
 
 from neuroff.errors import NeuroffError
-from neuroff.families.contrastive_hebbian.model import ContrastiveHebbianNet, finish_weight, hebbian_descent
-from neuroff.families.contrastive_hebbian.rule import META_LR, META_WEIGHT_DECAY, meta_step
+from neuroff.families.contrastive_hebbian.model import (
+    ContrastiveHebbianNet,
+    finish_weight,
+    hebbian_descent,
+)
+from neuroff.families.contrastive_hebbian.rule import (
+    META_LR,
+    META_WEIGHT_DECAY,
+    meta_step,
+)
 
 
 def prototype_accuracy(f_train: torch.Tensor, y_train: torch.Tensor, f_test: torch.Tensor, y_test: torch.Tensor, n_classes: int) -> float:

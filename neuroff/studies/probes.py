@@ -22,7 +22,11 @@ from neuroff import engine
 from neuroff.data import Dataset
 from neuroff.engine.readout import linear_probe
 from neuroff.errors import NeuroffError
-from neuroff.families.contrastive_hebbian.model import ContrastiveHebbianNet, contrastive_loss, pair_masks
+from neuroff.families.contrastive_hebbian.model import (
+    ContrastiveHebbianNet,
+    contrastive_loss,
+    pair_masks,
+)
 from neuroff.studies.baselines import BackpropNet, train_backprop
 from neuroff.studies.continual import network_spec
 

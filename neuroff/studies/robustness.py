@@ -30,13 +30,13 @@ from typing import Any
 
 import torch
 
-from neuroff.studies.baselines import accuracy, train_backprop
-from neuroff.layers.spec import BlockSpec, Dense, format_blocks, parse_blocks
-from neuroff.engine.options import FFConfig
 from neuroff.data import Dataset, load_dataset, validation_split
-from neuroff.studies.early_stopping import EarlyStopping
+from neuroff.engine.options import FFConfig
 from neuroff.errors import NeuroffError
 from neuroff.io import atomic_write, write_json
+from neuroff.layers.spec import BlockSpec, Dense, format_blocks, parse_blocks
+from neuroff.studies.baselines import accuracy, train_backprop
+from neuroff.studies.early_stopping import EarlyStopping
 
 CORRUPTIONS = ("clean", "gaussian", "dropped", "pure-noise")
 METHODS = ("intff", "ff", "ff-softplus", "bp")

@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neuroff.core.init import uniform_fan_in
 from neuroff.errors import NeuroffError
 from neuroff.families.contrastive_hebbian.options import ACTIVATIONS, WEIGHT_NORMS
 from neuroff.layers.spec import Conv, Dense, Layer, Shape, conv_output_shape
@@ -261,9 +262,8 @@ class ContrastiveHebbianNet(nn.Module):
             else:
                 w_shape, out_shape = (layer.units, math.prod(shape)), (layer.units,)
             fan_in = math.prod(w_shape[1:])
-            bound = 1.0 / fan_in**0.5
-            w = torch.rand(w_shape, generator=generator) * 2 * bound - bound
-            b = torch.rand(w_shape[0], generator=generator) * 2 * bound - bound
+            w = uniform_fan_in(w_shape, fan_in, generator)
+            b = uniform_fan_in((w_shape[0],), fan_in, generator)
             self.register_buffer(f"weight_{i}", finish_weight(layer, w, weight_norm))
             self.register_buffer(f"bias_{i}", b)
             self.register_buffer(f"delta_w_{i}", torch.zeros(w_shape))

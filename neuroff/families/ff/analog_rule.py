@@ -7,8 +7,8 @@ from __future__ import annotations
 import torch
 
 from neuroff.core.goodness import ff_loss
-from neuroff.families.ff.model import AnalogFFNet
 from neuroff.families.base import Batch, LRSchedule, StepStats
+from neuroff.families.ff.model import AnalogFFNet
 from neuroff.families.optimizers import LocalOptimizers
 
 
@@ -19,26 +19,17 @@ class FFAutogradRule(LocalOptimizers):
         self, model: AnalogFFNet, optimizer: str = "adam", lr: float = 0.003, batch_size: int = 64,
         schedule: LRSchedule = LRSchedule(),
     ) -> None:
-        self.batch_size = batch_size
-        self.init_optimizers(model.layers, optimizer, lr, schedule)
+        super().__init__(model.layers, optimizer, lr, batch_size, schedule)
 
-    def step(self, model: AnalogFFNet, batch: Batch) -> StepStats:
-        x_pos, x_neg = batch.x, batch.x_neg
-        n, correct, loss_sum = x_pos.shape[0], 0.0, 0.0
-        for lo in range(0, n, self.batch_size):
-            xp, xn = x_pos[lo : lo + self.batch_size], x_neg[lo : lo + self.batch_size]
-            x = torch.cat([xp, xn])
-            s = torch.cat([torch.ones(xp.shape[0]), torch.zeros(xn.shape[0])])
-            z = x
-            for i, (layer, opt) in enumerate(zip(model.layers, self.optimizers)):
-                z = torch.relu(layer(model.layer_input(z, i)))
-                loss = ff_loss(z, s, model.head).mean()
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                loss_sum += float(loss.detach()) * xp.shape[0]
-            with torch.no_grad():
-                p = torch.exp(-ff_loss(z, torch.ones_like(s), model.head))
-                correct += float((p[: xp.shape[0]] > p[xp.shape[0] :]).sum())
-        return StepStats(n, correct, loss_sum / max(n, 1))
+    def update(self, model: AnalogFFNet, part: Batch) -> StepStats:
+        m = len(part)
+        z = torch.cat([part.x, part.x_neg])
+        s = torch.cat([torch.ones(m), torch.zeros(m)])
+        loss_sum = 0.0
+        for i, layer in enumerate(model.layers):
+            z = torch.relu(layer(model.layer_input(z, i)))
+            loss_sum += self.descend(i, ff_loss(z, s, model.head).mean())
+        with torch.no_grad():
+            p = torch.exp(-ff_loss(z, torch.ones_like(s), model.head))
+        return StepStats(m, float((p[:m] > p[m:]).sum()), loss_sum)
 

@@ -9,7 +9,10 @@ import torch
 from torch import nn
 
 from neuroff.core.goodness import HeadParams, check_head, probability
+from neuroff.core.init import length_normalise
+from neuroff.layers.build import build_layer
 from neuroff.layers.lif_stack import _score
+from neuroff.layers.spec import Dense
 
 if TYPE_CHECKING:  # typing only: the run's options live in the engine, above this layer
     from neuroff.engine.options import FFConfig
@@ -39,9 +42,7 @@ class AnalogFFNet(nn.Module):
         """What layer i sees of the previous output: detached (no gradient crosses layers) and,
         past the first layer, length-normalised so goodness cannot pass through unchanged."""
         z = z.detach()
-        if i > 0 and self.config.normalize_inputs:
-            z = z / (z.norm(dim=-1, keepdim=True) + 1e-8)
-        return z
+        return length_normalise(z) if i > 0 and self.config.normalize_inputs else z
 
     def layer_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
         outs, z = [], x
@@ -64,10 +65,4 @@ class AnalogFFNet(nn.Module):
 def seeded_linear_layers(sizes: list[int], generator: torch.Generator) -> nn.ModuleList:
     """Linear layers sizes[i] -> sizes[i+1] with PyTorch's default U(-1/sqrt(fan_in), +) init,
     drawn from ``generator`` so the seed fixes them."""
-    layers = nn.ModuleList(nn.Linear(d, n) for d, n in zip(sizes[:-1], sizes[1:]))
-    with torch.no_grad():
-        for layer in layers:
-            bound = 1.0 / layer.in_features**0.5
-            layer.weight.copy_(torch.rand(layer.weight.shape, generator=generator) * 2 * bound - bound)
-            layer.bias.copy_(torch.rand(layer.bias.shape, generator=generator) * 2 * bound - bound)
-    return layers
+    return nn.ModuleList(build_layer(Dense(n), (d,), generator) for d, n in zip(sizes[:-1], sizes[1:]))

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from neuroff.families.ff import online_kernel as online
 from neuroff.families.base import Batch, LRSchedule, RuleBase, StepStats
+from neuroff.families.ff import online_kernel as online
 from neuroff.layers.lif_stack import SpikingFFNet
 
 

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neuroff.core.init import length_normalise
 from neuroff.errors import NeuroffError
 from neuroff.families.intff.options import IntFFOptions
 from neuroff.layers.build import build_layer, layer_forward
@@ -108,10 +109,7 @@ class IntFFNet(nn.Module):
         """What block b sees of the previous block's output (or of the input, b = 0): detached,
         length-normalised past block 0, in the block's input shape."""
         h = h.detach().reshape(-1, *self.block_in_shapes[b])
-        if b > 0 and self.normalize_inputs:
-            norm = h.flatten(1).norm(dim=1).reshape(-1, *([1] * (h.dim() - 1)))
-            h = h / (norm + 1e-8)
-        return h
+        return length_normalise(h) if b > 0 and self.normalize_inputs else h
 
     def block_forward(self, b: int, h: torch.Tensor) -> list[torch.Tensor]:
         """Every layer output of block b for its input h (gradients flow inside the block)."""

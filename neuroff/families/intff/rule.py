@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from neuroff.families.intff.model import IntFFNet, intff_loss, mean_goodness
 from neuroff.families.base import Batch, LRSchedule, StepStats
+from neuroff.families.intff.model import IntFFNet, intff_loss, mean_goodness
 from neuroff.families.optimizers import LocalOptimizers
 
 
@@ -21,28 +21,18 @@ class IntFFRule(LocalOptimizers):
         self, model: IntFFNet, optimizer: str = "adam", lr: float = 0.003, batch_size: int = 64,
         schedule: LRSchedule = LRSchedule(),
     ) -> None:
-        self.batch_size = batch_size
-        self.init_optimizers(model.blocks, optimizer, lr, schedule)
+        super().__init__(model.blocks, optimizer, lr, batch_size, schedule)
 
-    def step(self, model: IntFFNet, batch: Batch) -> StepStats:
-        x_pos, x_neg = batch.x, batch.x_neg
-        n, correct, loss_sum = x_pos.shape[0], 0.0, 0.0
-        for lo in range(0, n, self.batch_size):
-            xp, xn = x_pos[lo : lo + self.batch_size], x_neg[lo : lo + self.batch_size]
-            m = xp.shape[0]
-            h = torch.cat([xp, xn])
-            s = torch.cat([torch.ones(m), torch.zeros(m)])
-            goodness = []
-            for b, opt in enumerate(self.optimizers):
-                h = model.block_forward(b, model.block_input(h, b))[-1]
-                g = mean_goodness(h)
-                loss = intff_loss(g, s, model.threshold).mean()
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                goodness.append(g.detach())
-                loss_sum += float(loss.detach()) * m
-            score = model.score(goodness)
-            correct += float((score[:m] > score[m:]).sum())
-        return StepStats(n, correct, loss_sum / max(n, 1))
+    def update(self, model: IntFFNet, part: Batch) -> StepStats:
+        m = len(part)
+        h = torch.cat([part.x, part.x_neg])
+        s = torch.cat([torch.ones(m), torch.zeros(m)])
+        goodness, loss_sum = [], 0.0
+        for b in range(len(self.optimizers)):
+            h = model.block_forward(b, model.block_input(h, b))[-1]
+            g = mean_goodness(h)
+            loss_sum += self.descend(b, intff_loss(g, s, model.threshold).mean())
+            goodness.append(g.detach())
+        score = model.score(goodness)
+        return StepStats(m, float((score[:m] > score[m:]).sum()), loss_sum)
 

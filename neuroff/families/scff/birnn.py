@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neuroff.core.init import uniform_fan_in
 from neuroff.errors import NeuroffError
 from neuroff.families.scff.model import goodness, pair_shift, standardise, triangle
 
@@ -63,14 +64,14 @@ class SCFFBiRNN(nn.Module):
         self.hidden = int(hidden)
         self.sizes = [math.prod(self.image_shape), self.hidden]
         self.probe_layers = [0]
-        bound_in, bound_rec = 1.0 / self.n_features**0.5, 1.0 / self.hidden**0.5
 
-        def uniform(shape: tuple[int, ...], bound: float) -> nn.Parameter:
-            return nn.Parameter(torch.rand(shape, generator=generator) * 2 * bound - bound)
+        def uniform(shape: tuple[int, ...], fan_in: int) -> nn.Parameter:
+            return nn.Parameter(uniform_fan_in(shape, fan_in, generator))
 
-        self.input_weights = nn.ParameterList(uniform((self.hidden, self.n_features), bound_in) for _ in DIRECTIONS)
-        self.recurrent_weights = nn.ParameterList(uniform((self.hidden, self.hidden), bound_rec) for _ in DIRECTIONS)
-        self.biases = nn.ParameterList(uniform((self.hidden,), bound_in) for _ in DIRECTIONS)
+        h, d = self.hidden, self.n_features
+        self.input_weights = nn.ParameterList(uniform((h, d), d) for _ in DIRECTIONS)
+        self.recurrent_weights = nn.ParameterList(uniform((h, h), h) for _ in DIRECTIONS)
+        self.biases = nn.ParameterList(uniform((h,), d) for _ in DIRECTIONS)
 
     @property
     def n_layers(self) -> int:

@@ -8,7 +8,11 @@ from typing import Any
 
 from neuroff.errors import NeuroffError
 from neuroff.families.base import BuildContext, Consumes, Family, Readout, Rule
-from neuroff.families.scff.options import AnalogSCFFOptions, SCFFOptions, SpikingSCFFOptions
+from neuroff.families.scff.options import (
+    AnalogSCFFOptions,
+    SCFFOptions,
+    SpikingSCFFOptions,
+)
 from neuroff.layers.options import (
     AnalogTrainingOptions,
     LayerSpecOptions,

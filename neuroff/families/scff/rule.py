@@ -44,34 +44,25 @@ class SCFFRule(LocalOptimizers):
         epochs_per_layer: int = 1,
         schedule: LRSchedule = LRSchedule(),
     ) -> None:
-        self.batch_size = batch_size
+        super().__init__(model.units, optimizer, lr, batch_size, schedule)
         self.thresholds = thresholds
         self.lam = lam
         self.epochs_per_layer = epochs_per_layer
         self.layer = 0
-        self.init_optimizers(model.units, optimizer, lr, schedule)
 
     def on_epoch_start(self, epoch: int) -> None:
         super().on_epoch_start(epoch)
         self.layer = trainable_layer(epoch, self.epochs_per_layer, len(self.optimizers))
 
-    def step(self, model: SCFFNet, batch: Batch) -> StepStats:
-        x_pos, generator = batch.x, batch.generator
-        n, correct, loss_sum = x_pos.shape[0], 0.0, 0.0
-        for lo in range(0, n, self.batch_size):
-            x = x_pos[lo : lo + self.batch_size]
-            if x.shape[0] < 2:
-                continue  # a lone sample has no partner for its negative
-            g_pos, g_neg = model.layer_goodness(self.layer, x, generator)
-            loss = scff_loss(g_pos, g_neg, *self.thresholds, self.lam)
-            opt = self.optimizers[self.layer]
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            # a pair is "correct" when the positive's mean goodness exceeds its negative's
-            correct += float((g_pos.detach().reshape(len(x), -1).mean(1) > g_neg.detach().reshape(len(x), -1).mean(1)).sum())
-            loss_sum += float(loss.detach()) * x.shape[0]
-        return StepStats(n, correct, loss_sum / max(n, 1), {"layer": float(self.layer)})
+    def update(self, model: SCFFNet, part: Batch) -> StepStats:
+        m, layer = len(part), {"layer": float(self.layer)}
+        if m < 2:
+            return StepStats(m, 0.0, None, layer)  # a lone sample has no partner for its negative
+        g_pos, g_neg = model.layer_goodness(self.layer, part.x, part.generator)
+        loss = self.descend(self.layer, scff_loss(g_pos, g_neg, *self.thresholds, self.lam))
+        # a pair is "correct" when the positive's mean goodness exceeds its negative's
+        correct = float((g_pos.detach().reshape(m, -1).mean(1) > g_neg.detach().reshape(m, -1).mean(1)).sum())
+        return StepStats(m, correct, loss, layer)
 
 
 class SpikingSCFFRule(RuleBase):
