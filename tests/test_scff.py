@@ -350,11 +350,11 @@ def test_spiking_centred_input_has_no_common_mode_update():
 
 def test_centred_spiking_net_is_not_exported(tmp_path):
     """Loihi and NIR would run the network without its feedforward inhibition: refuse, not mis-export."""
-    from neuroff.export.loihi import check_exportable
+    from neuroff.export.capability import LOIHI, check_exportable
     from neuroff.export.nir import export_nir
 
     cfg = _config(mode="spiking", layers=[8], dataset="digits", scff_centre=True)
     trained = engine.create(cfg, engine.prepare_dataset(cfg))
-    for export in (check_exportable, lambda t: export_nir(t, tmp_path / "net.nir")):
+    for export in (lambda t: check_exportable(t, LOIHI), lambda t: export_nir(t, tmp_path / "net.nir")):
         with pytest.raises(NeuroffError, match="scff-centre"):
             export(trained)

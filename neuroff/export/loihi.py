@@ -50,6 +50,7 @@ from neuroff.core.loihi_neurons import (
 from neuroff.engine.options import FFConfig
 from neuroff.engine.training import EVAL_SEED_OFFSET, Trained
 from neuroff.errors import NeuroffError
+from neuroff.export.capability import LOIHI, check_exportable
 from neuroff.io import atomic_write
 from neuroff.layers.fixed_point import (
     FixedLayer,
@@ -59,7 +60,6 @@ from neuroff.layers.fixed_point import (
     run_float,
     varying_features,
 )
-from neuroff.layers.lif_stack import SpikingFFNet
 
 SIDECAR_FORMAT = "neuroff-loihi-v1"
 
@@ -82,24 +82,6 @@ class QuantisedNet:
     n_inputs: int
     layers: list[FixedLayer]
     clipped_fraction: list[float] = field(default_factory=list)
-
-
-def check_exportable(trained: Trained) -> SpikingFFNet:
-    """The spiking model of ``trained``, or a NeuroffError naming what Loihi cannot run."""
-    c = trained.config
-    if not isinstance(trained.model, SpikingFFNet):
-        raise NeuroffError(f"only spiking networks run on Loihi; this checkpoint is mode={c.mode!r} (train with --mode spiking)")
-    if c.reset != "zero":
-        raise NeuroffError(f"Loihi's CUBA neuron resets to zero; this network uses reset={c.reset!r} (retrain with --reset zero)")
-    if c.scff_centre:
-        raise NeuroffError("the centred input of --scff-centre (feedforward inhibition) has no Loihi mapping yet; retrain without it")
-    if c.refractory:
-        raise NeuroffError(
-            f"Lava's bit-accurate LIF has no refractory period; this network uses refractory={c.refractory} (retrain with --refractory 0)"
-        )
-    if not 0.0 <= c.beta <= 1.0:
-        raise NeuroffError(f"membrane decay beta={c.beta} must lie in [0, 1] to map onto Loihi's 12-bit decay")
-    return trained.model
 
 
 def quantise_layer(weight: torch.Tensor, threshold: float, beta: float, clip_percentile: float = 100.0) -> tuple[FixedLayer, float]:
@@ -133,7 +115,7 @@ def quantise_layer(weight: torch.Tensor, threshold: float, beta: float, clip_per
 
 
 def quantise(trained: Trained, clip_percentile: float = 100.0) -> QuantisedNet:
-    model = check_exportable(trained)
+    model = check_exportable(trained, LOIHI)
     c = trained.config
     layers, clipped = [], []
     for w in model.weights:
@@ -157,7 +139,7 @@ def compare(trained: Trained, qnet: QuantisedNet, x: torch.Tensor, y: torch.Tens
     random numbers); the float network runs in float64 here (``neuroff evaluate`` uses float32),
     so the float accuracy can differ from the one it prints by a rare threshold tie.
     """
-    model = check_exportable(trained)
+    model = check_exportable(trained, LOIHI)
     fixed = fixed_point_model(trained, qnet)
     emb, c = trained.embedding, trained.config
     g = torch.Generator().manual_seed(c.seed + EVAL_SEED_OFFSET)

@@ -29,6 +29,7 @@ import torch
 from neuroff import __version__
 from neuroff.engine.training import Trained
 from neuroff.errors import NeuroffError
+from neuroff.export.capability import NIR, check_exportable
 from neuroff.io import atomic_write
 from neuroff.layers.lif_stack import SpikingFFNet
 
@@ -36,20 +37,10 @@ DEFAULT_DT = 1e-4  # seconds per step
 
 
 def _check(trained: Trained, dt: float) -> SpikingFFNet:
-    c = trained.config
-    if not isinstance(trained.model, SpikingFFNet):
-        raise NeuroffError(f"NIR export needs a spiking network; this checkpoint is mode={c.mode!r}")
-    if c.reset != "zero":
-        raise NeuroffError(f"NIR's LIF resets to v_reset; reset={c.reset!r} cannot be written (retrain with --reset zero)")
-    if c.scff_centre:
-        raise NeuroffError("the centred input of --scff-centre (feedforward inhibition) is not written to NIR; retrain without it")
-    if c.refractory:
-        raise NeuroffError("NIR's LIF has no refractory period; retrain with --refractory 0")
-    if not 0.0 <= c.beta < 1.0:
-        raise NeuroffError(f"beta={c.beta} has no finite NIR time constant (tau = dt / (1 - beta)); it must lie in [0, 1)")
+    model = check_exportable(trained, NIR)
     if not dt > 0:
         raise NeuroffError(f"--dt {dt} must be a positive number of seconds")
-    return trained.model
+    return model
 
 
 def to_nir(trained: Trained, dt: float = DEFAULT_DT) -> Any:
