@@ -27,9 +27,13 @@ def build_layer(layer: Layer, in_shape: Shape, generator: torch.Generator) -> nn
     return module
 
 
-def layer_forward(module: nn.Module, layer: Layer, h: torch.Tensor) -> torch.Tensor:
-    """ReLU(module(h)) (flattening a feature map before a dense layer), then the conv's max-pool."""
+ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh}
+
+
+def layer_forward(module: nn.Module, layer: Layer, h: torch.Tensor, activation: str = "relu") -> torch.Tensor:
+    """act(module(h)) (flattening a feature map before a dense layer), then the conv's max-pool."""
+    act = ACTIVATIONS[activation]
     if isinstance(layer, Dense):
-        return torch.relu(module(h.flatten(1)))
-    z = torch.relu(module(h))
+        return act(module(h.flatten(1)))
+    z = act(module(h))
     return F.max_pool2d(z, layer.pool) if layer.pool > 1 else z

@@ -45,18 +45,12 @@ class BackpropNet(nn.Module):
         """The last hidden layer's output [B, F] (flattened) of a flat input batch [B, D]."""
         h = x.reshape(-1, *self.input_shape)
         for module, layer in zip(self.hidden, self.layer_specs):
-            h = layer_forward(module, layer, h) if self.activation == "relu" else tanh_layer_forward(module, layer, h)
+            h = layer_forward(module, layer, h, self.activation)
         return h.flatten(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits [B, C] of a flat input batch [B, D]."""
         return self.classifier(self.hidden_features(x))
-
-
-def tanh_layer_forward(module: nn.Module, layer: Layer, h: torch.Tensor) -> torch.Tensor:
-    """``layer_forward`` with tanh in place of ReLU (the contrastive-Hebbian nets' default)."""
-    z = torch.tanh(module(h.flatten(1) if isinstance(layer, Dense) else h))
-    return F.max_pool2d(z, layer.pool) if not isinstance(layer, Dense) and layer.pool > 1 else z
 
 
 @dataclass
