@@ -8,7 +8,7 @@ label drawn uniformly among the wrong ones. Two embeddings:
 - ``onehot``: Hinton's overlay; the first C input features are replaced by the one-hot label
   (D unchanged).
 - ``none``: no label in the input (D unchanged); for rules that take the labels from the engine
-  instead (``uses_labels``, e.g. contrastive-hebbian).
+  instead (``Consumes.LABELLED_SAMPLES``, contrastive-hebbian) or use none (SCFF).
 """
 
 from __future__ import annotations

@@ -14,8 +14,9 @@ One mini-batch (x, y) at step t, the "single forward pass" scheme:
    step t + 1.
 
 So the C's learn how large each neuron's Hebbian step should have been, judged by the loss the
-stepped network has on the next batch. The engine passes the true labels (``uses_labels``); the
-input carries no embedded label (``--embedding none``).
+stepped network has on the next batch. The family consumes labelled samples
+(``Consumes.LABELLED_SAMPLES``): ``batch.labels`` are the true labels and the input carries no
+embedded label (``--embedding none``).
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """The SCFF rules: layer-wise self-contrastive training (``neuroff.families.scff.model``).
 
-The engine hands a rule (x_pos, x_neg); an SCFF net is built with the label embedding "none",
-so both are the raw samples, and the rule uses x_pos only and makes its own pairs from it. Layers
-are trained one after another: in epoch e only layer ``trainable_layer(e, E, L)`` learns (the
-engine calls ``start_epoch(e)`` before each epoch), the layers below it are frozen and only
+SCFF consumes raw samples (``Consumes.SAMPLES``): the engine hands the rule ``Batch(x)`` and the
+rule makes its own pairs from it. Layers are trained one after another: in epoch e only layer
+``trainable_layer(e, E, L)`` learns (the engine calls ``on_epoch_start(e)`` before each epoch), the layers below it are frozen and only
 compute its input, the layers above it are not run.
 
 ``SCFFRule`` (analog): per mini-batch the model returns the goodness of the trained layer for
