@@ -33,7 +33,7 @@ def test_split_tasks_keep_only_their_classes_and_the_single_head():
 
 
 def test_run_continual_for_a_rule_and_backprop(tmp_path):
-    config = FFConfig(rule="contrastive-hebbian", mode="analog", embedding="none", layers=[32], seed=1, ch_eta=0.01, batch_size=16)
+    config = FFConfig(rule="contrastive-hebbian", mode="analog", embedding="none", layers=[32], seed=1, ch_eta=0.01, batch_size=16, epochs=1)
     report = run_continual(config, tmp_path, bp_lr=0.01, progress=False)
     saved = json.loads((tmp_path / "continual.json").read_text())
     assert saved == json.loads(json.dumps(report))

@@ -274,7 +274,7 @@ def test_config_and_cli_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as err:
         main(["train", "--rule", "contrastive-hebbian", "--mode", "analog", "--embedding", "none", "--layers", "32",
               "--n-train", "200", "--n-test", "100", "--ch-activation", "relu", "--ch-momentum", "0.9",
-              "--ch-smoothing", "0.1", "--ch-weight-norm", "fan-in", "--quiet", "--out", str(tmp_path)])
+              "--ch-smoothing", "0.1", "--ch-weight-norm", "fan-in", "--epochs", "1", "--quiet", "--out", str(tmp_path)])
     assert err.value.code == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["epochs"] == 1 and 0.0 <= out["test_accuracy"] <= 1.0

@@ -42,6 +42,8 @@ FAMILY = Family(
     consumes=Consumes.PAIRS,
     readout=Readout.GOODNESS,
     groups={"analog": (LabelEmbeddingOptions, LayerSpecOptions, AnalogTrainingOptions, InputNormalisationOptions, IntFFOptions)},
-    defaults={"analog": {"embedding": "code", "batch_size": 64, "epochs": 1}},
+    # default epochs: the fewest within 1 point of the best on a digits validation split
+    # (bench/bench_family_defaults.py, bench/results/family_defaults.json)
+    defaults={"analog": {"embedding": "code", "batch_size": 64, "epochs": 30}},
     build=build,
 )

@@ -77,6 +77,8 @@ FAMILY = Family(
         "analog": (LayerSpecOptions, AnalogTrainingOptions, SCFFOptions, AnalogSCFFOptions),
         "spiking": (SpikeEncoderOptions, LIFNeuronOptions, NeoHebbianOptions, SCFFOptions, SpikingSCFFOptions),
     },
+    # default epochs: the fewest within 1 point of the best on a digits validation split
+    # (bench/bench_family_defaults.py, bench/results/family_defaults.json)
     defaults={
         "analog": {"embedding": "none", "batch_size": 64, "epochs": 1},
         "spiking": {"embedding": "none", "batch_size": 32, "epochs": 1},
