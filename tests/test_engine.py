@@ -244,3 +244,19 @@ def test_accuracy_floor_on_digits(digits: Dataset) -> None:
     assert spiking.history[-1]["test_accuracy"] > 0.6
     analog = engine.train(FFConfig(mode="analog", epochs=2), dataset=digits, progress=False)
     assert analog.history[-1]["test_accuracy"] > 0.85
+
+
+def test_validation_split_reports_held_out_accuracy_and_tests_once(tmp_path):
+    """--validation N: training sees n - N samples, every epoch reports the held-out N, and the
+    test set is scored after the last epoch only."""
+    config = FFConfig(mode="analog", layers=[32], epochs=3, validation=200, n_train=700, n_test=100, seed=2)
+    trained = engine.train(config, out_dir=tmp_path, progress=False)
+    history = trained.history
+    assert [h["n_validation"] for h in history] == [200] * 3
+    assert all(0.0 < h["validation_accuracy"] <= 1.0 for h in history)
+    assert [h["test_accuracy"] != h["test_accuracy"] for h in history] == [True, True, False]  # NaN until the end
+    # the same seed draws the same held-out samples; another seed draws others
+    again = engine.train(FFConfig(mode="analog", layers=[32], epochs=3, validation=200, n_train=700, n_test=100, seed=2), progress=False)
+    assert again.history[-1]["validation_accuracy"] == history[-1]["validation_accuracy"]
+    with pytest.raises(NeuroffError, match="--validation between 1 and 699"):
+        engine.train(FFConfig(mode="analog", layers=[8], epochs=1, validation=700, n_train=700), progress=False)

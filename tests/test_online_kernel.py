@@ -26,6 +26,11 @@ CASES = [
     ("sigma-subtract-count-refr", dict(head="sigma", reset="subtract", trace="count", refractory=2, lr=0.005)),
     ("sigma-hard-leaky-tau1", dict(head="sigma", trace="hard-leaky", eligibility_tau=1.0)),
     ("subtract-refr-tau1", dict(reset="subtract", refractory=2, eligibility_tau=1.0)),
+    ("pre-trace", dict(pre_trace="leaky")),
+    ("pre-trace-tau1", dict(pre_trace="leaky", pre_trace_decay=0.5, eligibility_tau=1.0)),
+    ("pre-trace-sigma-count", dict(pre_trace="leaky", head="sigma", trace="count", lr=0.005)),
+    ("latency-pre-trace", dict(encoder="latency", pre_trace="leaky", learn_start=5)),
+    ("latency-log-normalised-pre-trace", dict(encoder="latency", latency_mode="log", normalize_latency=True, pre_trace="leaky", learn_start=5)),
 ]
 
 

@@ -12,6 +12,7 @@ RESETS = ("zero", "subtract")
 TRACES = ("count", "leaky", "hard-leaky")
 HEADS = ("sigma", "sym")
 ENCODERS = ("rate", "latency")
+PRE_TRACES = ("none", "leaky")
 
 
 class LIFParams(NamedTuple):
@@ -37,3 +38,4 @@ class NeoHebbianParams(NamedTuple):
     tau: float = 0.1  # eligibility mixing per learning step
     nu: float = 1.0  # how much of E is added to W per learning step
     learn_start: int = 16  # learning happens on steps t >= learn_start (0-based)
+    pre_decay: float = 0.0  # presynaptic trace x̄ <- pre_decay * x̄ + x per step; 0: x̄ = x (no trace)

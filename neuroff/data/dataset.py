@@ -98,6 +98,16 @@ def validation_split(ds: Dataset, fraction: float = 0.1, seed: int = 0) -> tuple
             f"validation fraction {fraction} of {ds.n_train} training samples leaves an empty split; "
             "use a larger dataset or a fraction between them"
         )
+    return hold_out(ds, n_val, seed)
+
+
+def hold_out(ds: Dataset, n_val: int, seed: int = 0) -> tuple[Dataset, Dataset]:
+    """``validation_split`` by count: ``n_val`` random training samples (drawn with ``seed``) held out."""
+    if not 1 <= n_val < ds.n_train:
+        raise NeuroffError(
+            f"a validation split of {n_val} samples needs more training samples than that ({ds.n_train}); "
+            f"pass --validation between 1 and {ds.n_train - 1}"
+        )
     gen = torch.Generator().manual_seed(int(seed))
     perm = torch.randperm(ds.n_train, generator=gen)
     val_idx, keep_idx = perm[:n_val], perm[n_val:]

@@ -52,6 +52,9 @@ class RunOptions(OptionGroup):
     seed: int = option(0, "seeds every random draw: init, shuffling, wrong labels, spikes")
     n_train: int | None = option(None, "use the first N training samples (default: all)", unit="samples")
     n_test: int | None = option(None, "use the first N test samples (default: all)", unit="samples")
+    validation: int = option(0, "hold out this many training samples (drawn with --seed) as a validation split: each "
+                             "epoch reports validation accuracy, the test set is evaluated after the last epoch only; 0: off",
+                             unit="samples")
     chunk: int = option(256, "samples handed to the rule at a time (progress and finiteness checks between chunks)", unit="samples")
     eval_every: int = option(1, "test after every this many epochs (and after the last)", unit="epochs")
 
@@ -167,6 +170,8 @@ class FFConfig(
             raise NeuroffError(f"lr_decay={self.lr_decay} must lie in (0, 1]")
         if not 0.0 < self.ch_eta_decay <= 1.0:
             raise NeuroffError(f"ch_eta_decay={self.ch_eta_decay} must lie in (0, 1]; 1 keeps the Hebbian rates constant")
+        if not 0.0 < self.pre_trace_decay <= 1.0:
+            raise NeuroffError(f"pre_trace_decay={self.pre_trace_decay} must lie in (0, 1]; e.g. --pre-trace-decay 0.85")
         if not 0.0 < self.eligibility_tau <= 1.0:
             raise NeuroffError(f"eligibility_tau={self.eligibility_tau} must lie in (0, 1]")
         if self.eval_every < 1:

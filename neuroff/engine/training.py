@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from neuroff import __version__
 from neuroff.data import Dataset, load_dataset
+from neuroff.data.dataset import hold_out
 from neuroff.data.pairing import LabelEmbedding, make_label_embedding, wrong_labels
 from neuroff.engine.checkpoint import FORMAT_V1, load_checkpoint, save_checkpoint
 from neuroff.engine.options import RESUMABLE, FFConfig, groups_read_by
@@ -185,6 +186,11 @@ def train(
     else:
         config.validate(given or frozenset())
     ds = prepare_dataset(config, dataset)
+    # with --validation the model trains on the kept samples, reports the held-out ones every
+    # epoch, and meets the test set once, after the last epoch
+    val_ds = None
+    if config.validation:
+        ds, val_ds = hold_out(ds, config.validation, config.seed)
     if resume is None:
         trained = create(config, ds)
     family = config.family
@@ -205,8 +211,13 @@ def train(
             bar.set_postfix_str(f"{family.train_metric} {correct / max(samples, 1):.3f}")
         bar.close()
         seconds = time.perf_counter() - start
-        due = (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs
-        test_acc = test_accuracy(trained, ds) if due else float("nan")
+        last = epoch + 1 == config.epochs
+        due = (epoch + 1) % config.eval_every == 0 or last
+        if val_ds is None:
+            test_acc = test_accuracy(trained, ds) if due else float("nan")
+        else:
+            val_acc = test_accuracy(trained, val_ds) if due else float("nan")
+            test_acc = test_accuracy(trained, ds) if last else float("nan")
         record = {
             "epoch": epoch + 1,
             "train_seconds": round(seconds, 3),
@@ -217,12 +228,16 @@ def train(
             "test_metric": family.test_metric,
             "n_test": len(ds.x_test),
         }
+        if val_ds is not None:
+            record |= {"validation_accuracy": val_acc, "n_validation": len(val_ds.x_test)}
         trained.history.append(record)
         trained.epoch = epoch + 1
         if progress:
+            held = f", validation {val_acc:.4f} ({len(val_ds.x_test)} samples)" if val_ds is not None else ""
+            tested = f", test {family.test_metric} {test_acc:.4f} ({len(ds.x_test)} samples)" if test_acc == test_acc else ""
             print(
                 f"epoch {epoch + 1}: {record['samples_per_s']:.0f} samples/s, train {family.train_metric} "
-                f"{record['train_accuracy']:.4f}, test {family.test_metric} {test_acc:.4f} ({len(ds.x_test)} samples)"
+                f"{record['train_accuracy']:.4f}{held}{tested}"
             )
         if out_dir is not None:
             save_trained(trained, Path(out_dir) / "model.pt")

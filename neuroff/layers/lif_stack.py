@@ -31,6 +31,7 @@ from neuroff.core.plasticity import (
     NeoHebbianParams,
     eligibility_step,
     neo_hebbian_delta,
+    pre_trace_step,
 )
 
 if TYPE_CHECKING:  # typing only: the run's options live in the engine, above this layer
@@ -95,7 +96,8 @@ class SpikingFFNet(nn.Module):
     @property
     def plasticity(self) -> NeoHebbianParams:
         c = self.config
-        return NeoHebbianParams(c.lr, c.eligibility_tau, c.eligibility_nu, c.learn_start)
+        pre_decay = c.pre_trace_decay if c.pre_trace == "leaky" else 0.0
+        return NeoHebbianParams(c.lr, c.eligibility_tau, c.eligibility_nu, c.learn_start, pre_decay)
 
     def encode(
         self, x: torch.Tensor, generator: torch.Generator | None = None, noise_shape: tuple[int, ...] | None = None
@@ -126,6 +128,7 @@ class SpikingFFNet(nn.Module):
         states = [lif_initial_state((batch, n), dtype) for n in self.sizes[1:]]
         traces = [torch.zeros(batch, n, dtype=dtype) for n in self.sizes[1:]]
         counts = [torch.zeros(batch, n, dtype=dtype) for n in self.sizes[1:]]
+        pre_traces = [torch.zeros(batch, d, dtype=dtype) for d in self.sizes[:-1]] if plasticity is not None else None
         p_sum = torch.zeros(batch, self.n_layers, dtype=dtype)
         p_last = torch.zeros_like(p_sum)
         for t in range(steps):
@@ -136,6 +139,8 @@ class SpikingFFNet(nn.Module):
                 else:
                     pre = self.presynaptic(i, pre)
                     current = pre @ weights[i].T
+                    if pre_traces is not None:
+                        pre_traces[i] = pre_trace_step(pre_traces[i], pre, plasticity.pre_decay)
                 out, states[i] = lif_step(current, states[i], self.lif)
                 traces[i] = trace_step(traces[i], out, self.config.trace, self.config.trace_decay)
                 counts[i] += out
@@ -147,7 +152,7 @@ class SpikingFFNet(nn.Module):
                         p_last[:, i] = p
                 if plasticity is not None and t >= learn_start:
                     m = self.third_factor(i, traces[i], is_positive)
-                    dw = neo_hebbian_delta(pre, traces[i], m, plasticity.lr)
+                    dw = neo_hebbian_delta(pre_traces[i], traces[i], m, plasticity.lr)
                     weights[i], elig[i] = eligibility_step(weights[i], elig[i], dw, plasticity)
                 pre = out
         if plasticity is not None:

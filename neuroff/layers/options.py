@@ -11,6 +11,7 @@ from typing import ClassVar
 from neuroff.core.params import (
     ENCODERS,
     HEADS,
+    PRE_TRACES,
     RESETS,
     TRACES,
     HeadParams,
@@ -72,6 +73,10 @@ class NeoHebbianOptions(OptionGroup):
     learn_start: int = option(_PLASTIC["learn_start"], "learning happens on time steps t >= this (0-based)", unit="steps")
     eligibility_tau: float = option(_PLASTIC["tau"], "eligibility mixing per learning step, E <- (1-tau) E + tau dW", unit="per step")
     eligibility_nu: float = option(_PLASTIC["nu"], "fraction of E added to W per learning step", unit="per step")
+    pre_trace: str = option("none", "presynaptic factor of the rule: the input spikes (none) or their leaky trace "
+                            "x̄ <- decay x̄ + x (leaky; needed by latency codes, whose spikes precede the learning window)",
+                            choices=PRE_TRACES)
+    pre_trace_decay: float = option(0.85, "leaky presynaptic trace: decay per time step, in (0, 1]", unit="per step")
     sparse: bool = option(True, "online kernel: update only the rows of inputs that spiked (same result, faster)")
     init: str = option("uniform", "distribution of the initial weights", choices=INITS)
     init_scale: float = option(1.0, "initial weight scale", unit="1/sqrt(fan_in)")

@@ -2,7 +2,7 @@
 
 This is a fast realisation of equations that are written, and documented, elsewhere:
 the LIF step and traces in ``neuroff.core.neurons``, the third factor in ``neuroff.core.goodness``, the
-eligibility trace in ``neuroff.core.plasticity``. ``tests/test_online_kernel.py`` checks that
+eligibility and presynaptic traces in ``neuroff.core.plasticity``. ``tests/test_online_kernel.py`` checks that
 it gives the same spikes and weights as that torch reference run with batch size 1.
 
 Why a kernel: online learning changes the weights inside a presentation, so every step of every
@@ -16,6 +16,9 @@ vectors of 200, which caps online training near 100 samples/s. Two further savin
   E = e * Ehat and W = What + w * Ehat with scalars e, w, so one learning step costs
   O(active rows) instead of O(size of W); the scalars are folded back into the matrices when e
   becomes small (every ~130 learning steps).
+- with a presynaptic trace (``pre_decay`` > 0) the Hebbian term reads x̄ instead of the spikes:
+  the update touches the rows of every input that has spiked so far in the presentation (kept
+  as a list per layer), each weighted by its x̄; the input current still sums active rows only.
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ def train_online(
     lr,
     tau,
     nu,
+    pre_decay,  # presynaptic trace decay per step; 0: the Hebbian term reads the spikes themselves
     sparse,
     p_last,  # out: float64 [P, L], P(positive) at the last step per layer
 ):
@@ -110,6 +114,17 @@ def train_online(
         prev.append(np.zeros(n))
         refr.append(np.zeros(n))
         zs.append(np.zeros(n))
+    # presynaptic traces x̄ per layer input, and the rows that have spiked this presentation
+    traced = pre_decay > 0.0
+    xbars = List()
+    touched = List()
+    is_touched = List()
+    for layer in range(n_layers):
+        d_in = w_hats[layer].shape[0]
+        xbars.append(np.zeros(d_in))
+        touched.append(np.empty(d_in, np.int64))
+        is_touched.append(np.zeros(d_in, np.uint8))
+    n_touched = np.zeros(n_layers, np.int64)
     decay = 1.0 - tau
     direct = decay <= 0.0
     # direct path (tau = 1): E is just tau * dW of the last learning step; remember that step's
@@ -117,6 +132,7 @@ def train_online(
     last_n = np.full(n_layers, -1, np.int64)
     last_rows = np.empty((n_layers, max_n), np.int64)
     last_post = np.empty((n_layers, max_n))
+    last_x = np.ones((n_layers, max_n))  # x̄ of those rows (1: spikes, no trace)
     if not sparse:
         for layer in range(n_layers):
             _fold(w_hats[layer], e_hats[layer], scalars[layer])
@@ -137,6 +153,11 @@ def train_online(
             prev[layer][:] = 0.0
             refr[layer][:] = 0.0
             zs[layer][:] = 0.0
+            if traced:
+                for k in range(n_touched[layer]):
+                    xbars[layer][touched[layer][k]] = 0.0
+                    is_touched[layer][touched[layer][k]] = 0
+                n_touched[layer] = 0
         for t in range(n_steps):
             n_active = 0
             if draw:
@@ -184,6 +205,20 @@ def train_online(
                         xi = x[i]
                         for j in range(n):
                             cur[j] += xi * w_hat[i, j]
+                # presynaptic trace x̄ <- pre_decay * x̄ + x (neuroff.core.plasticity.pre_trace_step)
+                if traced:
+                    xb = xbars[layer]
+                    rows = touched[layer]
+                    seen = is_touched[layer]
+                    for k in range(n_touched[layer]):
+                        xb[rows[k]] *= pre_decay
+                    for k in range(n_active):
+                        i = active[k]
+                        xb[i] += 1.0
+                        if seen[i] == 0:
+                            seen[i] = 1
+                            rows[n_touched[layer]] = i
+                            n_touched[layer] += 1
                 # LIF step and trace (neuroff.core.neurons.lif_step / trace_step)
                 n_next = 0
                 for j in range(n):
@@ -250,22 +285,32 @@ def train_online(
                         else:
                             post[j] = lr * m_pos * z[j]
                     # eligibility: E <- decay E + tau dW ; W <- W + nu E  (lazy form)
+                    # the Hebbian rows: the active inputs (x = 1), or every input with a trace (x = x̄)
+                    xb = xbars[layer]
+                    if traced:
+                        n_rows = n_touched[layer]
+                        rows = touched[layer]
+                    else:
+                        n_rows = n_active
+                        rows = active
                     if not sparse:
                         # naive dense eligibility over the whole matrix (w_hat is W, e_hat is E)
                         x = np.zeros(d_in)
-                        for k in range(n_active):
-                            x[active[k]] = 1.0
+                        for k in range(n_rows):
+                            x[rows[k]] = xb[rows[k]] if traced else 1.0
                         for i in range(d_in):
                             for j in range(n):
                                 e_hat[i, j] = decay * e_hat[i, j] + tau * x[i] * post[j]
                                 w_hat[i, j] += nu * e_hat[i, j]
                     elif direct:
-                        for k in range(n_active):
-                            i = active[k]
+                        for k in range(n_rows):
+                            i = rows[k]
+                            xi = xb[i] if traced else 1.0
                             last_rows[layer, k] = i
+                            last_x[layer, k] = xi
                             for j in range(n):
-                                w_hat[i, j] += nu * tau * post[j]
-                        last_n[layer] = n_active
+                                w_hat[i, j] += nu * tau * (post[j] * xi)
+                        last_n[layer] = n_rows
                         last_post[layer, :n] = post
                     else:
                         if scal[0] * decay < FOLD_BELOW:
@@ -273,11 +318,17 @@ def train_online(
                         scal[0] *= decay
                         step = tau / scal[0]
                         comp = scal[1] * step
-                        for k in range(n_active):
-                            i = active[k]
-                            for j in range(n):
-                                e_hat[i, j] += step * post[j]
-                                w_hat[i, j] -= comp * post[j]
+                        for k in range(n_rows):
+                            i = rows[k]
+                            if traced:
+                                xi = xb[i]
+                                for j in range(n):
+                                    e_hat[i, j] += step * (post[j] * xi)
+                                    w_hat[i, j] -= comp * (post[j] * xi)
+                            else:
+                                for j in range(n):
+                                    e_hat[i, j] += step * post[j]
+                                    w_hat[i, j] -= comp * post[j]
                         scal[1] += nu * scal[0]
                 # this layer's spikes are the next layer's presynaptic activity
                 n_active = n_next
@@ -292,4 +343,4 @@ def train_online(
             e_hat[:, :] = 0.0
             for k in range(last_n[layer]):
                 for j in range(n):
-                    e_hat[last_rows[layer, k], j] = tau * last_post[layer, j]
+                    e_hat[last_rows[layer, k], j] = tau * (last_post[layer, j] * last_x[layer, k])

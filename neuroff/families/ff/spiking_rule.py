@@ -90,7 +90,7 @@ class NeoHebbianRule(RuleBase):
             given, rates, c.steps, seed, kept, flags, w_hats, e_hats, scalars, c.learn_start, c.beta,
             c.threshold, online.RESET_CODES[c.reset], c.refractory, online.TRACE_CODES[c.trace],
             c.trace_decay, online.HEAD_CODES[c.head], c.alpha, c.theta, c.eps, c.lr * self.lr_scale, c.eligibility_tau,
-            c.eligibility_nu, self.sparse, p_last,
+            c.eligibility_nu, model.plasticity.pre_decay, self.sparse, p_last,
         )  # fmt: skip
         online.fold_all(w_hats, e_hats, scalars)
         for i in range(model.n_layers):
