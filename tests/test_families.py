@@ -165,3 +165,24 @@ def test_v1_options_the_family_never_read_are_reset():
     assert converted["metrics"][0] == {"epoch": 1, "train_accuracy": 0.5, "train_metric": "pair accuracy"}
     with pytest.raises(NeuroffError, match="belongs to the"):
         FFConfig.from_dict(data["config"]).validate()
+
+
+def test_layer_activity_is_recorded_warned_and_refused_by_the_exporters(tmp_path, capsys):
+    """A spiking layer that never fires: metrics.json records its activity per epoch, training warns
+    once naming the layer, and both exporters refuse it unless --allow-silent."""
+    run = ["train", *SMALL, "--layers", "16,16", "--epochs", "2", "--out", str(tmp_path)]
+    code, _, err = _run([*run, "--threshold", "1000"], capsys)
+    assert code == 0
+    assert err.count("neuroff: warning: layer 0 is almost silent") == 1 and "layer 1" in err
+    epochs = json.loads((tmp_path / "metrics.json").read_text())["epochs"]
+    assert [len(e["layer_activity"]) for e in epochs] == [2, 2] and epochs[-1]["layer_activity"] == [0.0, 0.0]
+    for target, out in (("loihi", "m.net"), ("nir", "m.nir")):
+        code, _, err = _run(["export", str(tmp_path / "model.pt"), "--target", target, "-o", str(tmp_path / out), "--n-test", "20"], capsys)
+        _one_line_error(code, err, "layer 0 is silent", "--allow-silent")
+        assert not (tmp_path / out).exists()
+    code, _, err = _run(["export", str(tmp_path / "model.pt"), "--target", "nir", "-o", str(tmp_path / "m.nir"), "--allow-silent"], capsys)
+    assert code == 0 and (tmp_path / "m.nir").exists()
+    # a net that fires records a positive activity and exports without a word
+    code, _, err = _run(["train", *SMALL, "--mode", "analog", "--layers", "16", "--epochs", "1", "--out", str(tmp_path / "ok")], capsys)
+    assert code == 0 and "warning" not in err
+    assert json.loads((tmp_path / "ok" / "metrics.json").read_text())["epochs"][0]["layer_activity"][0] > 0.05

@@ -6,6 +6,7 @@ weights (online batch-1 updates, mini-batches, per-layer optimisers)."""
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from neuroff.io import write_json
 from neuroff.options import flag
 
 EVAL_SEED_OFFSET = 1_000_003
+ACTIVITY_SAMPLES = 256  # training samples whose activity is measured after every epoch
+SILENT_BELOW = 0.01  # a layer with fewer active neurons than this is reported (and refused by the exporters)
 
 
 @dataclass
@@ -131,6 +134,29 @@ def test_accuracy(trained: Trained, ds: Dataset) -> float:
     return evaluate(trained, ds.x_test, ds.y_test)
 
 
+@torch.no_grad()
+def layer_activity(trained: Trained, x: torch.Tensor, y: torch.Tensor) -> list[float]:
+    """Per layer, the mean fraction of neurons active on the samples x (their true label embedded
+    where the family reads labels from the input): spiking, spiked at least once in the
+    presentation; analog, output > 0."""
+    g = torch.Generator().manual_seed(trained.config.seed + EVAL_SEED_OFFSET)
+    inputs = trained.embedding.embed(x, y) if trained.config.family.consumes is Consumes.PAIRS else x
+    latents = next(iter(trained.model.latents(inputs, g).values()))
+    return [float((z > 0).float().mean()) for z in latents]
+
+
+def warn_silent(activity: list[float], warned: set[int]) -> None:
+    """One line on stderr, once per run, for each layer that falls below ``SILENT_BELOW``."""
+    for i, a in enumerate(activity):
+        if a < SILENT_BELOW and i not in warned:
+            warned.add(i)
+            print(
+                f"neuroff: warning: layer {i} is almost silent ({a:.2%} of its neurons active); "
+                "lower --threshold, raise --init-scale or --max-rate",
+                file=sys.stderr,
+            )
+
+
 def check_finite(trained: Trained) -> None:
     for i, w in enumerate(trained.model.weights):
         if not torch.isfinite(w).all():
@@ -195,6 +221,8 @@ def train(
         trained = create(config, ds)
     family = config.family
     n, c = len(ds.x_train), ds.n_classes
+    probe_x, probe_y = ds.x_train[:ACTIVITY_SAMPLES], ds.y_train[:ACTIVITY_SAMPLES]
+    warned: set[int] = set()
     for epoch in range(trained.epoch, config.epochs):
         start = time.perf_counter()
         trained.rule.on_epoch_start(epoch)
@@ -230,6 +258,8 @@ def train(
         }
         if val_ds is not None:
             record |= {"validation_accuracy": val_acc, "n_validation": len(val_ds.x_test)}
+        record["layer_activity"] = layer_activity(trained, probe_x, probe_y)
+        warn_silent(record["layer_activity"], warned)
         trained.history.append(record)
         trained.epoch = epoch + 1
         if progress:

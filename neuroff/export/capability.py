@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from neuroff.engine.training import Trained
+from neuroff.engine.training import SILENT_BELOW, Trained
 from neuroff.errors import NeuroffError
 from neuroff.layers.lif_stack import SpikingFFNet
 
@@ -41,3 +41,17 @@ def check_exportable(trained: Trained, target: Target) -> SpikingFFNet:
         bound = "[0, 1)" if target.beta_below_one else "[0, 1]"
         raise NeuroffError(f"membrane decay beta={c.beta} must lie in {bound} to map onto {target.name}")
     return trained.model
+
+
+def check_layers_active(trained: Trained, target: Target, allow_silent: bool = False) -> None:
+    """Refuse a network with a silent layer (its export would be exact and useless), judged by the
+    ``layer_activity`` its training recorded last (checkpoints without it are not judged)."""
+    activity = trained.history[-1].get("layer_activity") if trained.history else None
+    if allow_silent or not activity:
+        return
+    for i, a in enumerate(activity):
+        if a < SILENT_BELOW:
+            raise NeuroffError(
+                f"layer {i} is silent ({a:.2%} of its neurons active at the end of training); a {target.name} export "
+                "would reproduce a network that does not compute; retrain it, or pass --allow-silent"
+            )

@@ -17,6 +17,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--clip-percentile", type=float, default=100.0, help="loihi: scale weights so this percentile of |w| maps to 254")
     ex.add_argument("--n-test", type=int, default=None, help="loihi: test samples for the float vs fixed-point report (default all)")
     ex.add_argument("--dt", type=float, default=None, help="nir: time step in seconds the taus are written for (default 1e-4)")
+    ex.add_argument("--allow-silent", action="store_true",
+                    help="export even if a layer was silent (< 1 %% of its neurons active) at the end of training")
 
     rl = sub.add_parser("run-lava", help="run an exported model.net on Intel Lava and compare it with the fixed-point reference")
     rl.add_argument("netx", help="model.net written by `neuroff export --target loihi`")
@@ -37,7 +39,8 @@ def export_command(args: argparse.Namespace) -> None:
         from neuroff.export.loihi import export_loihi, format_resources
 
         ds = load_dataset(trained.config.dataset, seed=trained.config.seed).subset(None, args.n_test)
-        net, side, meta = export_loihi(trained, args.out, ds.x_test, ds.y_test, args.clip_percentile, source=args.checkpoint)
+        net, side, meta = export_loihi(trained, args.out, ds.x_test, ds.y_test, args.clip_percentile, source=args.checkpoint,
+                                       allow_silent=args.allow_silent)
         q = meta["quantisation"]
         print(format_resources(meta["resources"]))
         print(
@@ -49,7 +52,7 @@ def export_command(args: argparse.Namespace) -> None:
     else:
         from neuroff.export.nir import DEFAULT_DT, export_nir
 
-        path = export_nir(trained, args.out, dt=args.dt if args.dt is not None else DEFAULT_DT)
+        path = export_nir(trained, args.out, dt=args.dt if args.dt is not None else DEFAULT_DT, allow_silent=args.allow_silent)
         print(json.dumps({"nir": str(path)}))
 
 

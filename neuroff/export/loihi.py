@@ -50,7 +50,7 @@ from neuroff.core.loihi_neurons import (
 from neuroff.engine.options import FFConfig
 from neuroff.engine.training import EVAL_SEED_OFFSET, Trained
 from neuroff.errors import NeuroffError
-from neuroff.export.capability import LOIHI, check_exportable
+from neuroff.export.capability import LOIHI, check_exportable, check_layers_active
 from neuroff.io import atomic_write
 from neuroff.layers.fixed_point import (
     FixedLayer,
@@ -371,9 +371,11 @@ def export_loihi(
     y_test: torch.Tensor | None = None,
     clip_percentile: float = 100.0,
     source: str | Path | None = None,
+    allow_silent: bool = False,
 ) -> tuple[Path, Path, dict[str, Any]]:
     """Quantise, compare on (x_test, y_test) if given, and write ``out`` (netx) and its ``.json``
     sidecar. Every check runs before anything is written; each file is written atomically."""
+    check_layers_active(trained, LOIHI, allow_silent)
     out = Path(out)
     if out.suffix == ".json":
         raise NeuroffError(f"{out}: the netx file needs its own name (the sidecar is written next to it as .json); use e.g. model.net")

@@ -29,7 +29,7 @@ import torch
 from neuroff import __version__
 from neuroff.engine.training import Trained
 from neuroff.errors import NeuroffError
-from neuroff.export.capability import NIR, check_exportable
+from neuroff.export.capability import NIR, check_exportable, check_layers_active
 from neuroff.io import atomic_write
 from neuroff.layers.lif_stack import SpikingFFNet
 
@@ -72,10 +72,11 @@ def to_nir(trained: Trained, dt: float = DEFAULT_DT) -> Any:
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
 
 
-def export_nir(trained: Trained, out: str | Path, dt: float = DEFAULT_DT) -> Path:
+def export_nir(trained: Trained, out: str | Path, dt: float = DEFAULT_DT, allow_silent: bool = False) -> Path:
     """Write the NIR graph (HDF5) atomically."""
     import nir
 
+    check_layers_active(trained, NIR, allow_silent)
     graph = to_nir(trained, dt)
     return atomic_write(out, lambda f: nir.write(f, graph), mode="w+b")
 
