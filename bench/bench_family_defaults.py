@@ -32,28 +32,35 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="seeds per family (default 3)")
     parser.add_argument("--families", default=",".join(FAMILIES), help="comma list (default all)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "family_defaults.json"))
+    parser.add_argument("--merge", action="store_true", help="keep the stored rows of families not run now")
     args = parser.parse_args()
     ds = load_dataset("digits", seed=0)
     seeds = list(range(args.seeds))
     results = {}
-    for name, mode in [(n, m) for n in args.families.split(",") for m in FAMILIES[n].modes]:
-        config = FFConfig(rule=name, mode=mode, dataset="digits", epochs=args.max_epochs).validate()
+    cases = [(n, m, {}) for n in args.families.split(",") for m in FAMILIES[n].modes]
+    if "ff" in args.families.split(","):
+        cases.append(("ff", "spiking", {"encoder": "latency"}))  # the encoder brings its own defaults
+    for name, mode, extra in cases:
+        config = FFConfig(rule=name, mode=mode, dataset="digits", epochs=args.max_epochs, **extra).validate()
         curve = mean_curve(validation_curves(config, ds, seeds))
         chosen = smallest_sufficient_epochs(curve, CANDIDATES)
-        bare = FFConfig(rule=name, mode=mode, dataset="digits", epochs=chosen).validate()
+        bare = FFConfig(rule=name, mode=mode, dataset="digits", epochs=chosen, **extra).validate()
         rows = test_once(bare, ds, seeds)
         acc = [r["test_accuracy"] for r in rows]
         secs = [r["seconds"] for r in rows]
-        key = f"{name} --mode {mode}"
+        flags = "".join(f" --{k.replace('_', '-')} {v}" for k, v in extra.items())
+        key = f"{name} --mode {mode}{flags}"
         results[key] = {
             "mode": bare.mode, "validation_curve": curve, "chosen_epochs": chosen, "test": rows,
             "test_mean": statistics.mean(acc), "test_sd": statistics.stdev(acc) if len(acc) > 1 else 0.0,
             "seconds_mean": statistics.mean(secs),
-            "command": f"neuroff train --rule {name} --mode {mode} --dataset digits --epochs {chosen}",
+            "command": f"neuroff train --rule {name} --mode {mode}{flags} --dataset digits --epochs {chosen}",
         }
         row = results[key]
         print(f"{key:34s} epochs {chosen:2d}  validation {curve[chosen - 1]:.3f}  "
               f"test {row['test_mean']:.3f} ± {row['test_sd']:.3f}  {row['seconds_mean']:.1f} s", flush=True)
+    if args.merge and Path(args.out).exists():
+        results = {**json.loads(Path(args.out).read_text())["families"], **results}
     write_json(args.out, {"candidates": list(CANDIDATES), "seeds": seeds, "validation_fraction": 0.2, "families": results})
 
 

@@ -108,7 +108,7 @@ def test_numpy_decoder_of_the_lava_runner_matches_neuroff():
     g = torch.Generator().manual_seed(3)
     rasters = [(torch.rand(23, 40, 12, generator=g) < 0.3).to(torch.int64), (torch.rand(23, 40, 6, generator=g) < 0.3).to(torch.int64)]
     for head, trace in (("sym", "leaky"), ("sigma", "count"), ("sym", "hard-leaky")):
-        cfg = FFConfig(layers=[12, 6], head=head, trace=trace, score_layers=[1])
+        cfg = FFConfig(layers=[12, 6], head=head, trace=trace, score_layers=[1]).validate()
         ref = decode_rasters(rasters, cfg).p_window
         dec = {"trace": trace, "trace_decay": cfg.trace_decay, "learn_start": cfg.learn_start, "score_layers": [1],
                "head": {"kind": head, "alpha": cfg.alpha, "theta": cfg.theta, "eps": cfg.eps}}

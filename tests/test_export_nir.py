@@ -24,7 +24,7 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="module")
 def trained():
-    cfg = FFConfig(layers=[40, 20], init_scale=5.0, beta=0.8, threshold=1.2)
+    cfg = FFConfig(layers=[40, 20], init_scale=5.0, beta=0.8, threshold=1.2).validate()
     g = torch.Generator().manual_seed(0)
     return Trained(cfg, SpikingFFNet(cfg, 30, g), make_label_embedding("code", 3, 4, 0.3, 0), rule=None, generator=g)
 
@@ -91,7 +91,7 @@ def test_unexportable_fails_without_a_file(trained, tmp_path):
 
 
 def test_cli_export_nir(tmp_path, capsys):
-    cfg = FFConfig(layers=[10])
+    cfg = FFConfig(layers=[10]).validate()
     g = torch.Generator().manual_seed(0)
     t = Trained(cfg, SpikingFFNet(cfg, 74, g), make_label_embedding("code", 10, 10, 0.3, 0), rule=NeoHebbianRule(), generator=g)
     save_trained(t, tmp_path / "model.pt")

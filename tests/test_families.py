@@ -186,3 +186,43 @@ def test_layer_activity_is_recorded_warned_and_refused_by_the_exporters(tmp_path
     code, _, err = _run(["train", *SMALL, "--mode", "analog", "--layers", "16", "--epochs", "1", "--out", str(tmp_path / "ok")], capsys)
     assert code == 0 and "warning" not in err
     assert json.loads((tmp_path / "ok" / "metrics.json").read_text())["epochs"][0]["layer_activity"][0] > 0.05
+
+
+def test_presets_load_and_flags_override_them(tmp_path, capsys):
+    from neuroff.presets import load_preset, preset_names
+
+    assert {"digits-spiking", "digits-analog", "digits-latency"} <= set(preset_names())
+    code, _, err = _run(["train", "--preset", "digits-latency", *SMALL, "--epochs", "1", "--out", str(tmp_path)], capsys)
+    assert code == 0, err
+    config = json.loads((tmp_path / "metrics.json").read_text())["config"]
+    assert config["encoder"] == "latency" and config["pre_trace"] == "leaky" and config["epochs"] == 1  # the flag wins
+    assert load_preset("digits-analog")["layers"] == [500]
+    _one_line_error(*_run(["train", "--preset", "no-such", *SMALL], capsys)[::2], "unknown preset 'no-such'", "digits-spiking")
+
+
+def test_train_without_out_saves_to_a_new_default_directory(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        code, out, err = _run(["train", *SMALL, "--mode", "analog", "--layers", "8", "--epochs", "1"], capsys)
+        assert code == 0, err
+    runs = sorted((tmp_path / "runs").iterdir())
+    assert len(runs) == 2 and all(r.name.startswith("ff-digits-") and (r / "model.pt").exists() for r in runs)
+    assert json.loads(out.strip().splitlines()[-1])["out"] == f"runs/{runs[-1].name}"
+
+
+def test_encoder_defaults_and_unset_options_are_resolved_for_every_family():
+    from neuroff.engine.options import MAY_BE_NONE
+
+    for name, family in FAMILIES.items():
+        for mode in family.modes:
+            for encoder in ("rate", "latency"):
+                config = FFConfig(rule=name, mode=mode, encoder=encoder if mode == "spiking" else "rate").validate()
+                read = {n for g in groups_read_by(family, mode) for n in g.field_names()}
+                assert [n for n in read if getattr(config, n) is None and n not in MAY_BE_NONE] == [], (name, mode)
+    latency = FFConfig(encoder="latency").validate()
+    assert (latency.pre_trace, latency.learn_start, latency.lr_decay) == ("leaky", 5, 1.0)
+    assert FFConfig(encoder="latency", learn_start=9).validate().learn_start == 9  # a given option wins
+    rate = FFConfig().validate()
+    assert (rate.pre_trace, rate.max_rate, rate.lr_decay) == ("none", 1.0, 0.8)
+    with pytest.raises(NeuroffError, match="pre_trace_decay"):
+        FFConfig(pre_trace="leaky", pre_trace_decay=1.5).validate()

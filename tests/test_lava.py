@@ -63,7 +63,7 @@ def test_two_layer_network_is_spike_identical(tmp_path):
 
 def test_run_lava_end_to_end(tmp_path):
     """export -> neuroff run-lava path on digits: identical rasters, same predictions."""
-    cfg = FFConfig(dataset="digits", init_scale=4.0)
+    cfg = FFConfig(dataset="digits", init_scale=4.0).validate()
     g = torch.Generator().manual_seed(0)
     emb = make_label_embedding("code", 10, cfg.code_bits, cfg.code_p, 0)
     trained = Trained(cfg, SpikingFFNet(cfg, 64 + cfg.code_bits, g), emb, rule=None, generator=g)

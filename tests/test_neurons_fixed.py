@@ -76,7 +76,7 @@ def test_register_limits_raise():
 
 def test_decode_rasters_matches_float_present():
     torch.manual_seed(0)
-    cfg = FFConfig(layers=[20, 10], steps=12, learn_start=6, init_scale=6.0)
+    cfg = FFConfig(layers=[20, 10], steps=12, learn_start=6, init_scale=6.0).validate()
     g = torch.Generator().manual_seed(1)
     model = SpikingFFNet(cfg, 30, g)
     spikes = (torch.rand(12, 8, 30, generator=g) < 0.4).float()
@@ -90,7 +90,7 @@ def test_decode_rasters_matches_float_present():
 
 
 def test_fixed_net_interface_and_shapes():
-    cfg = FFConfig(layers=[6], steps=5, learn_start=2)
+    cfg = FFConfig(layers=[6], steps=5, learn_start=2).validate()
     w = torch.tensor([[2, -4, 6]] * 6, dtype=torch.int64)
     net = FixedPointSpikingNet(cfg, 3, [FixedLayer(w, CubaParams(vth=3), 254.0)])
     assert net.sizes == [3, 6] and net.n_layers == 1

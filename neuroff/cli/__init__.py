@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 from dataclasses import fields
 
 from neuroff import __version__
 from neuroff.cli.options import add_option_groups, config_from_args
 from neuroff.errors import NeuroffError
+from neuroff.presets import preset_names
 
 
 class Parser(argparse.ArgumentParser):
@@ -31,8 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a network with one rule family (--rule). Each option belongs to one group; "
         "a family refuses the options of groups it does not read. Unset options take the family's defaults.",
     )
+    train.add_argument("--preset", default=None, metavar="NAME",
+                       help=f"a named configuration ({', '.join(preset_names())}); --config and flags override it")
     train.add_argument("--config", help="JSON file of options (command-line options override it)")
-    train.add_argument("--out", default=None, help="directory for model.pt and metrics.json")
+    train.add_argument("--out", default=None,
+                       help="directory for model.pt and metrics.json (default: a new runs/<rule>-<dataset>-<time>)")
     train.add_argument("--resume", default=None, help="continue training this checkpoint up to --epochs; "
                        "only epochs, schedule and evaluation options may change")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -105,6 +110,24 @@ def run(argv: list[str] | None = None) -> int:
         return _dispatch(args)
 
 
+def default_run_dir(config: Any, resume: str | None) -> str:
+    """A new directory under runs/ named by rule, dataset and start time (never an existing one)."""
+    import re
+    import time
+    from pathlib import Path
+
+    from neuroff.engine.checkpoint import load_checkpoint
+
+    stored = load_checkpoint(resume)["config"] if resume else {}
+    rule, dataset = stored.get("rule", config.rule), stored.get("dataset", config.dataset)
+    stem = f"runs/{rule}-{re.sub(r'[^A-Za-z0-9_.]+', '_', dataset).strip('_')}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, k = Path(stem), 1
+    while path.exists():
+        k += 1
+        path = Path(f"{stem}-{k}")
+    return str(path)
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     from neuroff import engine  # deferred: argparse errors and --help stay instant
     from neuroff.data import load_dataset
@@ -112,10 +135,13 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "train":
         config, given = config_from_args(args)
-        trained = engine.train(config, out_dir=args.out, resume=args.resume, progress=not args.quiet, given=given)
+        out = args.out if args.out is not None else default_run_dir(config, args.resume)
+        if args.out is None and not args.quiet:
+            print(f"neuroff: the run is saved to {out}")
+        trained = engine.train(config, out_dir=out, resume=args.resume, progress=not args.quiet, given=given)
         last = trained.history[-1] if trained.history else {}
         print(json.dumps({"epochs": trained.epoch, "test_accuracy": last.get("test_accuracy"),
-                          "test_metric": trained.config.family.test_metric, "out": args.out}))
+                          "test_metric": trained.config.family.test_metric, "out": str(out)}))
     elif args.command == "evaluate":
         trained = engine.load_trained(args.checkpoint)
         ds = load_dataset(args.dataset or trained.config.dataset, seed=trained.config.seed)

@@ -10,7 +10,9 @@ from dataclasses import MISSING, Field, fields
 from typing import Any
 
 from neuroff.engine.options import ALL_GROUPS, FFConfig, load_config_file
+from neuroff.families.registry import FAMILIES
 from neuroff.options import OptionGroup, flag
+from neuroff.presets import load_preset
 
 
 def int_list(text: str) -> list[int]:
@@ -40,7 +42,7 @@ def boolean(text: str) -> bool:
 
 def _kind(f: Field) -> dict[str, Any]:
     """argparse type/metavar of a field, from its declared type."""
-    declared = str(f.type)
+    declared = str(f.type).removesuffix(" | None")  # None is "unset" (the family's default), never typed
     if declared.startswith("list[int]"):
         return {"type": int_list if f.name == "layers" else index_list, "metavar": "N,N,..."}
     if declared == "bool":
@@ -61,6 +63,11 @@ def _help(f: Field) -> str:
     if default is not None:
         shown = ",".join(map(str, default)) if isinstance(default, list) else default
         text += f" (default: {shown})"
+    else:
+        by_family = [f"{fam.name} {key.replace(':', ' ')} {values[f.name]}" for fam in FAMILIES.values()
+                     for key, values in fam.defaults.items() if f.name in values]  # fmt: skip
+        if by_family:
+            text += f" (default: {'; '.join(by_family)})"
     return text.replace("%", "%%")
 
 
@@ -77,8 +84,9 @@ def add_option_groups(parser: argparse.ArgumentParser, groups: tuple[type[Option
 
 def config_from_args(args: argparse.Namespace) -> tuple[FFConfig, set[str]]:
     """The (unvalidated) config of a command line and the names of the options it sets: the
-    config file's keys, overridden by the flags given."""
-    data: dict[str, Any] = load_config_file(args.config) if getattr(args, "config", None) else {}
+    preset's, overridden by the config file's, overridden by the flags given."""
+    data: dict[str, Any] = load_preset(args.preset) if getattr(args, "preset", None) else {}
+    data |= load_config_file(args.config) if getattr(args, "config", None) else {}
     for f in fields(FFConfig):
         value = getattr(args, f.name, None)
         if value is not None:

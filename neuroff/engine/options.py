@@ -48,7 +48,7 @@ class RunOptions(OptionGroup):
     layers: list[int] = option(help="hidden layer sizes, e.g. 200,200", unit="neurons", factory=lambda: [200])
     epochs: int | None = option(None, "epochs to train (with --resume: the total to reach); default: the family's", unit="epochs")
     batch_size: int | None = option(None, "samples per update; default: the family's (spiking FF 1 = online)", unit="samples")
-    lr_decay: float = option(1.0, "learning rates are multiplied by this ** epoch (0-based)")
+    lr_decay: float | None = option(None, "learning rates are multiplied by this ** epoch (0-based); default: the family's")
     seed: int = option(0, "seeds every random draw: init, shuffling, wrong labels, spikes")
     n_train: int | None = option(None, "use the first N training samples (default: all)", unit="samples")
     n_test: int | None = option(None, "use the first N test samples (default: all)", unit="samples")
@@ -82,6 +82,8 @@ COMPONENT_GROUPS: tuple[type[OptionGroup], ...] = (
     AnalogSCFFOptions, SpikingSCFFOptions, ContrastiveHebbianOptions,
 )
 ALL_GROUPS = RUN_GROUPS + COMPONENT_GROUPS
+# options whose None is a value of its own ("all", "one block per --layers entry"), not "unset"
+MAY_BE_NONE = ("n_train", "n_test", "score_layers", "blocks")
 # options that a resumed run may change: they do not change the model
 RESUMABLE = ("epochs", "lr_decay", "eval_every", "eval_repeats", "n_test", "chunk", "probe", "probe_dropout", "probe_epochs")
 
@@ -149,9 +151,12 @@ class FFConfig(
                 f"{flag(name)} belongs to the {group.title} options, read by {', '.join(readers_of(group))}; "
                 f"--rule {family.name}{' --mode ' + self.mode if len(family.modes) > 1 else ''} does not use it"
             )
-        for name, value in family.defaults[self.mode].items():
+        for name, value in family.defaults_for(self.mode, self.encoder).items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
+        unset = sorted(name for name in read if getattr(self, name) is None and name not in MAY_BE_NONE)
+        if unset:  # a family that reads an option must give it a default
+            raise NeuroffError(f"--rule {family.name} --mode {self.mode} has no default for {', '.join(flag(n) for n in unset)}; pass it")
         if self.embedding not in family.embeddings:
             raise NeuroffError(f"--rule {family.name} takes --embedding {' or '.join(family.embeddings)}, not {self.embedding}")
         self._check_values()
@@ -160,7 +165,7 @@ class FFConfig(
     def _check_values(self) -> None:
         if not self.layers or any(int(n) < 1 for n in self.layers):
             raise NeuroffError(f"layer sizes {self.layers} must be positive integers, e.g. --layers 200,200")
-        if not 0 <= self.learn_start < self.steps:
+        if self.learn_start is not None and not 0 <= self.learn_start < self.steps:
             raise NeuroffError(f"learn_start={self.learn_start} must lie in [0, steps={self.steps})")
         if self.eval_repeats < 1:
             raise NeuroffError(f"eval_repeats={self.eval_repeats} must be >= 1")

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from neuroff.options import OptionGroup
 
 MODES = ("spiking", "analog")
+CONSTANT_LR = {"lr_decay": 1.0}  # the learning rate schedule of families that do not decay it
 
 
 class Consumes(enum.Enum):
@@ -170,8 +171,10 @@ class Family:
     """A rule family: one folder under ``neuroff/families`` and one entry in the registry.
 
     ``groups[mode]`` are the option groups the family reads in that mode (a flag of any other
-    group is an error); ``defaults[mode]`` are its defaults for run options the user left unset
-    (epochs, batch size, embedding); the first of ``modes`` is the default substrate."""
+    group is an error); ``defaults[mode]`` are its defaults for the options the user left unset
+    (declared with default None: epochs, batch size, embedding, learning rates, neuron and encoder
+    settings), ``defaults["mode:encoder"]`` those that differ for one encoder; the first of
+    ``modes`` is the default substrate."""
 
     name: str
     summary: str
@@ -182,6 +185,10 @@ class Family:
     defaults: Mapping[str, Mapping[str, Any]]
     build: Callable[[Any, BuildContext], tuple[Any, Rule]]
     embeddings: tuple[str, ...] = ("code", "onehot")
+
+    def defaults_for(self, mode: str, encoder: str) -> dict[str, Any]:
+        """The defaults of a mode, with those of ``"mode:encoder"`` (e.g. ``"spiking:latency"``) on top."""
+        return {**self.defaults[mode], **self.defaults.get(f"{mode}:{encoder}", {})}
 
     @property
     def train_metric(self) -> str:

@@ -1,7 +1,8 @@
 """Options of the layer-level components: the layer spec, the LIF neuron, the spike encoder, the
 goodness head and the neo-Hebbian plasticity of the spiking stack. Where a component has a
 parameter tuple of its own (``LIFParams``, ``HeadParams``, ``NeoHebbianParams``), the default is
-read from it, so each default is written once."""
+read from it, so each default is written once. An option declared with default None takes the
+default of the family (and substrate, and encoder) that reads it: ``Family.defaults``."""
 
 from __future__ import annotations
 
@@ -27,6 +28,14 @@ _LIF = LIFParams._field_defaults
 _HEAD = HeadParams._field_defaults
 _PLASTIC = NeoHebbianParams._field_defaults
 
+# The reference paper's spiking configuration (the authors' notebook): LIF decay 0.85, threshold 1,
+# rate code at 0.25 per step, c = 0.002, learning on steps >= 16, uniform init at 1/sqrt(fan_in),
+# no presynaptic trace. Spiking families start their defaults from it.
+REFERENCE_SPIKING = {
+    "beta": _LIF["beta"], "threshold": _LIF["threshold"], "max_rate": 0.25, "lr": _PLASTIC["lr"],
+    "learn_start": _PLASTIC["learn_start"], "init_scale": 1.0, "pre_trace": "none",
+}
+
 
 @dataclass
 class LayerSpecOptions(OptionGroup):
@@ -39,8 +48,8 @@ class LayerSpecOptions(OptionGroup):
 @dataclass
 class LIFNeuronOptions(OptionGroup):
     title: ClassVar[str] = "LIF neuron (spiking)"
-    beta: float = option(_LIF["beta"], "membrane decay per time step, exp(-dt/tau_mem)", unit="per step")
-    threshold: float = option(_LIF["threshold"], "firing threshold of the membrane potential", unit="input-current units")
+    beta: float | None = option(None, "membrane decay per time step, exp(-dt/tau_mem)", unit="per step")
+    threshold: float | None = option(None, "firing threshold of the membrane potential", unit="input-current units")
     reset: str = option(_LIF["reset"], "reset after a spike: to zero, or subtract the threshold", choices=RESETS)
     refractory: int = option(_LIF["refractory_steps"], "time steps a neuron stays silent after a spike", unit="steps")
     trace: str = option("leaky", "postsynaptic trace g(y) the rule and goodness read", choices=TRACES)
@@ -52,7 +61,7 @@ class SpikeEncoderOptions(OptionGroup):
     title: ClassVar[str] = "spike encoder (spiking)"
     encoder: str = option("rate", "how pixel intensities become spikes", choices=ENCODERS)
     steps: int = option(23, "time steps per presentation", unit="steps")
-    max_rate: float = option(0.25, "rate code: spike probability per step of a pixel of intensity 1", unit="per step")
+    max_rate: float | None = option(None, "rate code: spike probability per step of a pixel of intensity 1", unit="per step")
     latency_mode: str = option("linear", "latency code: spike time linear or logarithmic in the intensity", choices=LATENCY_MODES)
     normalize_latency: bool = option(False, "latency code: stretch each sample's first..last spike over all steps")
 
@@ -69,17 +78,17 @@ class GoodnessHeadOptions(OptionGroup):
 @dataclass
 class NeoHebbianOptions(OptionGroup):
     title: ClassVar[str] = "neo-Hebbian plasticity (spiking)"
-    lr: float = option(_PLASTIC["lr"], "learning rate c of dW = c M g(y) x^T", unit="per learning step")
-    learn_start: int = option(_PLASTIC["learn_start"], "learning happens on time steps t >= this (0-based)", unit="steps")
+    lr: float | None = option(None, "learning rate c of dW = c M g(y) x^T", unit="per learning step")
+    learn_start: int | None = option(None, "learning happens on time steps t >= this (0-based)", unit="steps")
     eligibility_tau: float = option(_PLASTIC["tau"], "eligibility mixing per learning step, E <- (1-tau) E + tau dW", unit="per step")
     eligibility_nu: float = option(_PLASTIC["nu"], "fraction of E added to W per learning step", unit="per step")
-    pre_trace: str = option("none", "presynaptic factor of the rule: the input spikes (none) or their leaky trace "
+    pre_trace: str | None = option(None, "presynaptic factor of the rule: the input spikes (none) or their leaky trace "
                             "x̄ <- decay x̄ + x (leaky; needed by latency codes, whose spikes precede the learning window)",
                             choices=PRE_TRACES)
-    pre_trace_decay: float = option(0.85, "leaky presynaptic trace: decay per time step, in (0, 1]", unit="per step")
+    pre_trace_decay: float = option(0.9, "leaky presynaptic trace: decay per time step, in (0, 1]", unit="per step")
     sparse: bool = option(True, "online kernel: update only the rows of inputs that spiked (same result, faster)")
     init: str = option("uniform", "distribution of the initial weights", choices=INITS)
-    init_scale: float = option(1.0, "initial weight scale", unit="1/sqrt(fan_in)")
+    init_scale: float | None = option(None, "initial weight scale", unit="1/sqrt(fan_in)")
 
 
 OPTIMIZERS = ("adam", "sgd")

@@ -6,7 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from neuroff.errors import NeuroffError
-from neuroff.families.base import BuildContext, Consumes, Family, Readout, Rule
+from neuroff.families.base import (
+    CONSTANT_LR,
+    BuildContext,
+    Consumes,
+    Family,
+    Readout,
+    Rule,
+)
 from neuroff.families.contrastive_hebbian.options import ContrastiveHebbianOptions
 from neuroff.layers.options import LayerSpecOptions
 
@@ -40,7 +47,7 @@ FAMILY = Family(
     groups={"analog": (LayerSpecOptions, ContrastiveHebbianOptions)},
     # default epochs: the fewest within 1 point of the best on a digits validation split
     # (bench/bench_family_defaults.py, bench/results/family_defaults.json)
-    defaults={"analog": {"embedding": "none", "batch_size": 64, "epochs": 30}},
+    defaults={"analog": {**CONSTANT_LR, "embedding": "none", "batch_size": 64, "epochs": 30}},
     build=build,
     embeddings=("none",),
 )

@@ -6,7 +6,14 @@ from typing import Any
 
 from neuroff.data.options import LabelEmbeddingOptions
 from neuroff.errors import NeuroffError
-from neuroff.families.base import BuildContext, Consumes, Family, Readout, Rule
+from neuroff.families.base import (
+    CONSTANT_LR,
+    BuildContext,
+    Consumes,
+    Family,
+    Readout,
+    Rule,
+)
 from neuroff.families.intff.options import IntFFOptions
 from neuroff.layers.options import (
     AnalogTrainingOptions,
@@ -44,6 +51,6 @@ FAMILY = Family(
     groups={"analog": (LabelEmbeddingOptions, LayerSpecOptions, AnalogTrainingOptions, InputNormalisationOptions, IntFFOptions)},
     # default epochs: the fewest within 1 point of the best on a digits validation split
     # (bench/bench_family_defaults.py, bench/results/family_defaults.json)
-    defaults={"analog": {"embedding": "code", "batch_size": 64, "epochs": 30}},
+    defaults={"analog": {**CONSTANT_LR, "embedding": "code", "batch_size": 64, "epochs": 30}},
     build=build,
 )

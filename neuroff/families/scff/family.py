@@ -7,13 +7,21 @@ import math
 from typing import Any
 
 from neuroff.errors import NeuroffError
-from neuroff.families.base import BuildContext, Consumes, Family, Readout, Rule
+from neuroff.families.base import (
+    CONSTANT_LR,
+    BuildContext,
+    Consumes,
+    Family,
+    Readout,
+    Rule,
+)
 from neuroff.families.scff.options import (
     AnalogSCFFOptions,
     SCFFOptions,
     SpikingSCFFOptions,
 )
 from neuroff.layers.options import (
+    REFERENCE_SPIKING,
     AnalogTrainingOptions,
     LayerSpecOptions,
     LIFNeuronOptions,
@@ -80,8 +88,8 @@ FAMILY = Family(
     # default epochs: the fewest within 1 point of the best on a digits validation split
     # (bench/bench_family_defaults.py, bench/results/family_defaults.json)
     defaults={
-        "analog": {"embedding": "none", "batch_size": 64, "epochs": 1},
-        "spiking": {"embedding": "none", "batch_size": 32, "epochs": 1},
+        "analog": {**CONSTANT_LR, "embedding": "none", "batch_size": 64, "epochs": 1},
+        "spiking": {**REFERENCE_SPIKING, **CONSTANT_LR, "embedding": "none", "batch_size": 32, "epochs": 1},
     },
     build=build,
     embeddings=("none",),
