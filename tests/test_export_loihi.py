@@ -33,7 +33,7 @@ HARDWARE = Path(__file__).resolve().parents[1] / "hardware" / "neuroff_lava"
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
     out = tmp_path_factory.mktemp("digits")
-    trained = engine.train(FFConfig(dataset="digits", epochs=1, n_test=200), out_dir=out, progress=False)  # ~2-10 s
+    trained = engine.train(FFConfig(dataset="digits", epochs=1, n_test=200, max_rate=0.25), out_dir=out, progress=False)  # ~2-10 s
     return trained, engine.prepare_dataset(trained.config), out / "model.pt"
 
 

@@ -29,8 +29,8 @@ CASES = [
     ("pre-trace", dict(pre_trace="leaky")),
     ("pre-trace-tau1", dict(pre_trace="leaky", pre_trace_decay=0.5, eligibility_tau=1.0)),
     ("pre-trace-sigma-count", dict(pre_trace="leaky", head="sigma", trace="count", lr=0.005)),
-    ("latency-pre-trace", dict(encoder="latency", pre_trace="leaky", learn_start=5)),
-    ("latency-log-normalised-pre-trace", dict(encoder="latency", latency_mode="log", normalize_latency=True, pre_trace="leaky", learn_start=5)),
+    ("latency-pre-trace", dict(encoder="latency", pre_trace="leaky", learn_start=5, threshold=1.0, beta=0.85, lr=0.02)),
+    ("latency-log-normalised-pre-trace", dict(encoder="latency", latency_mode="log", normalize_latency=True, pre_trace="leaky", learn_start=5, threshold=1.0, beta=0.85, lr=0.02)),
 ]
 
 
