@@ -52,11 +52,11 @@ FAMILY = Family(
     # (bench/bench_family_defaults.py, bench/results/family_defaults.json)
     defaults={
         # chosen on a digits validation split (bench/bench_ff_defaults.py): full-rate code, lr x 0.8 per epoch
-        "spiking": {**REFERENCE_SPIKING, "max_rate": 1.0, "lr_decay": 0.8, "embedding": "code", "batch_size": 1, "epochs": 20},
+        "spiking": {**REFERENCE_SPIKING, "max_rate": 1.0, "lr_decay": 0.8, "embedding": "code", "batch_size": 1, "epochs": 10},
         # a latency spike precedes the learning window: presynaptic trace, early learning, a leakier
         # threshold and larger initial weights so the layer fires (bench/bench_ff_defaults.py)
         "spiking:latency": {"pre_trace": "leaky", "learn_start": 5, "threshold": 0.2, "beta": 0.95, "init_scale": 3.0,
-                            "lr": 0.003, "lr_decay": 1.0},
+                            "lr": 0.003, "lr_decay": 1.0, "epochs": 30},
         "analog": {**CONSTANT_LR, "embedding": "code", "batch_size": 64, "epochs": 15},
     },
     build=build,
