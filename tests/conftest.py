@@ -7,3 +7,11 @@ only adds synchronisation, and on a loaded 2-core machine its spin-waiting makes
 import torch
 
 torch.set_num_threads(1)
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _runs_land_in_a_temporary_directory(tmp_path, monkeypatch):
+    """`neuroff train` without --out saves to ./runs/...: tests run in their own directory, never the checkout."""
+    monkeypatch.chdir(tmp_path)

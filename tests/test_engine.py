@@ -260,3 +260,27 @@ def test_validation_split_reports_held_out_accuracy_and_tests_once(tmp_path):
     assert again.history[-1]["validation_accuracy"] == history[-1]["validation_accuracy"]
     with pytest.raises(NeuroffError, match="--validation between 1 and 699"):
         engine.train(FFConfig(mode="analog", layers=[8], epochs=1, validation=700, n_train=700), progress=False)
+
+
+def test_hard_negatives_follow_the_scores_and_never_the_true_label():
+    from neuroff.data.pairing import hard_wrong_labels
+
+    labels = torch.tensor([0, 1, 2] * 200)
+    scores = torch.zeros(600, 4)
+    scores[:, 3] = 1.0  # the network confuses every sample with class 3
+    drawn = hard_wrong_labels(labels, scores, sharpness=10.0, generator=torch.Generator().manual_seed(0))
+    assert not torch.any(drawn == labels)
+    assert float((drawn == 3).float().mean()) > 0.99  # softmax(10 * score) puts e^10 : 1 on class 3
+    flat = hard_wrong_labels(labels, torch.zeros(600, 4), sharpness=10.0, generator=torch.Generator().manual_seed(0))
+    counts = torch.bincount(flat[labels == 0], minlength=4)
+    assert counts[0] == 0 and counts[1:].min() > 40  # equal scores: uniform over the wrong labels
+
+
+def test_hard_negatives_train_and_differ_from_uniform_after_the_first_epoch():
+    common = dict(mode="analog", layers=[32], epochs=2, n_train=300, n_test=100, seed=1)
+    hard = engine.train(FFConfig(negatives="hard", **common), progress=False)
+    uniform = engine.train(FFConfig(**common), progress=False)
+    one_epoch = [engine.train(FFConfig(**{**common, "epochs": 1}, negatives=n), progress=False) for n in ("hard", "uniform")]
+    assert torch.equal(one_epoch[0].model.weights[0], one_epoch[1].model.weights[0])  # epoch 1 is uniform in both
+    assert not torch.equal(hard.model.weights[0], uniform.model.weights[0])
+    assert hard.history[-1]["test_accuracy"] > 0.3

@@ -135,6 +135,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "train":
         config, given = config_from_args(args)
+        if args.resume is None:
+            config.validate(given)  # refuse bad options before naming (or making) a run directory
         out = args.out if args.out is not None else default_run_dir(config, args.resume)
         if args.out is None and not args.quiet:
             print(f"neuroff: the run is saved to {out}")

@@ -18,3 +18,14 @@ class LabelEmbeddingOptions(OptionGroup):
         "default: the family's (code for ff and intff, none for scff and contrastive-hebbian)", choices=EMBEDDINGS)
     code_bits: int = option(100, "code embedding: bits of each class's random code", unit="features")
     code_p: float = option(0.3, "code embedding: probability that a code bit is 1")
+
+
+NEGATIVES = ("uniform", "hard")
+
+
+@dataclass
+class NegativeLabelOptions(OptionGroup):
+    title: ClassVar[str] = "negative labels (ff, intff)"
+    negatives: str = option("uniform", "wrong label of a negative: uniform, or hard = drawn by softmax(sharpness * score) "
+                            "of the current network, from the second epoch on (one extra scoring pass per sample)", choices=NEGATIVES)
+    negatives_sharpness: float = option(10.0, "hard negatives: inverse temperature of the softmax over the scores")

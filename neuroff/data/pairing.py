@@ -76,3 +76,14 @@ def wrong_labels(labels: torch.Tensor, n_classes: int, generator: torch.Generato
     """A label drawn uniformly among the n_classes - 1 wrong ones, per sample."""
     shift = torch.randint(1, n_classes, labels.shape, generator=generator)
     return (labels + shift) % n_classes
+
+
+def hard_wrong_labels(
+    labels: torch.Tensor, scores: torch.Tensor, sharpness: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """A wrong label per sample drawn with probability softmax(sharpness * score) over the wrong
+    labels (Hinton's hard negatives): the labels the network currently confuses with the true
+    one are drawn most. ``scores`` [n, C] are the network's candidate scores."""
+    logits = sharpness * scores.to(torch.float64)
+    logits[torch.arange(len(labels)), labels] = -torch.inf
+    return torch.multinomial(torch.softmax(logits, dim=1), 1, generator=generator).squeeze(1)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
-from neuroff.data.options import LabelEmbeddingOptions
+from neuroff.data.options import LabelEmbeddingOptions, NegativeLabelOptions
 from neuroff.errors import NeuroffError
 from neuroff.families.base import MODES, Family, Readout
 from neuroff.families.contrastive_hebbian.options import ContrastiveHebbianOptions
@@ -77,7 +77,7 @@ class ProbeOptions(OptionGroup):
 # the run's own groups, read by every family (EvaluationOptions and ProbeOptions by the families that score or probe)
 RUN_GROUPS: tuple[type[OptionGroup], ...] = (RunOptions,)
 COMPONENT_GROUPS: tuple[type[OptionGroup], ...] = (
-    EvaluationOptions, ProbeOptions, LabelEmbeddingOptions, LayerSpecOptions, SpikeEncoderOptions, LIFNeuronOptions,
+    EvaluationOptions, ProbeOptions, LabelEmbeddingOptions, NegativeLabelOptions, LayerSpecOptions, SpikeEncoderOptions, LIFNeuronOptions,
     GoodnessHeadOptions, NeoHebbianOptions, AnalogTrainingOptions, InputNormalisationOptions, IntFFOptions, SCFFOptions,
     AnalogSCFFOptions, SpikingSCFFOptions, ContrastiveHebbianOptions,
 )
@@ -114,7 +114,7 @@ def readers_of(group: type[OptionGroup]) -> list[str]:
 class FFConfig(
     ContrastiveHebbianOptions, SpikingSCFFOptions, AnalogSCFFOptions, SCFFOptions, IntFFOptions, InputNormalisationOptions, AnalogTrainingOptions,
     NeoHebbianOptions, GoodnessHeadOptions, LIFNeuronOptions, SpikeEncoderOptions, LayerSpecOptions,
-    LabelEmbeddingOptions, ProbeOptions, EvaluationOptions, RunOptions,
+    NegativeLabelOptions, LabelEmbeddingOptions, ProbeOptions, EvaluationOptions, RunOptions,
 ):
     """Every option of a run, flat (see the module docstring); ``validate()`` before use."""
 

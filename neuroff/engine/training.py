@@ -19,7 +19,7 @@ from tqdm import tqdm
 from neuroff import __version__
 from neuroff.data import Dataset, load_dataset
 from neuroff.data.dataset import hold_out
-from neuroff.data.pairing import LabelEmbedding, make_label_embedding, wrong_labels
+from neuroff.data.pairing import LabelEmbedding, hard_wrong_labels, make_label_embedding, wrong_labels
 from neuroff.engine.checkpoint import FORMAT_V1, load_checkpoint, save_checkpoint
 from neuroff.engine.options import RESUMABLE, FFConfig, groups_read_by
 from neuroff.engine.readout import linear_probe
@@ -165,11 +165,17 @@ def check_finite(trained: Trained) -> None:
             )
 
 
-def make_batch(trained: Trained, x: torch.Tensor, y: torch.Tensor, n_classes: int) -> Batch:
-    """A chunk as the family consumes it; wrong labels are drawn only for families fed pairs."""
-    consumes = trained.config.family.consumes
+def make_batch(trained: Trained, x: torch.Tensor, y: torch.Tensor, n_classes: int, epoch: int = 0) -> Batch:
+    """A chunk as the family consumes it; wrong labels are drawn only for families fed pairs:
+    uniformly, or (``--negatives hard``, from the second epoch on) by the network's own scores."""
+    c = trained.config
+    consumes = c.family.consumes
     if consumes is Consumes.PAIRS:
-        y_neg = wrong_labels(y, n_classes, trained.generator)
+        if c.negatives == "hard" and epoch >= 1:
+            scores = candidate_scores(trained, x)
+            y_neg = hard_wrong_labels(y, scores, c.negatives_sharpness, trained.generator)
+        else:
+            y_neg = wrong_labels(y, n_classes, trained.generator)
         return Batch(trained.embedding.embed(x, y), trained.generator, x_neg=trained.embedding.embed(x, y_neg))
     if consumes is Consumes.LABELLED_SAMPLES:
         return Batch(x, trained.generator, labels=y)
@@ -231,7 +237,7 @@ def train(
         bar = tqdm(total=n, unit="sample", desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
         for lo in range(0, n, config.chunk):
             idx = order[lo : lo + config.chunk]
-            stats = trained.rule.step(trained.model, make_batch(trained, ds.x_train[idx], ds.y_train[idx], c))
+            stats = trained.rule.step(trained.model, make_batch(trained, ds.x_train[idx], ds.y_train[idx], c, epoch))
             check_finite(trained)
             samples += stats.samples
             correct += stats.correct

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from neuroff.data.options import LabelEmbeddingOptions
+from neuroff.data.options import LabelEmbeddingOptions, NegativeLabelOptions
 from neuroff.families.base import (
     CONSTANT_LR,
     BuildContext,
@@ -45,8 +45,8 @@ FAMILY = Family(
     consumes=Consumes.PAIRS,
     readout=Readout.GOODNESS,
     groups={
-        "spiking": (LabelEmbeddingOptions, SpikeEncoderOptions, LIFNeuronOptions, GoodnessHeadOptions, NeoHebbianOptions),
-        "analog": (LabelEmbeddingOptions, GoodnessHeadOptions, AnalogTrainingOptions, InputNormalisationOptions),
+        "spiking": (LabelEmbeddingOptions, NegativeLabelOptions, SpikeEncoderOptions, LIFNeuronOptions, GoodnessHeadOptions, NeoHebbianOptions),
+        "analog": (LabelEmbeddingOptions, NegativeLabelOptions, GoodnessHeadOptions, AnalogTrainingOptions, InputNormalisationOptions),
     },
     # default epochs: the fewest within 1 point of the best on a digits validation split
     # (bench/bench_family_defaults.py, bench/results/family_defaults.json)

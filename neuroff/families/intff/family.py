@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from neuroff.data.options import LabelEmbeddingOptions
+from neuroff.data.options import LabelEmbeddingOptions, NegativeLabelOptions
 from neuroff.errors import NeuroffError
 from neuroff.families.base import (
     CONSTANT_LR,
@@ -48,7 +48,7 @@ FAMILY = Family(
     modes=("analog",),
     consumes=Consumes.PAIRS,
     readout=Readout.GOODNESS,
-    groups={"analog": (LabelEmbeddingOptions, LayerSpecOptions, AnalogTrainingOptions, InputNormalisationOptions, IntFFOptions)},
+    groups={"analog": (LabelEmbeddingOptions, NegativeLabelOptions, LayerSpecOptions, AnalogTrainingOptions, InputNormalisationOptions, IntFFOptions)},
     # default epochs: the fewest within 1 point of the best on a digits validation split
     # (bench/bench_family_defaults.py, bench/results/family_defaults.json)
     defaults={"analog": {**CONSTANT_LR, "embedding": "code", "batch_size": 64, "epochs": 30}},

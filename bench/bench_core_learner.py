@@ -1,0 +1,75 @@
+"""Core learner on a validation split: each named configuration trains with --validation N held
+out of the training set (seeded), reports validation accuracy and layer activity per epoch, and
+meets the test set once after its last epoch. Configurations are compared on validation only.
+Writes bench/results/core_learner_<dataset>.json after every run (partial results survive).
+
+    .venv/bin/python bench/bench_core_learner.py --dataset fashion-mnist --runs spiking-1x400,analog-1x400
+    .venv/bin/python bench/bench_core_learner.py --list
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from neuroff import engine
+from neuroff.data import load_dataset
+from neuroff.engine.options import FFConfig
+from neuroff.io import write_json
+
+# name -> FFConfig overrides (epochs included); unset options take the family's defaults
+RUNS: dict[str, dict] = {
+    "spiking-1x400": {"layers": [400], "epochs": 4},
+    "spiking-1x400-hard": {"layers": [400], "epochs": 4, "negatives": "hard"},
+    "spiking-2x400": {"layers": [400, 400], "epochs": 4},
+    "spiking-3x400": {"layers": [400, 400, 400], "epochs": 3},
+    "spiking-1x2000": {"layers": [2000], "epochs": 3},
+    "analog-1x400": {"mode": "analog", "layers": [400], "epochs": 10, "lr_decay": 0.85},
+    "analog-1x400-hard": {"mode": "analog", "layers": [400], "epochs": 10, "lr_decay": 0.85, "negatives": "hard"},
+    "analog-1x2000": {"mode": "analog", "layers": [2000], "epochs": 10, "analog_lr": 0.001, "lr_decay": 0.85},
+    "analog-1x2000-hard": {"mode": "analog", "layers": [2000], "epochs": 10, "analog_lr": 0.001, "lr_decay": 0.85, "negatives": "hard"},
+    "latency-1x400": {"layers": [400], "encoder": "latency", "epochs": 4},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="fashion-mnist")
+    parser.add_argument("--runs", default="spiking-1x400,analog-1x400", help="comma list (see --list)")
+    parser.add_argument("--validation", type=int, default=10000, help="held-out training samples (default 10000)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--list", action="store_true", help="print the configurations and exit")
+    args = parser.parse_args()
+    if args.list:
+        for name, overrides in RUNS.items():
+            print(f"{name:22s} {overrides}")
+        return
+    out = Path(__file__).parent / "results" / f"core_learner_{args.dataset}.json"
+    stored = json.loads(out.read_text()) if out.exists() else {}
+    ds = load_dataset(args.dataset, seed=args.seed)
+    for name in args.runs.split(","):
+        config = FFConfig(dataset=args.dataset, validation=args.validation, seed=args.seed, **RUNS[name])
+        start = time.perf_counter()
+        trained = engine.train(config, dataset=ds, progress=False)
+        h = trained.history
+        stored[name] = {
+            "config": trained.config.to_dict(),
+            "command": "neuroff train " + " ".join(f"--{k.replace('_', '-')} {','.join(map(str, v)) if isinstance(v, list) else v}"
+                                                   for k, v in {"dataset": args.dataset, "validation": args.validation,
+                                                                "seed": args.seed, **RUNS[name]}.items()),
+            "validation_accuracy": [e["validation_accuracy"] for e in h],
+            "test_accuracy": h[-1]["test_accuracy"],
+            "layer_activity": [e["layer_activity"] for e in h],
+            "train_seconds_per_epoch": [e["train_seconds"] for e in h],
+            "wall_seconds": time.perf_counter() - start,
+        }
+        print(f"{name:22s} validation {' '.join(f'{v:.4f}' for v in stored[name]['validation_accuracy'])}  "
+              f"test {stored[name]['test_accuracy']:.4f}  activity {[round(a, 3) for a in h[-1]['layer_activity']]}  "
+              f"{stored[name]['wall_seconds']:.0f} s", flush=True)
+        write_json(out, stored)
+
+
+if __name__ == "__main__":
+    main()
