@@ -284,3 +284,20 @@ def test_hard_negatives_train_and_differ_from_uniform_after_the_first_epoch():
     assert torch.equal(one_epoch[0].model.weights[0], one_epoch[1].model.weights[0])  # epoch 1 is uniform in both
     assert not torch.equal(hard.model.weights[0], uniform.model.weights[0])
     assert hard.history[-1]["test_accuracy"] > 0.3
+
+
+def test_deeper_spiking_layers_start_scaled_to_their_input_rate():
+    """init_rate_scaling: layer 1's weights are scaled by sqrt(r_0 / r_1) > 1 (its input, layer 0's
+    spikes, is sparser than the pixels), on a stream of its own: layer 0 and the training
+    generator are exactly as without it, and a one-layer net is untouched."""
+    ds = load_dataset("digits", seed=0).subset(300, 50)
+    scaled = engine.create(FFConfig(layers=[64, 64]), ds)
+    plain = engine.create(FFConfig(layers=[64, 64], init_rate_scaling=False), ds)
+    assert torch.equal(scaled.model.weights[0], plain.model.weights[0])
+    assert torch.equal(scaled.generator.get_state(), plain.generator.get_state())
+    factor = float(scaled.model.weights[1].abs().sum() / plain.model.weights[1].abs().sum())
+    assert factor > 2.0
+    active = [engine.layer_activity(t, ds.x_train[:100], ds.y_train[:100])[1] for t in (scaled, plain)]
+    assert active[0] > active[1]
+    one = [engine.create(FFConfig(layers=[64], init_rate_scaling=s), ds).model.weights[0] for s in (True, False)]
+    assert torch.equal(*one)

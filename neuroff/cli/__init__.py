@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
 from dataclasses import fields
+from typing import Any
 
 from neuroff import __version__
 from neuroff.cli.options import add_option_groups, config_from_args

@@ -12,6 +12,7 @@ from typing import Any
 
 __all__ = [
     "EVAL_SEED_OFFSET", "Trained", "build", "candidate_scores", "check_finite", "checkpoint_info", "create", "evaluate",
+    "layer_activity",
     "load_trained", "make_batch", "prepare_dataset", "readout_accuracy", "readout_features", "save_trained",
     "test_accuracy", "train",
 ]

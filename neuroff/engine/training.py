@@ -19,7 +19,12 @@ from tqdm import tqdm
 from neuroff import __version__
 from neuroff.data import Dataset, load_dataset
 from neuroff.data.dataset import hold_out
-from neuroff.data.pairing import LabelEmbedding, hard_wrong_labels, make_label_embedding, wrong_labels
+from neuroff.data.pairing import (
+    LabelEmbedding,
+    hard_wrong_labels,
+    make_label_embedding,
+    wrong_labels,
+)
 from neuroff.engine.checkpoint import FORMAT_V1, load_checkpoint, save_checkpoint
 from neuroff.engine.options import RESUMABLE, FFConfig, groups_read_by
 from neuroff.engine.readout import linear_probe
@@ -38,6 +43,7 @@ from neuroff.io import write_json
 from neuroff.options import flag
 
 EVAL_SEED_OFFSET = 1_000_003
+INIT_SEED_OFFSET = 2_000_003  # data-dependent initialisation draws its own spikes
 ACTIVITY_SAMPLES = 256  # training samples whose activity is measured after every epoch
 SILENT_BELOW = 0.01  # a layer with fewer active neurons than this is reported (and refused by the exporters)
 
@@ -69,6 +75,10 @@ def create(config: FFConfig, dataset: Dataset) -> Trained:
     if config.embedding == "onehot" and dataset.n_features < dataset.n_classes:
         raise NeuroffError(f"onehot embedding needs at least {dataset.n_classes} input features")
     model, rule = build(config, dataset.n_features + embedding.extra_features, dataset.n_classes, generator)
+    if config.family.initialise is not None:  # on its own stream: the training stream stays as it was
+        n = min(ACTIVITY_SAMPLES, len(dataset.x_train))
+        x = embedding.embed(dataset.x_train[:n], dataset.y_train[:n])
+        config.family.initialise(config, model, x, torch.Generator().manual_seed(config.seed + INIT_SEED_OFFSET))
     return Trained(config, model, embedding, rule, generator)
 
 

@@ -185,6 +185,8 @@ class Family:
     defaults: Mapping[str, Mapping[str, Any]]
     build: Callable[[Any, BuildContext], tuple[Any, Rule]]
     embeddings: tuple[str, ...] = ("code", "onehot")
+    # data-dependent initialisation, run once on a fresh model: (config, model, model inputs, generator)
+    initialise: Callable[[Any, Any, torch.Tensor, torch.Generator], None] | None = None
 
     def defaults_for(self, mode: str, encoder: str) -> dict[str, Any]:
         """The defaults of a mode, with those of ``"mode:encoder"`` (e.g. ``"spiking:latency"``) on top."""

@@ -161,6 +161,23 @@ class SpikingFFNet(nn.Module):
         return Presentation(p_sum / (steps - learn_start), p_last, counts, traces)
 
     @torch.no_grad()
+    def scale_to_input_rates(self, spikes: torch.Tensor) -> list[float]:
+        """Scale layer l >= 1's weights by sqrt(r_0 / r_l), r_l the mean spike rate (per input and
+        step) of layer l's input on the spike trains [T, B, D]: a neuron's input current has a
+        standard deviation ~ |w| sqrt(D r), so every layer then starts with the first layer's
+        drive (layer by layer, each measured after the ones below are scaled). Returns the factors."""
+        steps, batch = spikes.shape[0], spikes.shape[1]
+        rate0 = float(spikes.to(torch.float64).mean())
+        factors = []
+        for i in range(1, self.n_layers):
+            counts = self.present(spikes).counts[i - 1]
+            rate = float(counts.sum()) / (steps * batch * counts.shape[1])
+            factor = (rate0 / rate) ** 0.5 if rate > 0 else 1.0
+            getattr(self, f"weight_{i}").mul_(factor)
+            factors.append(factor)
+        return factors
+
+    @torch.no_grad()
     def candidate_scores(self, x_all: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """All C candidates of a sample share their uniform draws (common random numbers), so
         the spikes of input features that do not depend on the label are identical across

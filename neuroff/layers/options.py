@@ -89,6 +89,9 @@ class NeoHebbianOptions(OptionGroup):
     sparse: bool = option(True, "online kernel: update only the rows of inputs that spiked (same result, faster)")
     init: str = option("uniform", "distribution of the initial weights", choices=INITS)
     init_scale: float | None = option(None, "initial weight scale", unit="1/sqrt(fan_in)")
+    init_rate_scaling: bool = option(True, "scale layer l >= 1's initial weights by sqrt(r_0 / r_l), r_l its input spike "
+                                     "rate at initialisation on 256 training samples, so deeper layers, whose input is far "
+                                     "sparser than the pixels, fire")
 
 
 OPTIMIZERS = ("adam", "sgd")

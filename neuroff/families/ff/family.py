@@ -3,7 +3,10 @@ analog twin trained by autograd on the same per-layer loss."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
 
 from neuroff.data.options import LabelEmbeddingOptions, NegativeLabelOptions
 from neuroff.families.base import (
@@ -38,6 +41,13 @@ def build(config: Any, ctx: BuildContext) -> tuple[Any, Rule]:
     return model, FFAutogradRule(model, config.optimizer, config.analog_lr, config.batch_size, schedule=ctx.schedule)
 
 
+def initialise(config: Any, model: Any, x: torch.Tensor, generator: torch.Generator) -> None:
+    """Spiking nets deeper than one layer: initial weights scaled to each layer's input rate
+    (``SpikingFFNet.scale_to_input_rates``), measured on the positives x with their own stream."""
+    if config.mode == "spiking" and config.init_rate_scaling and model.n_layers > 1:
+        model.scale_to_input_rates(model.encode(x, generator))
+
+
 FAMILY = Family(
     name="ff",
     summary="Forward-Forward: neo-Hebbian three-factor rule on LIF neurons, or its analog twin",
@@ -60,4 +70,5 @@ FAMILY = Family(
         "analog": {**CONSTANT_LR, "embedding": "code", "batch_size": 64, "epochs": 15},
     },
     build=build,
+    initialise=initialise,
 )
