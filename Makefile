@@ -43,7 +43,7 @@ data:
 	fi
 
 run: venv
-	.venv/bin/neuroff train --config examples/configs/digits-spiking.json --out runs/digits-spiking
+	.venv/bin/neuroff train --preset digits-spiking
 
 test: venv data lava-venv
 	$(PY) -m pytest tests -q
