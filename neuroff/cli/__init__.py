@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import traceback
 from dataclasses import fields
 from typing import Any
 
@@ -190,15 +192,43 @@ def _dispatch(args: argparse.Namespace) -> int:
     return 0
 
 
+DEBUG_VARIABLE = "NEUROFF_DEBUG"  # NEUROFF_DEBUG=1: print the traceback above the one-line error
+
+
+def debugging() -> bool:
+    return os.environ.get(DEBUG_VARIABLE, "").strip() not in ("", "0")
+
+
+def one_line(text: str) -> str:
+    """A message on one line (a library's multi-line message would break the one-line contract)."""
+    return " ".join(str(text).split())
+
+
+def error_line(err: BaseException) -> tuple[str, int]:
+    """The one line printed for an exception, and the exit status: 2 for what the user or the
+    machine can fix (NeuroffError, a file-system error, memory), 1 for anything else (a bug)."""
+    hint = f"{DEBUG_VARIABLE}=1 shows the traceback"
+    if isinstance(err, NeuroffError):
+        return one_line(str(err)), 2
+    if isinstance(err, OSError):
+        where = f" ({err.filename})" if err.filename else ""
+        return one_line(f"{err.strerror or err}{where}; check the path, its permissions and free disk space ({hint})"), 2
+    if isinstance(err, MemoryError):
+        return f"out of memory; use smaller --layers, --chunk or --batch-size ({hint})", 2
+    return one_line(f"internal error ({type(err).__name__}: {str(err)[:200]}); please report it ({hint})"), 1
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         code = run(argv)
-    except NeuroffError as err:
-        print(f"neuroff: error: {err}", file=sys.stderr)
-        code = 2
     except KeyboardInterrupt:
         print("neuroff: interrupted", file=sys.stderr)
         code = 130
+    except Exception as err:  # noqa: BLE001 -- every error is one line; NEUROFF_DEBUG=1 adds the traceback
+        if debugging():
+            traceback.print_exc()
+        line, code = error_line(err)
+        print(f"neuroff: error: {line}", file=sys.stderr)
     sys.exit(code)
 
 
