@@ -75,3 +75,86 @@ def test_unexpected_exception_is_one_line(capsys: pytest.CaptureFixture, monkeyp
     assert err.strip() == (
         "neuroff: error: internal error (ValueError: a bug over two lines); please report it (NEUROFF_DEBUG=1 shows the traceback)"
     )
+
+
+# --- never remove or overwrite what neuroff did not create (item 1) -----------------------------
+
+
+def test_run_lava_refuses_a_foreign_directory(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    refused(["run-lava", str(tmp_path / "model.net"), "--lava-venv", str(mine)], capsys, tmp_path,
+            f"--lava-venv {mine} exists and is not a Lava venv made by neuroff")
+
+
+def test_setup_script_refuses_a_foreign_directory(tmp_path: Path) -> None:
+    import subprocess
+
+    from neuroff.export.lava import HARDWARE_DIR, NOT_OURS
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    before = snapshot(tmp_path)
+    proc = subprocess.run(["bash", str(HARDWARE_DIR / "setup-lava-venv.sh"), str(mine)], capture_output=True, text=True,
+                          env={**os.environ, "LAVA_PYTHON": "/nonexistent"})  # fmt: skip
+    assert proc.returncode == NOT_OURS, proc.stderr
+    assert "not a Lava venv made by neuroff" in proc.stderr
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]"])
+def test_corrupt_sidecar(tmp_path: Path, capsys: pytest.CaptureFixture, content: str) -> None:
+    (tmp_path / "model.net").write_bytes(b"")
+    (tmp_path / "model.json").write_text(content)
+    refused(["run-lava", str(tmp_path / "model.net"), "--lava-venv", str(tmp_path / "venv")], capsys, tmp_path, "sidecar", "model.json")
+
+
+def test_out_empty_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "model.pt").write_bytes(b"a model of the user's")  # the working directory (conftest chdir)
+    refused(["train", *SMALL, "--out", ""], capsys, tmp_path, "--out '' names no directory")
+
+
+def test_out_naming_a_file_is_refused_before_training(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "results.txt").write_text("keep")
+    refused(["train", *SMALL, "--out", str(tmp_path / "results.txt")], capsys, tmp_path, "is an existing file, not a directory")
+    refused(["train", *SMALL, "--out", str(tmp_path / "results.txt" / "run")], capsys, tmp_path, "is a file, not a directory")
+    refused(["compare", "a.pt", "b.pt", "--out", str(tmp_path / "results.txt")], capsys, tmp_path, "is an existing file")
+
+
+def test_second_writer_is_refused_and_stale_lock_taken_over(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import subprocess
+    import sys
+
+    from neuroff.io import LOCK_NAME, run_lock
+
+    run = tmp_path / "run"
+    with run_lock(run) as lock:
+        assert lock.read_text().split()[0] == str(os.getpid())
+        line = refused(["train", *SMALL, "--out", str(run)], capsys, tmp_path, f"pid {os.getpid()}", "being written by another training")
+    assert not (run / LOCK_NAME).exists()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.split()[0]
+    import socket
+
+    (run / LOCK_NAME).write_text(f"{dead} {socket.gethostname()}\n")  # a killed training's lock
+    code, out, _ = run_cli(["train", *SMALL, "--out", str(run)], capsys)
+    assert code == 0 and json.loads(out)["epochs"] == 1
+    assert not (run / LOCK_NAME).exists()
+    assert line.count("\n") == 0
+
+
+def test_epochs_zero_is_nothing_to_do(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    refused(["train", *SMALL, "--epochs", "0", "--out", str(tmp_path / "run")], capsys, tmp_path, "--epochs 0: nothing to do")
+    assert not (tmp_path / "run").exists()
+
+
+def test_resume_at_or_below_its_epochs(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = tmp_path / "run"
+    assert run_cli(["train", "--layers", "8", *SMALL, "--out", str(run)], capsys)[0] == 0
+    before = snapshot(tmp_path)
+    code, out, err = run_cli(["train", "--resume", str(run / "model.pt"), "--quiet"], capsys)
+    assert (code, out) == (0, "")
+    assert err.strip() == f"neuroff: nothing to do: {run / 'model.pt'} has already trained 1 epochs; pass --epochs 2 or more to continue it"
+    assert snapshot(tmp_path) == before
+    refused(["train", "--resume", str(run / "model.pt"), "--epochs", "0", "--out", str(run)], capsys, tmp_path, "--epochs 0: nothing to do")

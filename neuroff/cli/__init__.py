@@ -14,6 +14,7 @@ from typing import Any
 from neuroff import __version__
 from neuroff.cli.options import add_option_groups, config_from_args
 from neuroff.errors import NeuroffError
+from neuroff.io import out_dir_problem
 from neuroff.presets import preset_names
 
 
@@ -130,15 +131,37 @@ def default_run_dir(config: Any, resume: str | None) -> str:
     return str(path)
 
 
+def resume_target_reached(resume: str, config: Any, given: set[str]) -> str | None:
+    """'nothing to do' when a resumed run already has the --epochs asked (a finished run resumed
+    again is not a mistake); None when there are epochs to train. Refuses, as training would, an
+    option that cannot change on --resume."""
+    from neuroff import engine
+
+    stored = engine.load_trained(resume, request=config, given=given)
+    if stored.config.epochs == stored.epoch:
+        done = stored.epoch
+        return f"nothing to do: {resume} has already trained {done} epochs; pass --epochs {done + 1} or more to continue it"
+    return None
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     from neuroff import engine  # deferred: argparse errors and --help stay instant
     from neuroff.data import load_dataset
     from neuroff.families.base import Readout
 
+    out_dir = getattr(args, "out", None) if args.command in ("train", "compare", "continual", "robustness") else None
+    problem = out_dir_problem(out_dir) if out_dir is not None else None
+    if problem:  # before any work: '' would write into the working directory, a file cannot hold a run
+        raise NeuroffError(problem)
     if args.command == "train":
         config, given = config_from_args(args)
         if args.resume is None:
             config.validate(given)  # refuse bad options before naming (or making) a run directory
+        else:
+            done = resume_target_reached(args.resume, config, given)
+            if done:
+                print(f"neuroff: {done}", file=sys.stderr)
+                return 0
         out = args.out if args.out is not None else default_run_dir(config, args.resume)
         if args.out is None and not args.quiet:
             print(f"neuroff: the run is saved to {out}")

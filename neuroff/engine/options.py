@@ -169,8 +169,10 @@ class FFConfig(
             raise NeuroffError(f"learn_start={self.learn_start} must lie in [0, steps={self.steps})")
         if self.eval_repeats < 1:
             raise NeuroffError(f"eval_repeats={self.eval_repeats} must be >= 1")
-        if self.epochs < 0 or self.chunk < 1 or self.batch_size < 1:
-            raise NeuroffError("epochs must be >= 0 and batch_size, chunk >= 1")
+        if self.epochs < 1:
+            raise NeuroffError(f"--epochs {self.epochs}: nothing to do; pass --epochs 1 or more")
+        if self.chunk < 1 or self.batch_size < 1:
+            raise NeuroffError("batch_size and chunk must be >= 1")
         if not 0.0 < self.lr_decay <= 1.0:
             raise NeuroffError(f"lr_decay={self.lr_decay} must lie in (0, 1]")
         if not 0.0 < self.ch_eta_decay <= 1.0:

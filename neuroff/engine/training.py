@@ -9,6 +9,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ from neuroff.families.base import (
     Rule,
 )
 from neuroff.families.registry import get_family
-from neuroff.io import write_json
+from neuroff.io import out_dir_problem, run_lock, write_json
 from neuroff.options import flag
 
 EVAL_SEED_OFFSET = 1_000_003
@@ -222,9 +223,18 @@ def train(
     that would change the model is refused. ``on_epoch``, if given, is called after every epoch
     (its record is ``trained.history[-1]``) and stops training by returning True (early
     stopping; see ``neuroff.studies.robustness``)."""
+    if out_dir is not None:
+        problem = out_dir_problem(out_dir)
+        if problem:
+            raise NeuroffError(problem)
     if resume is not None:
         trained = load_trained(resume, request=config, given=config.explicit() if given is None else given)
         config = trained.config
+        if config.epochs < trained.epoch:
+            raise NeuroffError(
+                f"--epochs {config.epochs} is below the {trained.epoch} epochs {resume} has trained; "
+                f"pass --epochs {trained.epoch + 1} or more to continue it"
+            )
     else:
         config.validate(given or frozenset())
     ds = prepare_dataset(config, dataset)
@@ -235,6 +245,18 @@ def train(
         ds, val_ds = hold_out(ds, config.validation, config.seed)
     if resume is None:
         trained = create(config, ds)
+    # the lock is taken (and the directory made) only now that every up-front check has passed
+    with run_lock(out_dir) if out_dir is not None else nullcontext():
+        return run_epochs(trained, ds, val_ds, out_dir, progress, on_epoch)
+
+
+def run_epochs(
+    trained: Trained, ds: Dataset, val_ds: Dataset | None, out_dir: str | Path | None, progress: bool,
+    on_epoch: Callable[[Trained], bool] | None,
+) -> Trained:
+    """The epochs of ``train`` from ``trained.epoch`` to ``config.epochs``: ``ds`` trains and
+    tests, ``val_ds`` (if any) is reported every epoch; checkpoint and metrics saved after each."""
+    config = trained.config
     family = config.family
     n, c = len(ds.x_train), ds.n_classes
     probe_x, probe_y = ds.x_train[:ACTIVITY_SAMPLES], ds.y_train[:ACTIVITY_SAMPLES]

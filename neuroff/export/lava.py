@@ -39,17 +39,39 @@ REPO_ROOT = Path(neuroff.__file__).resolve().parents[1]
 HARDWARE_DIR = REPO_ROOT / "hardware"
 DEFAULT_VENV = REPO_ROOT / ".venv-lava"
 NO_PYTHON310 = 3  # setup-lava-venv.sh's exit status when no Python 3.10 exists
+NOT_OURS = 4  # its exit status when the directory exists and is not a venv it made (it never deletes one)
+INSTALLED_MARKER = ".installed-lava-0.10.0"  # written by setup-lava-venv.sh when the venv is complete
+OWNER_MARKER = ".neuroff-lava-venv"  # written by setup-lava-venv.sh when it has made the venv
+
+
+def lava_venv_problem(venv: str | Path) -> str | None:
+    """Why ``venv`` cannot be used (or made) as the Lava venv, or None: it must be missing, empty,
+    or a venv that setup-lava-venv.sh made (its marker), since only those may be (re)built."""
+    venv = Path(venv)
+    if not venv.exists() and not venv.is_symlink():
+        return None
+    if venv.is_dir() and ((venv / INSTALLED_MARKER).is_file() or (venv / OWNER_MARKER).is_file() or not any(venv.iterdir())):
+        return None
+    return (
+        f"--lava-venv {venv} exists and is not a Lava venv made by neuroff (no {OWNER_MARKER} marker); neuroff never "
+        "deletes it: pass a new or empty directory, or remove it yourself"
+    )
 
 
 def ensure_lava_venv(venv: str | Path = DEFAULT_VENV) -> Path:
     """The Lava venv's python, creating the venv (about a minute) if it is missing."""
     venv = Path(venv)
+    problem = lava_venv_problem(venv)
+    if problem:
+        raise NeuroffError(problem)
     script = HARDWARE_DIR / "setup-lava-venv.sh"
     if not script.is_file():
         raise NeuroffError(f"{script} not found; run-lava needs a source checkout of neuroff (with hardware/)")
     proc = subprocess.run(["bash", str(script), str(venv)], capture_output=True, text=True)
     if proc.returncode == NO_PYTHON310:
         raise NeuroffError("Lava needs Python 3.10 and none was found; install one (e.g. pyenv install 3.10) or set LAVA_PYTHON")
+    if proc.returncode == NOT_OURS:
+        raise NeuroffError(lava_venv_problem(venv) or proc.stderr.strip())
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
         raise NeuroffError(f"creating the Lava venv {venv} failed: {tail[0]}; see hardware/setup-lava-venv.sh")
@@ -126,6 +148,9 @@ def run_lava(
     chunk: int = 500,
 ) -> dict[str, Any]:
     """Run ``samples`` test samples on Lava and on the fixed-point reference; report agreement."""
+    problem = lava_venv_problem(venv)  # before any work
+    if problem:
+        raise NeuroffError(problem)
     netx = Path(netx).resolve()
     sidecar = load_sidecar(netx)
     qnet = read_netx(netx, [layer["weight_scale"] for layer in sidecar["layers"]])

@@ -395,7 +395,10 @@ def load_sidecar(netx_path: str | Path) -> dict[str, Any]:
     p = Path(netx_path).with_suffix(".json")
     if not p.is_file():
         raise NeuroffError(f"sidecar {p} not found; export with `neuroff export --target loihi CKPT -o {Path(netx_path)}`")
-    data = json.loads(p.read_text())
-    if data.get("format") != SIDECAR_FORMAT:
+    try:
+        data = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise NeuroffError(f"sidecar {p} is not valid JSON ({str(err)[:80]}); export the model again") from None
+    if not isinstance(data, dict) or data.get("format") != SIDECAR_FORMAT:
         raise NeuroffError(f"{p} is not a neuroff Loihi sidecar (expected format {SIDECAR_FORMAT})")
     return data
