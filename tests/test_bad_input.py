@@ -158,3 +158,32 @@ def test_resume_at_or_below_its_epochs(tmp_path: Path, capsys: pytest.CaptureFix
     assert err.strip() == f"neuroff: nothing to do: {run / 'model.pt'} has already trained 1 epochs; pass --epochs 2 or more to continue it"
     assert snapshot(tmp_path) == before
     refused(["train", "--resume", str(run / "model.pt"), "--epochs", "0", "--out", str(run)], capsys, tmp_path, "--epochs 0: nothing to do")
+
+
+# --- checked up front (item 2) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--mode", "analog", "--analog-lr", "nan"], "--analog-lr nan must be a finite number > 0; e.g. --analog-lr 0.003"),
+        (["--lr", "nan"], "--lr nan must be a finite number > 0"),
+        (["--lr", "inf"], "--lr inf must be a finite number > 0"),
+        (["--code-bits", "0"], "--code-bits 0 must be >= 1; e.g. --code-bits 100"),
+        (["--trace-decay", "-1"], "--trace-decay -1.0 must be a finite number in [0, 1]; e.g. --trace-decay 0.85"),
+        (["--max-rate", "1.5"], "--max-rate 1.5 must be a finite number in (0, 1]"),
+        (["--steps", "0"], "--steps 0 must be >= 1; e.g. --steps 23"),
+        (["--code-p", "0"], "--code-p 0.0 must be a finite number in (0, 1)"),
+        (["--rule", "contrastive-hebbian", "--ch-momentum", "1"], "--ch-momentum 1.0 must be a finite number in [0, 1)"),
+        (["--n-test", "0"], "--n-test 0 must be >= 1"),
+        (["--epochs", "-3"], "--epochs -3: nothing to do; pass --epochs 1 or more"),
+    ],
+)
+def test_option_values_out_of_range(tmp_path: Path, capsys: pytest.CaptureFixture, args: list[str], message: str) -> None:
+    refused(["train", *SMALL, *args, "--out", str(tmp_path / "run")], capsys, tmp_path, message)
+    assert not (tmp_path / "run").exists()
+
+
+def test_config_file_value_of_the_wrong_type(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "c.json").write_text(json.dumps({"lr": "fast"}))
+    refused(["train", *SMALL, "--config", str(tmp_path / "c.json")], capsys, tmp_path, "--lr 'fast' is not a number")

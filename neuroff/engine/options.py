@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, fields
+import math
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -86,6 +87,66 @@ ALL_GROUPS = RUN_GROUPS + COMPONENT_GROUPS
 MAY_BE_NONE = ("n_train", "n_test", "score_layers", "blocks")
 # options that a resumed run may change: they do not change the model
 RESUMABLE = ("epochs", "lr_decay", "eval_every", "eval_repeats", "n_test", "chunk", "probe", "probe_dropout", "probe_epochs")
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric option may take: bounds (None: unbounded), each closed or open."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def __contains__(self, v: float) -> bool:
+        above = self.lo is None or (v > self.lo if self.lo_open else v >= self.lo)
+        below = self.hi is None or (v < self.hi if self.hi_open else v <= self.hi)
+        return above and below
+
+    def __str__(self) -> str:
+        if self.lo is None and self.hi is None:
+            return "finite"
+        if self.hi is None:
+            return f"{'>' if self.lo_open else '>='} {self.lo:g}"
+        return f"in {'(' if self.lo_open else '['}{self.lo:g}, {self.hi:g}{')' if self.hi_open else ']'}"
+
+
+AT_LEAST_1, AT_LEAST_0, POSITIVE = Range(1), Range(0), Range(0, lo_open=True)
+FRACTION, RATE, DECAY, BELOW_1 = Range(0, 1), Range(0, 1, lo_open=True), Range(0, 1, lo_open=True), Range(0, 1, hi_open=True)
+# every numeric option's range (floats must also be finite): checked before any work, since a
+# value outside it trains silently wrong (--code-bits 0 trains to chance, a negative decay flips
+# signs every step) or fails deep inside the run
+RANGES: dict[str, Range] = {
+    "epochs": AT_LEAST_1, "batch_size": AT_LEAST_1, "lr_decay": DECAY, "seed": AT_LEAST_0, "n_train": AT_LEAST_1,
+    "n_test": AT_LEAST_1, "validation": AT_LEAST_0, "chunk": AT_LEAST_1, "eval_every": AT_LEAST_1,
+    "eval_repeats": AT_LEAST_1, "probe_dropout": BELOW_1, "probe_epochs": AT_LEAST_1,
+    "code_bits": AT_LEAST_1, "code_p": Range(0, 1, lo_open=True, hi_open=True), "negatives_sharpness": AT_LEAST_0,
+    "beta": FRACTION, "threshold": POSITIVE, "refractory": AT_LEAST_0, "trace_decay": FRACTION,
+    "steps": AT_LEAST_1, "max_rate": RATE,
+    "alpha": POSITIVE, "theta": Range(), "eps": AT_LEAST_0,
+    "lr": POSITIVE, "learn_start": AT_LEAST_0, "eligibility_tau": DECAY, "eligibility_nu": RATE, "pre_trace_decay": DECAY,
+    "init_scale": POSITIVE, "analog_lr": POSITIVE, "intff_threshold": Range(),
+    "scff_threshold_pos": Range(), "scff_threshold_neg": Range(), "scff_lambda": AT_LEAST_0, "scff_epochs_per_layer": AT_LEAST_1,
+    "scff_augment": AT_LEAST_0, "scff_probe_grid": AT_LEAST_0,
+    "ch_eta": POSITIVE, "ch_eta_conv": POSITIVE, "ch_eta_decay": DECAY, "ch_meta_lr": POSITIVE,
+    "ch_meta_weight_decay": AT_LEAST_0, "ch_momentum": BELOW_1, "ch_smoothing": BELOW_1,
+}
+
+
+def value_problem(f: dataclasses.Field, value: Any) -> str | None:
+    """Why ``value`` is not a valid value of the numeric option ``f``, or None (also for
+    non-numeric options and None = unset)."""
+    declared = str(f.type).removesuffix(" | None")
+    if value is None or declared not in ("int", "float"):
+        return None
+    default = f.default if f.default is not MISSING and f.default is not None else None
+    fix = f"e.g. {flag(f.name)} {default}" if default is not None else f"see `neuroff train --help` for {flag(f.name)}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (declared == "int" and not isinstance(value, int)):
+        return f"{flag(f.name)} {value!r} is not {'an integer' if declared == 'int' else 'a number'}; {fix}"
+    valid = RANGES.get(f.name, Range())
+    if not math.isfinite(value) or value not in valid:
+        return f"{flag(f.name)} {value} must be {'a finite number ' if declared == 'float' else ''}{valid}; {fix}"
+    return None
 
 
 def groups_read_by(family: Family, mode: str) -> tuple[type[OptionGroup], ...]:
@@ -165,8 +226,6 @@ class FFConfig(
     def _check_values(self) -> None:
         if not self.layers or any(int(n) < 1 for n in self.layers):
             raise NeuroffError(f"layer sizes {self.layers} must be positive integers, e.g. --layers 200,200")
-        if self.learn_start is not None and not 0 <= self.learn_start < self.steps:
-            raise NeuroffError(f"learn_start={self.learn_start} must lie in [0, steps={self.steps})")
         if self.eval_repeats < 1:
             raise NeuroffError(f"eval_repeats={self.eval_repeats} must be >= 1")
         if self.epochs < 1:
@@ -187,6 +246,12 @@ class FFConfig(
             raise NeuroffError(f"probe_dropout={self.probe_dropout} must lie in [0, 1) and probe_epochs={self.probe_epochs} be >= 1")
         if self.scff_augment < 0 or self.scff_probe_grid < 0:
             raise NeuroffError(f"scff_augment={self.scff_augment} and scff_probe_grid={self.scff_probe_grid} must be >= 0 (0: off)")
+        for f in fields(self):  # every numeric option: a finite number in its range
+            problem = value_problem(f, getattr(self, f.name))
+            if problem:
+                raise NeuroffError(problem)
+        if self.learn_start is not None and not 0 <= self.learn_start < self.steps:
+            raise NeuroffError(f"learn_start={self.learn_start} must lie in [0, steps={self.steps})")
         for group in ALL_GROUPS:  # named choices
             for f in fields(group):
                 choices, value = f.metadata.get("choices"), getattr(self, f.name)
