@@ -187,3 +187,37 @@ def test_option_values_out_of_range(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_config_file_value_of_the_wrong_type(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "c.json").write_text(json.dumps({"lr": "fast"}))
     refused(["train", *SMALL, "--config", str(tmp_path / "c.json")], capsys, tmp_path, "--lr 'fast' is not a number")
+
+
+def write_idx_split(directory: Path, y_train: list[int], n_test: int = 4) -> None:
+    """A tiny MNIST-format split: 4x3 images, the given training labels, test labels 0, 1, ..."""
+    import struct
+
+    import numpy as np
+
+    def idx(arr: np.ndarray) -> bytes:
+        return struct.pack(">BBBB", 0, 0, 0x08, arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes()
+
+    directory.mkdir()
+    rng = np.random.default_rng(0)
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, size=(len(y_train), 4, 3), dtype=np.uint8),
+        "train-labels-idx1-ubyte": np.array(y_train, dtype=np.uint8),
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, size=(n_test, 4, 3), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte": (np.arange(n_test) % 2).astype(np.uint8),
+    }
+    for name, arr in arrays.items():
+        (directory / name).write_bytes(idx(arr))
+
+
+def test_idx_files_with_no_samples(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    write_idx_split(tmp_path / "d", [])
+    refused(["train", "--epochs", "1", "--quiet", "--dataset", f"idx:{tmp_path / 'd'}", "--out", str(tmp_path / "run")], capsys,
+            tmp_path, "holds no samples")  # fmt: skip
+
+
+def test_idx_stray_label(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    write_idx_split(tmp_path / "d", [0, 1, 0, 1, 200, 1])
+    refused(["train", "--epochs", "1", "--quiet", "--dataset", f"idx:{tmp_path / 'd'}", "--out", str(tmp_path / "run")], capsys,
+            tmp_path, "run up to 200 but class(es) 2, 3, 4, 5, 6 and 193 more have no training sample")  # fmt: skip
+    assert not (tmp_path / "run").exists()

@@ -41,6 +41,11 @@ class Dataset:
                     f"dataset {self.name!r}: y_{split} must be int64 [{x.shape[0]}], got {y.dtype} "
                     f"{list(y.shape)}; give one integer label per sample"
                 )
+            if len(y) and not 0 <= int(y.min()) <= int(y.max()) < self.n_classes:
+                raise NeuroffError(
+                    f"dataset {self.name!r}: y_{split} holds labels outside 0..{self.n_classes - 1} "
+                    f"(min {int(y.min())}, max {int(y.max())}); labels must be class indices 0..C-1"
+                )
         if self.n_classes < 2:
             raise NeuroffError(f"dataset {self.name!r} has {self.n_classes} classes; it needs at least 2")
 

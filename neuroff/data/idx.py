@@ -93,6 +93,8 @@ def _images_to_tensor(arr: np.ndarray, path: Path) -> torch.Tensor:
             f"IDX image file {path} must hold unsigned bytes [N, H, W...], got {arr.dtype} {list(arr.shape)}; "
             "store pixels as ubyte 0..255"
         )
+    if arr.shape[0] == 0 or 0 in arr.shape[1:]:
+        raise NeuroffError(f"IDX image file {path} holds no samples (shape {list(arr.shape)}); put the images in it")
     x = torch.from_numpy(arr.reshape(arr.shape[0], -1).astype(np.float32))
     return x.mul_(1.0 / 255.0)
 
@@ -105,6 +107,26 @@ def _labels_to_tensor(arr: np.ndarray, path: Path, n: int) -> torch.Tensor:
     if arr.size and arr.min() < 0:
         raise NeuroffError(f"IDX label file {path} holds negative labels; labels must be 0..n_classes-1")
     return torch.from_numpy(arr.astype(np.int64))
+
+
+def check_labels(y_train: torch.Tensor, y_test: torch.Tensor, where: object) -> int:
+    """The number of classes C of a train/test split, after checking that its labels are 0..C-1
+    with every class present in training: the classes are counted from the largest label, so one
+    stray value (200) would otherwise silently make 201 classes, 190 of them never seen."""
+    n_classes = int(y_train.max()) + 1
+    missing = sorted(set(range(n_classes)) - set(y_train.unique().tolist()))
+    if missing:
+        shown = ", ".join(map(str, missing[:5])) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise NeuroffError(
+            f"training labels in {where} run up to {n_classes - 1} but class(es) {shown} have no training sample; "
+            f"labels must be 0..C-1 with every class in the training split (fix or remove the stray labels)"
+        )
+    if len(y_test) and int(y_test.max()) >= n_classes:
+        raise NeuroffError(
+            f"test labels in {where} hold class {int(y_test.max())}, which no training sample has (classes 0..{n_classes - 1}); "
+            "fix or remove the stray labels"
+        )
+    return n_classes
 
 
 def load_idx_dir(directory: str | os.PathLike, name: str | None = None) -> Dataset:
@@ -123,7 +145,7 @@ def load_idx_dir(directory: str | os.PathLike, name: str | None = None) -> Datas
         )
     y_train = _labels_to_tensor(arrays["train_labels"], paths["train_labels"], x_train.shape[0])
     y_test = _labels_to_tensor(arrays["test_labels"], paths["test_labels"], x_test.shape[0])
-    n_classes = int(max(int(y_train.max()) if len(y_train) else 0, int(y_test.max()) if len(y_test) else 0)) + 1
+    n_classes = check_labels(y_train, y_test, directory)
     return Dataset(
         name=name or f"idx:{directory}",
         x_train=x_train,
