@@ -221,3 +221,12 @@ def test_idx_stray_label(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     refused(["train", "--epochs", "1", "--quiet", "--dataset", f"idx:{tmp_path / 'd'}", "--out", str(tmp_path / "run")], capsys,
             tmp_path, "run up to 200 but class(es) 2, 3, 4, 5, 6 and 193 more have no training sample")  # fmt: skip
     assert not (tmp_path / "run").exists()
+
+
+def test_network_too_large_for_memory(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    import neuroff.engine.training as training
+
+    monkeypatch.setattr(training, "available_memory", lambda: 64 * 10**9)  # the same answer on any machine
+    refused(["train", *SMALL, "--layers", "100000000", "--out", str(tmp_path / "run")], capsys, tmp_path,
+            "--layers 100000000 needs about 393.6 GB for its weights and training state, 64.0 GB are available", "use smaller --layers")  # fmt: skip
+    assert not (tmp_path / "run").exists()

@@ -6,6 +6,7 @@ weights (online batch-1 updates, mini-batches, per-layer optimisers)."""
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -75,12 +76,58 @@ def create(config: FFConfig, dataset: Dataset) -> Trained:
     embedding = make_label_embedding(config.embedding, dataset.n_classes, config.code_bits, config.code_p, config.seed)
     if config.embedding == "onehot" and dataset.n_features < dataset.n_classes:
         raise NeuroffError(f"onehot embedding needs at least {dataset.n_classes} input features")
-    model, rule = build(config, dataset.n_features + embedding.extra_features, dataset.n_classes, generator)
+    n_inputs = dataset.n_features + embedding.extra_features
+    problem = memory_problem(config, n_inputs)
+    if problem:
+        raise NeuroffError(problem)
+    try:
+        model, rule = build(config, n_inputs, dataset.n_classes, generator)
+    except (MemoryError, RuntimeError) as err:  # the estimate missed (a conv spec, other processes)
+        if isinstance(err, RuntimeError) and "alloc" not in str(err):
+            raise
+        raise NeuroffError(f"the network does not fit in memory ({str(err)[:120]}); use smaller --layers") from None
     if config.family.initialise is not None:  # on its own stream: the training stream stays as it was
         n = min(ACTIVITY_SAMPLES, len(dataset.x_train))
         x = embedding.embed(dataset.x_train[:n], dataset.y_train[:n])
         config.family.initialise(config, model, x, torch.Generator().manual_seed(config.seed + INIT_SEED_OFFSET))
     return Trained(config, model, embedding, rule, generator)
+
+
+# bytes per synapse while training: spiking keeps float64 weights and eligibility plus an update
+# of the same shape; analog keeps float32 weights, their gradient and Adam's two moments
+BYTES_PER_SYNAPSE = {"spiking": 3 * 8, "analog": 4 * 4}
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux MemAvailable), None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def memory_problem(config: FFConfig, n_inputs: int, available: int | None = None) -> str | None:
+    """Why a dense network of ``config.layers`` on ``n_inputs`` features cannot be trained here:
+    its weights, eligibility traces or optimiser state (``BYTES_PER_SYNAPSE``) exceed the memory
+    available; None if it fits or cannot be estimated (a --blocks spec: its build catches it)."""
+    if config.blocks is not None:
+        return None
+    sizes = [n_inputs, *config.layers]
+    need = sum(a * b for a, b in zip(sizes, sizes[1:])) * BYTES_PER_SYNAPSE.get(config.mode or "analog", 8)
+    available = available_memory() if available is None else available
+    if available is None or need <= available:
+        return None
+    return (
+        f"--layers {','.join(map(str, config.layers))} needs about {need / 1e9:.1f} GB for its weights and training state, "
+        f"{available / 1e9:.1f} GB are available; use smaller --layers"
+    )
 
 
 def prepare_dataset(config: FFConfig, dataset: Dataset | None = None) -> Dataset:
