@@ -230,3 +230,53 @@ def test_network_too_large_for_memory(tmp_path: Path, capsys: pytest.CaptureFixt
     refused(["train", *SMALL, "--layers", "100000000", "--out", str(tmp_path / "run")], capsys, tmp_path,
             "--layers 100000000 needs about 393.6 GB for its weights and training state, 64.0 GB are available", "use smaller --layers")  # fmt: skip
     assert not (tmp_path / "run").exists()
+
+
+# --- run directories, test subsets, progress (items 5, 6) ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bad-input") / "run"
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--n-train", "300", "--n-test", "40", "--epochs", "2", "--quiet", "--out", str(out)])
+    assert exc.value.code == 0
+    return out
+
+
+def test_evaluate_a_run_directory_on_its_own_test_subset(run_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    code, out, err = run_cli(["evaluate", str(run_dir)], capsys)
+    result = json.loads(out)
+    trained_on = json.loads((run_dir / "metrics.json").read_text())["epochs"][-1]
+    assert code == 0 and result["n_test"] == trained_on["n_test"] == 40
+    assert result["test_accuracy"] == pytest.approx(trained_on["test_accuracy"])
+    assert "scoring" in err  # the progress bar, on stderr
+    code, out, err = run_cli(["evaluate", str(run_dir), "--full-test", "--quiet"], capsys)
+    assert code == 0 and json.loads(out)["n_test"] == 360 and err == ""
+
+
+def test_info_summary_and_json(run_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    code, out, _ = run_cli(["info", str(run_dir)], capsys)
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert len(lines) == 4, out
+    assert lines[0] == f"{run_dir / 'model.pt'}: ff (spiking), sizes 164-200, 32,800 parameters"
+    assert lines[1] == "trained 2 of 2 epochs on digits (300 training samples), seed 0"
+    assert lines[2].startswith("test goodness-argmax accuracy: last ") and lines[2].endswith("on 40 samples")
+    code, out, _ = run_cli(["info", str(run_dir), "--json"], capsys)
+    assert json.loads(out)["config"]["n_test"] == 40
+
+
+def test_export_checks_the_runs_own_test_subset(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    code, out, err = run_cli(["export", str(run_dir), "--target", "loihi", "-o", str(tmp_path / "model.net")], capsys)
+    assert code == 0, err
+    assert "on 40 test samples" in out
+    assert "float vs fixed point" in err
+    code, out, _ = run_cli(["export", str(run_dir), "--target", "loihi", "-o", str(tmp_path / "m.net"), "--check-samples", "10",
+                            "--quiet"], capsys)  # fmt: skip
+    assert code == 0 and "on 10 test samples" in out
+
+
+def test_a_directory_without_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    for command in ("evaluate", "info"):
+        refused([command, str(tmp_path)], capsys, tmp_path, f"{tmp_path} is a directory without model.pt")

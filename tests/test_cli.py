@@ -57,12 +57,12 @@ def test_train_prints_json_summary(tmp_path: Path, capsys: pytest.CaptureFixture
     assert code == 0
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["epochs"] == 1 and 0.0 <= summary["test_accuracy"] <= 1.0
-    info = json.loads(_run(["info", str(tmp_path / "model.pt")], capsys)[1])
+    info = json.loads(_run(["info", str(tmp_path / "model.pt"), "--json"], capsys)[1])
     assert info["mode"] == "analog" and info["sizes"] == [164, 20, 10]
 
 
 def test_info_prints_version(trained_dir: Path, capsys: pytest.CaptureFixture) -> None:
-    code, out, _ = _run(["info", str(trained_dir / "model.pt")], capsys)
+    code, out, _ = _run(["info", str(trained_dir / "model.pt"), "--json"], capsys)
     assert code == 0
     info = json.loads(out)
     assert info["neuroff_version"] == __version__ == info["current_version"]

@@ -63,7 +63,7 @@ def test_every_family_trains_saves_resumes_evaluates_and_reports(name, mode, tmp
     result = json.loads(out)
     assert code == 0 and result["n_test"] == 60 and 0.0 <= result["test_accuracy"] <= 1.0
     assert result["test_accuracy"] == pytest.approx(straight.history[-1]["test_accuracy"])
-    code, out, _ = _run(["info", str(tmp_path / "model.pt")], capsys)
+    code, out, _ = _run(["info", str(tmp_path / "model.pt"), "--json"], capsys)
     info = json.loads(out)
     assert code == 0 and info["family"] == name and info["mode"] == mode and info["epoch"] == 2
 

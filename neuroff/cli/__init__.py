@@ -48,15 +48,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_option_groups(train)
 
     ev = sub.add_parser("evaluate", help="test accuracy of a checkpoint")
-    ev.add_argument("checkpoint")
+    ev.add_argument("checkpoint", help="model.pt, or a run directory holding one")
     ev.add_argument("--dataset", default=None, help="defaults to the dataset the model was trained on")
-    ev.add_argument("--n-test", type=int, default=None)
+    tests = ev.add_mutually_exclusive_group()
+    tests.add_argument("--n-test", type=int, default=None, help="the first N test samples (default: the run's own --n-test)")
+    tests.add_argument("--full-test", action="store_true", help="the whole test split, whatever --n-test the run used")
+    ev.add_argument("--quiet", action="store_true", help="no progress bars")
     ev.add_argument("--threads", type=int, default=1, help="torch/BLAS/OpenMP threads (default 1; 0: library defaults)")
     ev.add_argument("--readout", choices=("goodness", "linear"), default="goodness",
                     help="goodness: argmax of P over candidate labels; linear: also a logistic read-out on the latents")
 
     info = sub.add_parser("info", help="what a checkpoint holds")
-    info.add_argument("checkpoint")
+    info.add_argument("checkpoint", help="model.pt, or a run directory holding one")
+    info.add_argument("--json", action="store_true", help="everything it holds (config, every epoch's metrics) as JSON")
     from neuroff.export.commands import add_parsers as add_export_parsers
 
     add_export_parsers(sub)  # export --target loihi|nir, run-lava
@@ -171,19 +175,23 @@ def _dispatch(args: argparse.Namespace) -> int:
                           "test_metric": trained.config.family.test_metric, "out": str(out)}))
     elif args.command == "evaluate":
         trained = engine.load_trained(args.checkpoint)
+        own = args.dataset is None or args.dataset == trained.config.dataset
         ds = load_dataset(args.dataset or trained.config.dataset, seed=trained.config.seed)
-        # the probe of a label-free model is fitted on the training samples the model was trained on
-        ds = ds.subset(trained.config.n_train, args.n_test)
-        family = trained.config.family
+        # the run's own test subset by default, so the number matches what training reported; the
+        # probe of a label-free model is fitted on the training samples the model was trained on
+        n_test = args.n_test if args.n_test is not None or args.full_test or not own else trained.config.n_test
+        ds = ds.subset(trained.config.n_train, n_test)
+        family, progress = trained.config.family, not args.quiet
         result = {"checkpoint": args.checkpoint, "dataset": ds.name, "n_test": len(ds.x_test),
-                  "test_accuracy": engine.test_accuracy(trained, ds), "test_metric": family.test_metric}
+                  "test_accuracy": engine.test_accuracy(trained, ds, progress), "test_metric": family.test_metric}
         if args.readout == "linear":
             # a label-free model's test accuracy already is this read-out: do not train it twice
             probed = family.readout is Readout.PROBE
-            result["linear_readout_accuracy"] = result["test_accuracy"] if probed else engine.readout_accuracy(trained, ds)
+            result["linear_readout_accuracy"] = result["test_accuracy"] if probed else engine.readout_accuracy(trained, ds, progress)
         print(json.dumps(result))
     elif args.command == "info":
-        print(json.dumps(engine.checkpoint_info(args.checkpoint), indent=2))
+        info = engine.checkpoint_info(args.checkpoint)
+        print(json.dumps(info, indent=2) if args.json else engine.format_info(info))
     elif args.command in ("export", "run-lava"):
         from neuroff.export.commands import export_command, run_lava_command
 

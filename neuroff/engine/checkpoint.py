@@ -28,8 +28,22 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     return atomic_write(path, lambda f: f.write(buf.getvalue()))
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
+RUN_CHECKPOINT = "model.pt"  # a run directory's checkpoint (engine.train writes it)
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint file, or a run directory's ``model.pt``."""
     p = Path(path)
+    if p.is_dir():
+        if not (p / RUN_CHECKPOINT).is_file():
+            raise NeuroffError(f"{p} is a directory without {RUN_CHECKPOINT}; pass a run directory (`neuroff train --out DIR`) or a checkpoint file")
+        return p / RUN_CHECKPOINT
+    return p
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A checkpoint's payload (from a file, or a run directory's ``model.pt``)."""
+    p = resolve_checkpoint(path)
     if not p.is_file():
         raise NeuroffError(f"checkpoint {p} not found; train one with `neuroff train --out DIR`")
     try:

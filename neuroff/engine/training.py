@@ -27,7 +27,7 @@ from neuroff.data.pairing import (
     make_label_embedding,
     wrong_labels,
 )
-from neuroff.engine.checkpoint import FORMAT_V1, load_checkpoint, save_checkpoint
+from neuroff.engine.checkpoint import FORMAT_V1, load_checkpoint, resolve_checkpoint, save_checkpoint
 from neuroff.engine.options import RESUMABLE, FFConfig, groups_read_by
 from neuroff.engine.readout import linear_probe
 from neuroff.errors import NeuroffError
@@ -135,15 +135,24 @@ def prepare_dataset(config: FFConfig, dataset: Dataset | None = None) -> Dataset
     return ds.subset(config.n_train, config.n_test)
 
 
+def progress_bar(total: int, desc: str, progress: bool) -> tqdm:
+    """A progress bar on stderr (rate and ETA), closed by its user; disabled unless asked."""
+    return tqdm(total=total, unit="sample", desc=desc, disable=not progress, leave=False, file=sys.stderr)
+
+
 @torch.no_grad()
-def candidate_scores(trained: Trained, x: torch.Tensor, batch: int = 250, seed: int | None = None) -> torch.Tensor:
+def candidate_scores(
+    trained: Trained, x: torch.Tensor, batch: int = 250, seed: int | None = None, progress: bool = False
+) -> torch.Tensor:
     """[N, C] score of every candidate label (all candidates of a sample run as one batch)."""
     g = torch.Generator().manual_seed(trained.config.seed + EVAL_SEED_OFFSET if seed is None else seed)
     repeats = trained.config.eval_repeats
-    out = [
-        sum(trained.model.candidate_scores(trained.embedding.embed_all(x[i : i + batch]), g) for _ in range(repeats)) / repeats
-        for i in range(0, len(x), batch)
-    ]
+    out = []
+    with progress_bar(len(x), "scoring", progress) as bar:
+        for i in range(0, len(x), batch):
+            xb = trained.embedding.embed_all(x[i : i + batch])
+            out.append(sum(trained.model.candidate_scores(xb, g) for _ in range(repeats)) / repeats)
+            bar.update(len(xb))
     return torch.cat(out) if out else torch.zeros(0, trained.embedding.n_classes)
 
 
@@ -155,41 +164,44 @@ def check_features(trained: Trained, x: torch.Tensor) -> None:
         )
 
 
-def evaluate(trained: Trained, x: torch.Tensor, y: torch.Tensor) -> float:
+def evaluate(trained: Trained, x: torch.Tensor, y: torch.Tensor, progress: bool = False) -> float:
     """Accuracy of the argmax over candidate scores (goodness, or a classifier's logits)."""
     check_features(trained, x)
     if len(x) == 0:
         return float("nan")
-    return float((candidate_scores(trained, x).argmax(1) == y).float().mean())
+    return float((candidate_scores(trained, x, progress=progress).argmax(1) == y).float().mean())
 
 
 @torch.no_grad()
-def readout_features(trained: Trained, x: torch.Tensor, batch: int = 500) -> torch.Tensor:
+def readout_features(trained: Trained, x: torch.Tensor, batch: int = 500, progress: bool = False, desc: str = "features") -> torch.Tensor:
     """All layers' latents, concatenated, of the samples with a neutral label embedded
     (spiking: spike counts; analog: ReLU activity): the input of the linear read-out."""
     g = torch.Generator().manual_seed(trained.config.seed + EVAL_SEED_OFFSET)
     rows = []
-    for i in range(0, len(x), batch):
-        latents = trained.model.latents(trained.embedding.embed_neutral(x[i : i + batch]), g)
-        rows.append(torch.cat([z.float() for z in next(iter(latents.values()))], dim=1))
+    with progress_bar(len(x), desc, progress) as bar:
+        for i in range(0, len(x), batch):
+            latents = trained.model.latents(trained.embedding.embed_neutral(x[i : i + batch]), g)
+            rows.append(torch.cat([z.float() for z in next(iter(latents.values()))], dim=1))
+            bar.update(len(rows[-1]))
     return torch.cat(rows)
 
 
-def readout_accuracy(trained: Trained, ds: Dataset) -> float:
+def readout_accuracy(trained: Trained, ds: Dataset, progress: bool = False) -> float:
     """Test accuracy of a linear (logistic-regression) read-out trained on the training latents."""
     check_features(trained, ds.x_test)
-    f_train, f_test = readout_features(trained, ds.x_train), readout_features(trained, ds.x_test)
+    f_train = readout_features(trained, ds.x_train, progress=progress, desc="training features")
+    f_test = readout_features(trained, ds.x_test, progress=progress, desc="test features")
     c = trained.config
     return linear_probe(f_train, ds.y_train, f_test, ds.y_test, seed=c.seed, solver=c.probe, dropout=c.probe_dropout, epochs=c.probe_epochs)
 
 
-def test_accuracy(trained: Trained, ds: Dataset) -> float:
+def test_accuracy(trained: Trained, ds: Dataset, progress: bool = False) -> float:
     """The accuracy a run reports, by its family's read-out (``Family.test_metric`` names it):
     goodness-argmax or classifier logits (``evaluate``), or, for a label-free family (SCFF), the
     linear probe on its features (``readout_accuracy``), since it has no label to score."""
     if trained.config.family.readout is Readout.PROBE:
-        return readout_accuracy(trained, ds)
-    return evaluate(trained, ds.x_test, ds.y_test)
+        return readout_accuracy(trained, ds, progress)
+    return evaluate(trained, ds.x_test, ds.y_test, progress)
 
 
 @torch.no_grad()
@@ -362,6 +374,30 @@ def run_epochs(
     return trained
 
 
+def format_info(info: dict[str, Any]) -> str:
+    """A few lines on what a checkpoint holds (``checkpoint_info``): family, sizes, parameters,
+    epochs, last and best test accuracy with the number of samples, dataset, version."""
+    config, metrics = info.get("config") or {}, info.get("metrics") or []
+    tested = [r for r in metrics if isinstance(r.get("test_accuracy"), float) and r["test_accuracy"] == r["test_accuracy"]]
+    lines = [
+        f"{info['checkpoint']}: {info.get('family')} ({info.get('mode')}), sizes {'-'.join(map(str, info.get('sizes') or []))}, "
+        f"{info['parameters']:,} parameters",
+        f"trained {info.get('epoch')} of {config.get('epochs')} epochs on {config.get('dataset')} "
+        f"({config.get('n_train') or 'all'} training samples), seed {config.get('seed')}",
+    ]
+    if tested:
+        last, best = tested[-1], max(tested, key=lambda r: r["test_accuracy"])
+        metric = last.get("test_metric", "accuracy")
+        lines.append(
+            f"test {metric}: last {last['test_accuracy']:.4f} (epoch {last['epoch']}), best {best['test_accuracy']:.4f} "
+            f"(epoch {best['epoch']}), on {last.get('n_test', '?')} samples"
+        )
+    else:
+        lines.append("no test accuracy recorded")
+    lines.append(f"written by neuroff {info.get('neuroff_version')} ({info.get('format')}); this is neuroff {info['current_version']}")
+    return "\n".join(lines)
+
+
 def save_trained(trained: Trained, path: str | Path) -> Path:
     return save_checkpoint(
         path,
@@ -434,9 +470,16 @@ def load_trained(
     return Trained(config, model, embedding, rule, generator, epoch, history)
 
 
+def parameter_count(state_dict: dict[str, Any]) -> int:
+    """Learned weights and biases of a model's state (not eligibility traces or pending updates)."""
+    return sum(int(v.numel()) for k, v in state_dict.items() if k.rsplit(".", 1)[-1].startswith(("weight", "bias")))
+
+
 def checkpoint_info(path: str | Path) -> dict[str, Any]:
     data = load_checkpoint(path)
     return {
+        "checkpoint": str(resolve_checkpoint(path)),
+        "parameters": parameter_count(data.get("state_dict") or {}),
         "format": data.get("format"),
         "neuroff_version": data.get("neuroff_version"),
         "current_version": __version__,

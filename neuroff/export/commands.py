@@ -11,11 +11,13 @@ TARGETS = ("loihi", "nir")
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     ex = sub.add_parser("export", help="export a spiking checkpoint for Loihi (lava-dl netx) or NIR")
-    ex.add_argument("checkpoint")
+    ex.add_argument("checkpoint", help="model.pt, or a run directory holding one")
     ex.add_argument("--target", required=True, choices=TARGETS)
     ex.add_argument("-o", "--out", required=True, help="model.net (loihi; a model.json sidecar is written next to it) or model.nir")
     ex.add_argument("--clip-percentile", type=float, default=100.0, help="loihi: scale weights so this percentile of |w| maps to 254")
-    ex.add_argument("--n-test", type=int, default=None, help="loihi: test samples for the float vs fixed-point report (default all)")
+    ex.add_argument("--check-samples", "--n-test", dest="check_samples", type=int, default=None, metavar="N",
+                    help="loihi: test samples of the float vs fixed-point check (default: the run's own --n-test)")
+    ex.add_argument("--quiet", action="store_true", help="no progress bar")
     ex.add_argument("--dt", type=float, default=None, help="nir: time step in seconds the taus are written for (default 1e-4)")
     ex.add_argument("--allow-silent", action="store_true",
                     help="export even if a layer was silent (< 1 %% of its neurons active) at the end of training")
@@ -38,9 +40,11 @@ def export_command(args: argparse.Namespace) -> None:
     if args.target == "loihi":
         from neuroff.export.loihi import export_loihi, format_resources
 
-        ds = load_dataset(trained.config.dataset, seed=trained.config.seed).subset(None, args.n_test)
+        # the run's own test subset by default: the full test set can take minutes
+        n = args.check_samples if args.check_samples is not None else trained.config.n_test
+        ds = load_dataset(trained.config.dataset, seed=trained.config.seed).subset(None, n)
         net, side, meta = export_loihi(trained, args.out, ds.x_test, ds.y_test, args.clip_percentile, source=args.checkpoint,
-                                       allow_silent=args.allow_silent)
+                                       allow_silent=args.allow_silent, progress=not args.quiet)
         q = meta["quantisation"]
         print(format_resources(meta["resources"]))
         print(

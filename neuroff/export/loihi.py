@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from typing import Any
 import h5py
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from neuroff import __version__
 from neuroff.core.loihi_neurons import (
@@ -130,7 +132,9 @@ def fixed_point_model(trained: Trained, qnet: QuantisedNet) -> FixedPointSpiking
 
 
 @torch.no_grad()
-def compare(trained: Trained, qnet: QuantisedNet, x: torch.Tensor, y: torch.Tensor, batch: int = 250) -> dict[str, Any]:
+def compare(
+    trained: Trained, qnet: QuantisedNet, x: torch.Tensor, y: torch.Tensor, batch: int = 250, progress: bool = False
+) -> dict[str, Any]:
     """Float vs fixed point on the same encoded spikes: accuracies and spike agreement.
 
     ``spike_agreement`` is the fraction of (step, neuron) raster entries that agree;
@@ -149,8 +153,10 @@ def compare(trained: Trained, qnet: QuantisedNet, x: torch.Tensor, y: torch.Tens
     count_diff = [0.0] * len(qnet.layers)
     count_float = [0.0] * len(qnet.layers)
     max_a = [0] * len(qnet.layers)
+    bar = tqdm(total=len(x), unit="sample", desc="float vs fixed point", disable=not progress, leave=False, file=sys.stderr)
     for lo in range(0, len(x), batch):
         xb, yb = x[lo : lo + batch], y[lo : lo + batch]
+        bar.update(len(xb))
         x_all = emb.embed_all(xb)
         b, n_c, d = x_all.shape
         # drawn as SpikingFFNet.candidate_scores draws them: one uniform per (step, sample,
@@ -174,6 +180,7 @@ def compare(trained: Trained, qnet: QuantisedNet, x: torch.Tensor, y: torch.Tens
             count_diff[i] += float((cf - cq).abs().sum())
             count_float[i] += float(cf.sum())
             max_a[i] = max(max_a[i], ma[i])
+    bar.close()
     n = max(len(x), 1)
     return {
         "n_samples": len(x),
@@ -372,16 +379,19 @@ def export_loihi(
     clip_percentile: float = 100.0,
     source: str | Path | None = None,
     allow_silent: bool = False,
+    progress: bool = False,
 ) -> tuple[Path, Path, dict[str, Any]]:
     """Quantise, compare on (x_test, y_test) if given, and write ``out`` (netx) and its ``.json``
     sidecar. Every check runs before anything is written; each file is written atomically."""
     check_layers_active(trained, LOIHI, allow_silent)
     out = Path(out)
+    if not str(out).strip() or out.is_dir():
+        raise NeuroffError(f"-o {str(out)!r} must name the netx file to write, e.g. -o model.net")
     if out.suffix == ".json":
         raise NeuroffError(f"{out}: the netx file needs its own name (the sidecar is written next to it as .json); use e.g. model.net")
     side_path = out.with_suffix(".json")
     qnet = quantise(trained, clip_percentile)
-    report = compare(trained, qnet, x_test, y_test) if x_test is not None else {"clipped_fraction": qnet.clipped_fraction}
+    report = compare(trained, qnet, x_test, y_test, progress=progress) if x_test is not None else {"clipped_fraction": qnet.clipped_fraction}
     report["clip_percentile"] = clip_percentile
     resources = resource_estimate(qnet)
     meta = sidecar(trained, qnet, report, resources, out.name, str(Path(source).resolve()) if source else None)
