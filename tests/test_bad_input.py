@@ -265,6 +265,10 @@ def test_info_summary_and_json(run_dir: Path, capsys: pytest.CaptureFixture) -> 
     assert lines[2].startswith("test goodness-argmax accuracy: last ") and lines[2].endswith("on 40 samples")
     code, out, _ = run_cli(["info", str(run_dir), "--json"], capsys)
     assert json.loads(out)["config"]["n_test"] == 40
+    from neuroff.io import current_umask
+
+    for name in ("model.pt", "metrics.json"):  # not the temporary file's 0600
+        assert (run_dir / name).stat().st_mode & 0o777 == 0o666 & ~current_umask()
 
 
 def test_export_checks_the_runs_own_test_subset(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -280,3 +284,18 @@ def test_export_checks_the_runs_own_test_subset(run_dir: Path, tmp_path: Path, c
 def test_a_directory_without_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     for command in ("evaluate", "info"):
         refused([command, str(tmp_path)], capsys, tmp_path, f"{tmp_path} is a directory without model.pt")
+
+
+# --- written files honour the umask (item 7) ----------------------------------------------------
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077])
+def test_written_files_honour_the_umask(tmp_path: Path, mask: int) -> None:
+    from neuroff.io import write_json
+
+    old = os.umask(mask)
+    try:
+        path = write_json(tmp_path / "m.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
