@@ -299,3 +299,23 @@ def test_written_files_honour_the_umask(tmp_path: Path, mask: int) -> None:
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+# --- divergence (item 3) ------------------------------------------------------------------------
+
+
+def test_huge_learning_rate_diverges_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    refused(["train", *SMALL, "--lr", "1e30", "--out", str(tmp_path / "run")], capsys, tmp_path,
+            "training diverged: layer 0 has a weight of magnitude", "beyond the bound 1e+06; lower the learning rate")  # fmt: skip
+    assert not (tmp_path / "run" / "model.pt").exists()
+
+
+def test_divergence_keeps_the_last_good_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    import neuroff.engine.training as training
+
+    run = tmp_path / "run"
+    assert run_cli(["train", "--layers", "8", *SMALL, "--out", str(run)], capsys)[0] == 0
+    monkeypatch.setattr(training, "WEIGHT_BOUND", 1e-3)  # epoch 2 "diverges"
+    refused(["train", "--resume", str(run), "--epochs", "2", "--quiet", "--out", str(run)], capsys, tmp_path,
+            "training diverged", "the checkpoint of the last completed epoch is kept")  # fmt: skip
+    assert json.loads(run_cli(["info", str(run), "--json"], capsys)[1])["epoch"] == 1  # (refused: model.pt unchanged)

@@ -227,11 +227,26 @@ def warn_silent(activity: list[float], warned: set[int]) -> None:
             )
 
 
+# the documented bound on every weight: the models' weights start near 1/sqrt(fan_in) and stay
+# within a few units when training works; beyond 1e6 training has diverged even while the float64
+# weights are still finite (--lr 1e30 reaches 1e30 with accuracy at chance)
+WEIGHT_BOUND = 1e6
+KEPT = "the checkpoint of the last completed epoch is kept"
+
+
 def check_finite(trained: Trained) -> None:
+    """Stop a diverged training: non-finite weights, or weights beyond ``WEIGHT_BOUND``. Called
+    after every chunk, before the epoch's checkpoint is written, so the last good one stays."""
     for i, w in enumerate(trained.model.weights):
         if not torch.isfinite(w).all():
             raise NeuroffError(
-                f"layer {i} weights became non-finite during training; lower the learning rate (--lr / --analog-lr)"
+                f"layer {i} weights became non-finite during training; lower the learning rate (--lr / --analog-lr); {KEPT}"
+            )
+        peak = float(w.detach().abs().max()) if w.numel() else 0.0
+        if peak > WEIGHT_BOUND:
+            raise NeuroffError(
+                f"training diverged: layer {i} has a weight of magnitude {peak:.3g}, beyond the bound {WEIGHT_BOUND:g}; "
+                f"lower the learning rate (--lr / --analog-lr / --ch-eta); {KEPT}"
             )
 
 
