@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     from neuroff.export.commands import add_parsers as add_export_parsers
 
     add_export_parsers(sub)  # export --target loihi|nir, run-lava
+    from neuroff.cli.sweep import add_parser as add_sweep_parser
+
+    add_sweep_parser(sub)  # sweep (Ray Tune)
 
     rob = sub.add_parser("robustness", help="IntFF vs FF vs backprop trained on a corrupted training set")
     rob.add_argument("--dataset", default=None, help="default mnist5k")
@@ -192,6 +195,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "info":
         info = engine.checkpoint_info(args.checkpoint)
         print(json.dumps(info, indent=2) if args.json else engine.format_info(info))
+    elif args.command == "sweep":
+        from neuroff.cli.sweep import sweep_command
+
+        sweep_command(args)
     elif args.command in ("export", "run-lava"):
         from neuroff.export.commands import export_command, run_lava_command
 

@@ -1,0 +1,115 @@
+"""`neuroff sweep` on real Ray Tune: a grid with seed repeats on local Ray writes one ordinary run
+directory per trial, a results table with mean ± sd, and a best config that `neuroff train
+--config` reproduces bit for bit; bad specs and unreachable clusters are one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+
+from neuroff.cli import main
+from neuroff.errors import NeuroffError
+from neuroff.studies.sweep import check_address, load_spec
+
+BASE = {"dataset": "digits", "mode": "analog", "epochs": 1, "n_train": 200, "n_test": 60}
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+def _write(tmp_path: Path, data: object, name: str = "spec.json") -> Path:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return path
+
+
+def _state(path: Path) -> dict:
+    return torch.load(path, weights_only=True)["state_dict"]
+
+
+def test_grid_with_seeds_on_local_ray_and_the_best_config_reproduces(tmp_path, capsys):
+    spec = _write(tmp_path, {"base": BASE, "grid": {"layers": [[8], [16]]}, "seeds": 2, "validation": 40})
+    code, out, err = _run(["sweep", str(spec), "--out", str(tmp_path / "sw")], capsys)
+    assert code == 0, err
+    sw = tmp_path / "sw"
+    runs = sorted(p.name for p in (sw / "runs").iterdir())
+    assert runs == ["layers=16_seed=0", "layers=16_seed=1", "layers=8_seed=0", "layers=8_seed=1"]
+    assert all((sw / "runs" / r / "model.pt").exists() and (sw / "runs" / r / "metrics.json").exists() for r in runs)
+    rows = (sw / "results.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + 2  # header + one row per configuration, each over 2 seeds
+    summary = json.loads((sw / "sweep.json").read_text())
+    assert all(r["n"] == 2 and r["sd"] >= 0 and r["ci95"] is not None for r in summary["rows"])
+    assert summary["rows"][0]["mean"] >= summary["rows"][1]["mean"]  # ranked by validation accuracy
+    assert 0.0 <= summary["best"]["test_accuracy"] <= 1.0 and (sw / "sweep.png").exists()
+    best = json.loads((sw / "best.json").read_text())
+    code, _, err = _run(["train", "--config", str(sw / "best.json"), "--out", str(tmp_path / "again"), "--quiet"], capsys)
+    assert code == 0, err
+    trial = Path(summary["best"]["trial"])
+    assert trial.name == f"layers={best['layers'][0]}_seed={best['seed']}"
+    for key, value in _state(trial / "model.pt").items():
+        assert torch.equal(value, _state(tmp_path / "again" / "model.pt")[key]), key
+
+
+@pytest.mark.parametrize(
+    "spec, needle",
+    [
+        ("{not json", "is not valid JSON"),
+        ({"base": BASE, "grid": {"layerz": [[8]]}}, "unknown parameter(s) layerz"),
+        ({"base": BASE, "grid": {"layers": []}}, "empty range"),
+        ({"base": BASE, "grid": {"layers": [[8]]}, "metric": "test_accuracy"}, "no trial reports the metric 'test_accuracy'"),
+        ({"base": BASE, "search": "random", "space": {"analog_lr": {"loguniform": [0.1, 0.01]}}}, "empty range"),
+        ({"base": {**BASE, "mode": "quantum"}}, "mode"),
+    ],
+)
+def test_bad_specs_are_one_line_errors_before_any_trial(spec, needle, tmp_path, capsys):
+    code, _, err = _run(["sweep", str(_write(tmp_path, spec)), "--out", str(tmp_path / "sw")], capsys)
+    assert code == 2 and err.count("\n") == 1 and err.startswith("neuroff: error:") and needle in err, err
+    assert not (tmp_path / "sw" / "runs").exists()
+
+
+def test_yaml_spec_and_the_short_form():
+    pytest.importorskip("yaml")
+    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"neuroff-spec-{os.getpid()}.yaml"
+    path.write_text("base:\n  dataset: digits\n  mode: analog\ngrid:\n  layers: [[8], [16]]\nseeds: 3\n")
+    spec = load_spec(path)
+    assert spec.grid == {"layers": [[8], [16]]} and spec.seeds == 3
+    path.write_text("dataset: digits\nmode: analog\nepochs: 2\n")  # a plain train config: one configuration, N seeds
+    short = load_spec(path, seeds=5)
+    assert short.base == {"dataset": "digits", "mode": "analog", "epochs": 2} and short.seeds == 5 and not short.grid
+    path.unlink()
+
+
+def test_an_address_where_no_cluster_answers_is_refused_quickly():
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(NeuroffError, match=f"no Ray cluster answers at 127.0.0.1:{port}"):
+        check_address(f"127.0.0.1:{port}", timeout=1.0)
+
+
+@pytest.mark.slow
+def test_two_trials_on_a_real_ray_cluster_by_address(tmp_path, capsys):
+    ray = shutil.which("ray", path=str(Path(os.sys.executable).parent))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    subprocess.run([ray, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"],
+                   check=True, capture_output=True, timeout=180)  # fmt: skip
+    try:
+        spec = _write(tmp_path, {"base": BASE, "seeds": 2, "validation": 40})
+        code, _, err = _run(["sweep", str(spec), "--out", str(tmp_path / "sw"), "--address", f"127.0.0.1:{port}"], capsys)
+        assert code == 0, err
+        assert len(list((tmp_path / "sw" / "runs").iterdir())) == 2
+    finally:
+        subprocess.run([ray, "stop", "--force"], capture_output=True, timeout=120)
