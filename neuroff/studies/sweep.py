@@ -11,6 +11,7 @@ A SPEC (JSON, or YAML by its suffix) holds
     seeds:   repeats per configuration (seeds 0..N-1, unless the grid varies "seed" itself)
     metric:  validation_accuracy (default) or train_accuracy;  mode: max | min
     validation: held-out training samples (default: 10 % of the training set)
+    scheduler: none | asha (Ray Tune's ASHA stops trials whose metric trails, epoch by epoch)
 
 A file without base/grid/space is a plain train config: the short form "this configuration, N seeds".
 """
@@ -34,7 +35,8 @@ from neuroff.io import atomic_write, write_json
 
 SEARCHES = ("grid", "random", "optuna")
 METRICS = ("validation_accuracy", "train_accuracy")
-SPEC_KEYS = {"base", "grid", "space", "search", "samples", "seeds", "metric", "mode", "validation"}
+SPEC_KEYS = {"base", "grid", "space", "search", "samples", "seeds", "metric", "mode", "validation", "scheduler"}
+SCHEDULERS = ("none", "asha")
 OPTION_NAMES = {f.name for f in fields(FFConfig)}
 
 
@@ -49,6 +51,7 @@ class SweepSpec:
     metric: str = "validation_accuracy"
     mode: str = "max"
     validation: int | None = None
+    scheduler: str = "none"
 
     @property
     def varied(self) -> list[str]:
@@ -104,6 +107,8 @@ def check_spec(spec: SweepSpec) -> None:
         raise NeuroffError("a grid search crosses `grid`; use search random or optuna for `space`")
     if spec.metric not in METRICS:
         raise NeuroffError(f"no trial reports the metric {spec.metric!r}; use one of {', '.join(METRICS)}")
+    if spec.scheduler not in SCHEDULERS:
+        raise NeuroffError(f"unknown scheduler {spec.scheduler!r}; use one of {', '.join(SCHEDULERS)}")
     if spec.mode not in ("max", "min"):
         raise NeuroffError(f"mode {spec.mode!r} must be max or min")
     if spec.seeds < 1 or spec.samples < 1:
@@ -210,6 +215,8 @@ def run_sweep(
                 raise NeuroffError(f"{out} holds no sweep to resume; run `neuroff sweep SPEC --out {out}` first")
             tuner = tune.Tuner.restore(f"{storage}/sweep", trainable, resume_errored=False)
         else:
+            from ray.tune.schedulers import ASHAScheduler
+
             search_alg = None
             if spec.search == "optuna":
                 from ray.tune.search.optuna import OptunaSearch
@@ -219,7 +226,8 @@ def run_sweep(
                 trainable,
                 param_space=_param_space(spec),
                 tune_config=tune.TuneConfig(num_samples=1 if spec.search == "grid" else spec.samples, search_alg=search_alg,
-                                            metric=spec.metric, mode=spec.mode),
+                                            metric=spec.metric, mode=spec.mode,
+                                            scheduler=ASHAScheduler(time_attr="epoch") if spec.scheduler == "asha" else None),
                 run_config=tune.RunConfig(name="sweep", storage_path=storage, verbose=1 if progress else 0,
                                           failure_config=tune.FailureConfig(max_failures=0)),
             )  # fmt: skip
