@@ -56,6 +56,10 @@ def write_json(path: str | Path, data: Any) -> Path:
     return atomic_write(path, lambda f: f.write(json.dumps(data, indent=2) + "\n"), mode="w")
 
 
+def writable(directory: Path) -> bool:
+    return os.access(directory, os.W_OK | os.X_OK)
+
+
 def out_dir_problem(path: str | Path, flag: str = "--out") -> str | None:
     """Why ``path`` cannot be used as an output directory, or None: it must name a directory
     (created if missing), never '' (the working directory, whose files it would overwrite) nor
@@ -71,7 +75,7 @@ def out_dir_problem(path: str | Path, flag: str = "--out") -> str | None:
         existing = existing.parent
     if not existing.is_dir():
         return f"{flag} {p}: {existing} is a file, not a directory; pass a directory (created if missing)"
-    if not os.access(existing, os.W_OK | os.X_OK):
+    if not writable(existing):
         return f"{flag} {p}: {existing} is not writable; pass a directory you can write to"
     return None
 

@@ -319,3 +319,39 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path: Path, capsys: pytes
     refused(["train", "--resume", str(run), "--epochs", "2", "--quiet", "--out", str(run)], capsys, tmp_path,
             "training diverged", "the checkpoint of the last completed epoch is kept")  # fmt: skip
     assert json.loads(run_cli(["info", str(run), "--json"], capsys)[1])["epoch"] == 1  # (refused: model.pt unchanged)
+
+
+def test_out_in_a_directory_that_cannot_be_written(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    import neuroff.io
+
+    locked = tmp_path / "readonly"
+    locked.mkdir()
+    # as root nothing is unwritable: ask the check itself (a real 0500 directory below, when not root)
+    monkeypatch.setattr(neuroff.io, "writable", lambda d: Path(d) != locked)
+    refused(["train", *SMALL, "--out", str(locked / "run")], capsys, tmp_path, f"--out {locked / 'run'}: {locked} is not writable")
+    monkeypatch.undo()
+    if os.geteuid() != 0:
+        locked.chmod(0o500)
+        try:
+            refused(["train", *SMALL, "--out", str(locked / "run")], capsys, tmp_path, "is not writable")
+        finally:
+            locked.chmod(0o700)
+
+
+def test_a_live_other_process_holds_the_lock(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from neuroff.io import LOCK_NAME
+
+    run = tmp_path / "run"
+    run.mkdir()
+    writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # stands in for a running training
+    try:
+        (run / LOCK_NAME).write_text(f"{writer.pid} {socket.gethostname()}\n")
+        refused(["train", *SMALL, "--out", str(run)], capsys, tmp_path,
+                f"run directory {run} is being written by another training (pid {writer.pid} on {socket.gethostname()})")  # fmt: skip
+    finally:
+        writer.kill()
+        writer.wait()
