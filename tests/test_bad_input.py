@@ -355,3 +355,9 @@ def test_a_live_other_process_holds_the_lock(tmp_path: Path, capsys: pytest.Capt
     finally:
         writer.kill()
         writer.wait()
+
+
+@pytest.mark.parametrize("target", ["loihi", "nir"])
+def test_export_out_must_name_a_file(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture, target: str) -> None:
+    for out in ("", str(tmp_path)):
+        refused(["export", str(run_dir), "--target", target, "-o", out], capsys, tmp_path, f"-o {out!r} must name the file to write")

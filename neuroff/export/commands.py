@@ -33,9 +33,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def export_command(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
     from neuroff import engine
     from neuroff.data import load_dataset
+    from neuroff.errors import NeuroffError
 
+    example = "model.net" if args.target == "loihi" else "model.nir"
+    if not args.out.strip() or Path(args.out).is_dir():  # before any work; a directory is never replaced
+        raise NeuroffError(f"-o {args.out!r} must name the file to write, not a directory; e.g. -o {example}")
     trained = engine.load_trained(args.checkpoint)
     if args.target == "loihi":
         from neuroff.export.loihi import export_loihi, format_resources

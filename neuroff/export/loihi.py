@@ -410,5 +410,5 @@ def load_sidecar(netx_path: str | Path) -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise NeuroffError(f"sidecar {p} is not valid JSON ({str(err)[:80]}); export the model again") from None
     if not isinstance(data, dict) or data.get("format") != SIDECAR_FORMAT:
-        raise NeuroffError(f"{p} is not a neuroff Loihi sidecar (expected format {SIDECAR_FORMAT})")
+        raise NeuroffError(f"{p} is not a neuroff Loihi sidecar (expected format {SIDECAR_FORMAT}); export the model again")
     return data
