@@ -405,7 +405,7 @@ def format_info(info: dict[str, Any]) -> str:
         metric = last.get("test_metric", "accuracy")
         lines.append(
             f"test {metric}: last {last['test_accuracy']:.4f} (epoch {last['epoch']}), best {best['test_accuracy']:.4f} "
-            f"(epoch {best['epoch']}), on {last.get('n_test', '?')} samples"
+            f"(epoch {best['epoch']}), on {last.get('n_test') or config.get('n_test') or '?'} samples"
         )
     else:
         lines.append("no test accuracy recorded")
