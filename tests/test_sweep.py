@@ -78,16 +78,15 @@ def test_bad_specs_are_one_line_errors_before_any_trial(spec, needle, tmp_path, 
     assert not (tmp_path / "sw" / "runs").exists()
 
 
-def test_yaml_spec_and_the_short_form():
+def test_yaml_spec_and_the_short_form(tmp_path):
     pytest.importorskip("yaml")
-    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"neuroff-spec-{os.getpid()}.yaml"
+    path = tmp_path / "spec.yaml"
     path.write_text("base:\n  dataset: digits\n  mode: analog\ngrid:\n  layers: [[8], [16]]\nseeds: 3\n")
     spec = load_spec(path)
     assert spec.grid == {"layers": [[8], [16]]} and spec.seeds == 3
     path.write_text("dataset: digits\nmode: analog\nepochs: 2\n")  # a plain train config: one configuration, N seeds
     short = load_spec(path, seeds=5)
     assert short.base == {"dataset": "digits", "mode": "analog", "epochs": 2} and short.seeds == 5 and not short.grid
-    path.unlink()
 
 
 def test_an_address_where_no_cluster_answers_is_refused_quickly():
