@@ -98,12 +98,16 @@ def test_an_address_where_no_cluster_answers_is_refused_quickly():
 
 
 @pytest.mark.slow
-def test_two_trials_on_a_real_ray_cluster_by_address(tmp_path, capsys):
+def test_two_trials_on_a_real_ray_cluster_by_address(tmp_path, capsys, monkeypatch):
     ray = shutil.which("ray", path=str(Path(os.sys.executable).parent))
+    # Ray >= 2.59 authenticates clusters by a token: the same one for the cluster and this client
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "neuroff-test-" + os.urandom(8).hex())
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    subprocess.run([ray, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"],
+    subprocess.run([ray, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
+                    "--node-ip-address=127.0.0.1"],
                    check=True, capture_output=True, timeout=180)  # fmt: skip
     try:
         spec = _write(tmp_path, {"base": BASE, "seeds": 2, "validation": 40})

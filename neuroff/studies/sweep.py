@@ -204,8 +204,14 @@ def run_sweep(
         base["validation"] = max(1, n // 10)  # 10 % of the training set
     out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no network here: do not try to report usage
-    ray.init(address=address, num_cpus=None if address else os.cpu_count(), include_dashboard=False,
-             logging_level="ERROR", log_to_driver=False, ignore_reinit_error=True)  # fmt: skip
+    try:
+        ray.init(address=address, num_cpus=None if address else os.cpu_count(), include_dashboard=False,
+                 logging_level="ERROR", log_to_driver=False, ignore_reinit_error=True)  # fmt: skip
+    except (ConnectionError, RuntimeError) as err:
+        raise NeuroffError(
+            f"could not join the Ray cluster at {address} ({str(err).splitlines()[0][:100]}); a token-authenticated "
+            "cluster needs the same RAY_AUTH_MODE and RAY_AUTH_TOKEN here as on its nodes (docs/sweeps.md)"
+        ) from None
     try:
         trainable = tune.with_resources(tune.with_parameters(_trainable, base=base, out=str(out), metric=spec.metric),
                                         {"cpu": cpus_per_trial})  # fmt: skip
