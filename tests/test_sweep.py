@@ -70,6 +70,8 @@ def test_grid_with_seeds_on_local_ray_and_the_best_config_reproduces(tmp_path, c
         ({"base": BASE, "grid": {"layers": [[8]]}, "metric": "test_accuracy"}, "no trial reports the metric 'test_accuracy'"),
         ({"base": BASE, "search": "random", "space": {"analog_lr": {"loguniform": [0.1, 0.01]}}}, "empty range"),
         ({"base": {**BASE, "mode": "quantum"}}, "mode"),
+        ({"base": BASE, "search": "optuna", "space": {"analog_lr": {"loguniform": [0.001, 0.1]}}, "seeds": 2}, "optuna draws one seed"),
+        ({"base": BASE, "scheduler": "hyperband"}, "unknown scheduler"),
     ],
 )
 def test_bad_specs_are_one_line_errors_before_any_trial(spec, needle, tmp_path, capsys):

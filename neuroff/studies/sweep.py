@@ -113,6 +113,9 @@ def check_spec(spec: SweepSpec) -> None:
         raise NeuroffError(f"mode {spec.mode!r} must be max or min")
     if spec.seeds < 1 or spec.samples < 1:
         raise NeuroffError("seeds and samples must be >= 1")
+    if spec.search == "optuna" and spec.seeds > 1:
+        raise NeuroffError("optuna draws one seed per configuration; repeat the chosen one afterwards: "
+                           "neuroff sweep --seeds N DIR/best.json --out DIR2")
     # every configuration must be a valid training config (checked now, not after hours of trials)
     for point in grid_points(spec) if spec.search == "grid" else [{}]:
         FFConfig.from_dict({**spec.base, **point, "seed": 0}).validate(set(spec.base) | set(point))
@@ -177,8 +180,8 @@ def _param_space(spec: SweepSpec) -> dict[str, Any]:
             kind, values = next(iter(dist.items()))
             space[name] = {"uniform": lambda v: tune.uniform(*v), "loguniform": lambda v: tune.loguniform(*v),
                            "choice": tune.choice}[kind](values)  # fmt: skip
-    if "seed" not in spec.grid:
-        space["seed"] = tune.grid_search(list(range(spec.seeds)))
+    if "seed" not in spec.grid:  # Optuna cannot take a grid: it runs seed 0 (check_spec refuses more)
+        space["seed"] = 0 if spec.search == "optuna" else tune.grid_search(list(range(spec.seeds)))
     return space
 
 
