@@ -20,14 +20,15 @@ from neuroff.engine.options import FFConfig
 from neuroff.io import write_json
 
 # name -> FFConfig overrides (epochs included); unset options take the family's defaults
+FASHION_SPIKING = {"max_rate": 0.5, "lr": 0.0007, "lr_decay": 0.85}  # rate 1.0 is unstable on Fashion-MNIST (docs/results.md)
 RUNS: dict[str, dict] = {
-    "spiking-1x400": {"layers": [400], "epochs": 4},
-    "spiking-1x400-hard": {"layers": [400], "epochs": 4, "negatives": "hard"},
-    "spiking-2x400": {"layers": [400, 400], "epochs": 4},
-    "spiking-3x400": {"layers": [400, 400, 400], "epochs": 3},
-    "spiking-1x2000": {"layers": [2000], "epochs": 3},
-    "analog-1x400": {"mode": "analog", "layers": [400], "epochs": 10, "lr_decay": 0.85},
-    "analog-1x400-hard": {"mode": "analog", "layers": [400], "epochs": 10, "lr_decay": 0.85, "negatives": "hard"},
+    "spiking-1x400": {**FASHION_SPIKING, "layers": [400], "epochs": 4},
+    "spiking-1x400-hard": {**FASHION_SPIKING, "layers": [400], "epochs": 4, "negatives": "hard"},
+    "spiking-2x400": {**FASHION_SPIKING, "layers": [400, 400], "epochs": 4},
+    "spiking-3x400": {**FASHION_SPIKING, "layers": [400, 400, 400], "epochs": 3},
+    "spiking-1x2000": {**FASHION_SPIKING, "layers": [2000], "epochs": 3},
+    "analog-1x400": {"mode": "analog", "layers": [400], "epochs": 10, "analog_lr": 0.001, "lr_decay": 0.85},
+    "analog-1x400-hard": {"mode": "analog", "layers": [400], "epochs": 10, "analog_lr": 0.001, "lr_decay": 0.85, "negatives": "hard"},
     "analog-1x2000": {"mode": "analog", "layers": [2000], "epochs": 10, "analog_lr": 0.001, "lr_decay": 0.85},
     "analog-1x2000-hard": {"mode": "analog", "layers": [2000], "epochs": 10, "analog_lr": 0.001, "lr_decay": 0.85, "negatives": "hard"},
     "latency-1x400": {"layers": [400], "encoder": "latency", "epochs": 4},
