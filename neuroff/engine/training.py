@@ -290,13 +290,15 @@ def train(
     progress: bool = True,
     on_epoch: Callable[[Trained], bool] | None = None,
     given: set[str] | None = None,
+    test_at_end: bool = True,
 ) -> Trained:
     """Train for ``config.epochs`` epochs; writes ``model.pt`` and ``metrics.json`` to ``out_dir``
     after every epoch. With ``resume``, continue that checkpoint up to ``config.epochs``: the
     options in ``given`` (default: those that differ from their defaults) are applied, and any
     that would change the model is refused. ``on_epoch``, if given, is called after every epoch
     (its record is ``trained.history[-1]``) and stops training by returning True (early
-    stopping; see ``neuroff.studies.robustness``)."""
+    stopping; see ``neuroff.studies.robustness``). With ``--validation``, ``test_at_end=False``
+    leaves the test set unread (a sweep reads it once, for the configuration it selects)."""
     if out_dir is not None:
         problem = out_dir_problem(out_dir)
         if problem:
@@ -321,12 +323,12 @@ def train(
         trained = create(config, ds)
     # the lock is taken (and the directory made) only now that every up-front check has passed
     with run_lock(out_dir) if out_dir is not None else nullcontext():
-        return run_epochs(trained, ds, val_ds, out_dir, progress, on_epoch)
+        return run_epochs(trained, ds, val_ds, out_dir, progress, on_epoch, test_at_end)
 
 
 def run_epochs(
     trained: Trained, ds: Dataset, val_ds: Dataset | None, out_dir: str | Path | None, progress: bool,
-    on_epoch: Callable[[Trained], bool] | None,
+    on_epoch: Callable[[Trained], bool] | None, test_at_end: bool = True,
 ) -> Trained:
     """The epochs of ``train`` from ``trained.epoch`` to ``config.epochs``: ``ds`` trains and
     tests, ``val_ds`` (if any) is reported every epoch; checkpoint and metrics saved after each."""
@@ -357,7 +359,7 @@ def run_epochs(
             test_acc = test_accuracy(trained, ds) if due else float("nan")
         else:
             val_acc = test_accuracy(trained, val_ds) if due else float("nan")
-            test_acc = test_accuracy(trained, ds) if last else float("nan")
+            test_acc = test_accuracy(trained, ds) if last and test_at_end else float("nan")
         record = {
             "epoch": epoch + 1,
             "train_seconds": round(seconds, 3),

@@ -163,7 +163,8 @@ def _trainable(params: dict[str, Any], *, base: dict[str, Any], out: str, metric
 
     with limited_threads(1):
         try:
-            engine.train(config, out_dir=run_dir, progress=False, on_epoch=report, given=set(base) | set(params))
+            # the test set stays unread here: the sweep reads it once, for the configuration it selects
+            engine.train(config, out_dir=run_dir, progress=False, on_epoch=report, given=set(base) | set(params), test_at_end=False)
         except Error as err:  # recorded as the trial's one-line error; the sweep goes on
             raise RuntimeError(f"neuroff: error: {err}") from None
 
@@ -245,7 +246,9 @@ def run_sweep(
         ray.shutdown()
     trials = []
     for result in grid:
-        params = {k: v for k, v in (result.config or {}).items()}
+        if not result.config:  # a trial interrupted before Ray recorded its parameters: nothing to report
+            continue
+        params = dict(result.config)
         history = result.metrics_dataframe
         row = {"params": params, "status": "error" if result.error else "ok",
                "error": str(result.error).splitlines()[-1][:300] if result.error else None,
