@@ -249,7 +249,7 @@ def test_eta_decay_scales_both_hebbian_rates_per_epoch_and_resumes_exactly(tmp_p
         assert torch.equal(a, b)
     constant = engine.train(_cfg(epochs=3), out_dir=tmp_path / "c", progress=False)
     assert not torch.equal(constant.model.weight_0, full.model.weight_0)
-    with pytest.raises(NeuroffError, match="ch_eta_decay=0"):
+    with pytest.raises(NeuroffError, match=r"--ch-eta-decay 0.0 must be a finite number in \(0, 1\]"):
         _cfg(ch_eta_decay=0.0).validate()
 
 

@@ -224,5 +224,5 @@ def test_encoder_defaults_and_unset_options_are_resolved_for_every_family():
     assert FFConfig(encoder="latency", learn_start=9).validate().learn_start == 9  # a given option wins
     rate = FFConfig().validate()
     assert (rate.pre_trace, rate.max_rate, rate.lr_decay) == ("none", 1.0, 0.8)
-    with pytest.raises(NeuroffError, match="pre_trace_decay"):
+    with pytest.raises(NeuroffError, match=r"--pre-trace-decay 1.5 must be a finite number in \(0, 1\]"):
         FFConfig(pre_trace="leaky", pre_trace_decay=1.5).validate()

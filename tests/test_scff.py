@@ -149,8 +149,8 @@ def test_configuration_errors():
         FFConfig(rule="scff", embedding="code").validate()
     with pytest.raises(NeuroffError, match="--lr belongs to the neo-Hebbian plasticity"):
         FFConfig(rule="scff", lr=0.1).validate()  # analog SCFF reads --analog-lr
-    for bad, match in ((dict(probe="svm"), "unknown probe"), (dict(probe_dropout=1.0), "probe_dropout"),
-                       (dict(probe_epochs=0), "probe_epochs"), (dict(scff_augment=-1), "scff_augment")):
+    for bad, match in ((dict(probe="svm"), "unknown probe"), (dict(probe_dropout=1.0), r"--probe-dropout 1.0 must be a finite number in \[0, 1\)"),
+                       (dict(probe_epochs=0), "--probe-epochs 0 must be >= 1"), (dict(scff_augment=-1), "--scff-augment -1 must be >= 0")):
         with pytest.raises(NeuroffError, match=match):
             _config(**bad)
     with pytest.raises(NeuroffError, match="batch-size"):
