@@ -113,3 +113,26 @@ def test_kernel_continues_across_chunks() -> None:
         rule.reference(ref, rule.last_spikes)
     _assert_same_layers(kernel, ref, "two chunks")
     assert all(float(e.abs().max()) > 0 for e in kernel.eligibilities)
+
+
+def test_layer_input_rasters_and_op_count_floor() -> None:
+    """Recording every layer's presynaptic rasters changes nothing in training; layer 0's raster is
+    the input spikes; the op-count floor (active-row sums only) sums exactly those rows."""
+    import numpy as np
+
+    from neuroff.families.ff import online_kernel
+
+    config = FFConfig(layers=[40, 20], lr=0.05, init_scale=3.0, max_rate=0.5).validate()
+    xs = _stream()
+    plain, rule = _model(config), NeoHebbianRule(1)
+    rule.online(plain, xs, torch.Generator().manual_seed(1))
+    kept, rec = _model(config), NeoHebbianRule(1)
+    rec.online(kept, xs, torch.Generator().manual_seed(1), record=True, record_layer_inputs=True)
+    _assert_same_layers(plain, kept, "with rasters recorded")
+    rasters = rec.last_layer_inputs
+    assert [r.shape for r in rasters] == [(2 * N_SAMPLES, config.steps, N_INPUTS), (2 * N_SAMPLES, config.steps, 40)]
+    assert np.array_equal(rasters[0], rec.last_spikes.permute(1, 0, 2).numpy().astype(np.uint8))
+    assert rasters[1].sum() > 0  # the first layer fired, so layer 1 had input
+    w_hats = online_kernel.List([w.T.contiguous().numpy().copy() for w in kept.weights])
+    expected = sum(float((r.astype(np.float64) @ w)[..., 0].sum()) for r, w in zip(rasters, w_hats))
+    assert online_kernel.active_row_sums(online_kernel.List(rasters), w_hats) == pytest.approx(expected, rel=1e-12)

@@ -89,9 +89,11 @@ def train_online(
     pre_decay,  # presynaptic trace decay per step; 0: the Hebbian term reads the spikes themselves
     sparse,
     p_last,  # out: float64 [P, L], P(positive) at the last step per layer
+    layer_inputs,  # list of uint8 [P, T, D_l] out: every layer's presynaptic spikes (or [0, 0, 0] each to skip)
 ):
     draw = spikes.shape[0] == 0
     keep = record.shape[0] > 0
+    keep_inputs = layer_inputs[0].shape[0] > 0
     if draw:
         n_pres, d0 = rates.shape
         n_steps = steps
@@ -185,6 +187,10 @@ def train_online(
                 rf = refr[layer]
                 z = zs[layer]
                 wc = scal[1]
+                if keep_inputs:
+                    seen_in = layer_inputs[layer]
+                    for k in range(n_active):
+                        seen_in[pres, t, active[k]] = 1
                 # input current: only the rows of active inputs (dense sum when sparse is off)
                 cur = np.zeros(n)
                 if sparse:
@@ -344,3 +350,28 @@ def train_online(
             for k in range(last_n[layer]):
                 for j in range(n):
                     e_hat[last_rows[layer, k], j] = tau * (last_post[layer, j] * last_x[layer, k])
+
+
+@njit(cache=True)
+def active_row_sums(layer_inputs, w_hats):
+    """The op-count floor of online training: the kernel's loop over the same spike rasters doing
+    only the input-current sums over active rows (no LIF step, traces, third factor or update).
+
+    ``layer_inputs[l]`` is layer l's presynaptic raster [P, T, D_l] as ``train_online`` recorded
+    it. Returns a checksum (the sum of all currents) so that the work cannot be optimised away."""
+    checksum = 0.0
+    for layer in range(len(w_hats)):
+        w = w_hats[layer]
+        raster = layer_inputs[layer]
+        n_pres, n_steps, d_in = raster.shape
+        n = w.shape[1]
+        cur = np.zeros(n)
+        for pres in range(n_pres):
+            for t in range(n_steps):
+                cur[:] = 0.0
+                for i in range(d_in):
+                    if raster[pres, t, i]:
+                        for j in range(n):
+                            cur[j] += w[i, j]
+                checksum += cur[0]
+    return checksum

@@ -27,6 +27,8 @@ class NeoHebbianRule(RuleBase):
         self.use_kernel = use_kernel
         self.schedule = schedule
         self.lr_scale = 1.0
+        self.last_spikes: torch.Tensor | None = None  # filled by online(record=True)
+        self.last_layer_inputs: list[np.ndarray] = []  # filled by online(record_layer_inputs=True)
 
     def on_epoch_start(self, epoch: int) -> None:
         self.lr_scale = self.schedule.scale(epoch)
@@ -61,13 +63,16 @@ class NeoHebbianRule(RuleBase):
         generator: torch.Generator,
         spikes: torch.Tensor | None = None,
         record: bool = False,
+        record_layer_inputs: bool = False,
     ) -> torch.Tensor:
         """Train on presentations xs [P, D] (alternating positive/negative) with the numba kernel.
 
         Rate-coded inputs are drawn inside the kernel (seeded from ``generator``); other encoders,
         or given ``spikes`` [T, P, D], are passed in. Returns P(positive) of the last layer at the
         last step, [P]; with ``record`` the drawn spike trains [T, P, D] are kept in
-        ``self.last_spikes`` (for checking against the torch reference)."""
+        ``self.last_spikes`` (for checking against the torch reference); with ``record_layer_inputs``
+        every layer's presynaptic rasters [P, T, D_l] (uint8) are kept in ``self.last_layer_inputs``
+        (for the op-count floor, ``online_kernel.active_row_sums``)."""
         c = model.config
         n_pres, d = xs.shape
         empty = np.zeros((0, 0, 0), np.uint8)
@@ -86,15 +91,21 @@ class NeoHebbianRule(RuleBase):
         e_hats = online.List([e.T.contiguous().numpy().copy() for e in model.eligibilities])
         scalars = online.List([np.array([1.0, 0.0]) for _ in model.weights])
         p_last = np.zeros((n_pres, model.n_layers))
+        sizes = [w.shape[1] for w in model.weights]
+        layer_inputs = online.List(
+            [np.zeros((n_pres, c.steps, n_in) if record_layer_inputs else (0, 0, 0), np.uint8) for n_in in sizes]
+        )
         online.train_online(
             given, rates, c.steps, seed, kept, flags, w_hats, e_hats, scalars, c.learn_start, c.beta,
             c.threshold, online.RESET_CODES[c.reset], c.refractory, online.TRACE_CODES[c.trace],
             c.trace_decay, online.HEAD_CODES[c.head], c.alpha, c.theta, c.eps, c.lr * self.lr_scale, c.eligibility_tau,
-            c.eligibility_nu, model.plasticity.pre_decay, self.sparse, p_last,
+            c.eligibility_nu, model.plasticity.pre_decay, self.sparse, p_last, layer_inputs,
         )  # fmt: skip
         online.fold_all(w_hats, e_hats, scalars)
         for i in range(model.n_layers):
             model.set_layer(i, torch.from_numpy(w_hats[i]).T, torch.from_numpy(e_hats[i]).T)
+        if record_layer_inputs:
+            self.last_layer_inputs = list(layer_inputs)
         if record:
             self.last_spikes = spikes if spikes is not None else torch.from_numpy(kept).permute(1, 0, 2).float()
         return torch.from_numpy(p_last[:, -1])
