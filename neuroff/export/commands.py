@@ -7,6 +7,7 @@ import argparse
 import json
 
 TARGETS = ("loihi", "nir")
+NIR_VARIANTS = ("generic", "snntorch", "norse")  # neuroff.export.nir.VARIANTS (kept here: --help imports no torch)
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +19,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--check-samples", "--n-test", dest="check_samples", type=int, default=None, metavar="N",
                     help="loihi: test samples of the float vs fixed-point check (default: the run's own --n-test)")
     ex.add_argument("--quiet", action="store_true", help="no progress bar")
-    ex.add_argument("--dt", type=float, default=None, help="nir: time step in seconds the taus are written for (default 1e-4)")
+    ex.add_argument("--for", dest="variant", choices=NIR_VARIANTS, default=None,
+                    help="nir: the reader the file is written for: generic (the NIR equation, r = tau/dt; snnTorch reads it "
+                    "at dt 1e-4), snntorch, or norse (r = 1, input scale in the weights: plain norse.torch.from_nir runs it) "
+                    "(default generic)")
+    ex.add_argument("--dt", type=float, default=None,
+                    help="nir: time step in seconds the taus are written for (default: the reader's, 1e-4 generic/snntorch, 1e-3 norse)")
     ex.add_argument("--allow-silent", action="store_true",
                     help="export even if a layer was silent (< 1 %% of its neurons active) at the end of training")
 
@@ -42,6 +48,8 @@ def export_command(args: argparse.Namespace) -> None:
     example = "model.net" if args.target == "loihi" else "model.nir"
     if not args.out.strip() or Path(args.out).is_dir():  # before any work; a directory is never replaced
         raise NeuroffError(f"-o {args.out!r} must name the file to write, not a directory; e.g. -o {example}")
+    if args.target == "loihi" and (args.variant is not None or args.dt is not None):
+        raise NeuroffError(f"{'--for' if args.variant is not None else '--dt'} applies to --target nir only; drop it for loihi")
     trained = engine.load_trained(args.checkpoint)
     if args.target == "loihi":
         from neuroff.export.loihi import export_loihi, format_resources
@@ -60,10 +68,17 @@ def export_command(args: argparse.Namespace) -> None:
         )
         print(json.dumps({"netx": str(net), "sidecar": str(side)}))
     else:
-        from neuroff.export.nir import DEFAULT_DT, export_nir
+        import sys
 
-        path = export_nir(trained, args.out, dt=args.dt if args.dt is not None else DEFAULT_DT, allow_silent=args.allow_silent)
-        print(json.dumps({"nir": str(path)}))
+        from neuroff.export.nir import dt_warning, export_nir, get_variant
+
+        variant = get_variant(args.variant or "generic")
+        dt = args.dt if args.dt is not None else variant.dt
+        path = export_nir(trained, args.out, dt=dt, allow_silent=args.allow_silent, variant=variant.name)
+        warning = dt_warning(variant.name, dt)
+        if warning:
+            print(f"neuroff: warning: {warning}", file=sys.stderr)
+        print(json.dumps({"nir": str(path), "variant": variant.name, "dt": dt}))
 
 
 def run_lava_command(args: argparse.Namespace) -> None:
