@@ -118,3 +118,10 @@ def test_cli_export_for_norse_warns_once_on_another_dt(net, tmp_path, capsys):
         err = capsys.readouterr().err
         assert (err.count("neuroff: warning:") == 1) == warned and err.count("\n") == int(warned)
     assert nir.read(str(tmp_path / "m.nir")).metadata["variant"] == "norse"
+
+
+def test_for_applies_to_nir_only(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["export", "--target", "loihi", "--for", "norse", str(tmp_path / "model.pt"), "-o", str(tmp_path / "m.net")])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == "neuroff: error: --for applies to --target nir only; drop it for loihi\n"
