@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     # 5. Loihi: export (float vs fixed point) and the bit-exact Lava run
     netx = out / "loihi" / "model.net"
-    cli("export", "--target", "loihi", imported, "-o", netx, "--quiet", "--check-samples", n_test)
+    cli("export", "--target", "loihi", imported, "-o", netx, "--quiet", "--check-samples", 10 if args.quick else n_test)
     if not (DEFAULT_VENV / INSTALLED_MARKER).is_file():  # run-lava would build it (downloads): not in an example
         report["lava"] = f"skipped: the Lava venv {DEFAULT_VENV} is missing; make lava-venv (needs Python 3.10)"
         print(f"run-lava {report['lava']}")
