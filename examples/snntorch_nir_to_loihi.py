@@ -37,10 +37,9 @@ from pathlib import Path
 
 import nir
 import numpy as np
+import snntorch as snn
 import torch
 import torch.nn.functional as F
-
-import snntorch as snn
 from snntorch.export_nir import export_to_nir
 from snntorch.import_nir import import_from_nir
 

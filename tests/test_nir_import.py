@@ -18,7 +18,6 @@ from neuroff.data.pairing import make_label_embedding
 from neuroff.engine.options import FFConfig
 from neuroff.engine.training import Trained
 from neuroff.export.nir import export_nir
-from neuroff.export.nir_import import import_nir
 from neuroff.families.ff.spiking_rule import NeoHebbianRule
 from neuroff.layers.fixed_point import run_float
 from neuroff.layers.lif_stack import SpikingFFNet
@@ -47,7 +46,7 @@ def presentation_spikes(trained, n=120):
 @pytest.mark.parametrize("variant", ["generic", "snntorch", "norse"])
 def test_round_trip_gives_identical_weights_and_spikes(trained, tmp_path, variant):
     path = export_nir(trained, tmp_path / "model.nir", variant=variant)
-    code, out, err = cli("import", path, "-o", tmp_path / "back")
+    code, _, err = cli("import", path, "-o", tmp_path / "back")
     assert code == 0, err
     back = engine.load_trained(tmp_path / "back")
     assert back.config.to_dict() == trained.config.to_dict()
@@ -102,7 +101,7 @@ def test_snntorch_convention_graph_matches_snntorch(tmp_path):
                        v_threshold=np.full(10, 0.8), w_in=np.ones(10))
     graph = _graph([(nir.Linear(weight=w1), _lif(30, dt, beta)), (nir.Affine(weight=w2, bias=np.zeros(10, np.float32)), cuba)])
     nir.write(tmp_path / "snn.nir", graph)
-    code, out, err = cli("import", tmp_path / "snn.nir", "-o", tmp_path / "run", "--dataset", "digits", "--dt", "1e-4")
+    code, _, err = cli("import", tmp_path / "snn.nir", "-o", tmp_path / "run", "--dataset", "digits", "--dt", "1e-4")
     assert code == 0, err
     imported = engine.load_trained(tmp_path / "run")
     assert imported.config.rule == "scff" and imported.embedding.kind == "none"  # a plain feature network
@@ -151,7 +150,7 @@ def test_imported_checkpoint_evaluates_exports_and_resumes(trained, tmp_path):
 def _bad_graphs(tmp_path):
     dt, beta = 1e-4, 0.9
     w1, w2 = _weights()
-    ok = lambda: [(nir.Linear(weight=w1), _lif(30, dt, beta)), (nir.Linear(weight=w2), _lif(10, dt, beta))]  # noqa: E731
+    ok = lambda: [(nir.Linear(weight=w1), _lif(30, dt, beta)), (nir.Linear(weight=w2), _lif(10, dt, beta))]
     conv = _graph(ok())
     conv.nodes["fc1"] = nir.Conv2d(input_shape=(8, 8), weight=np.ones((2, 1, 3, 3)), stride=1, padding=0, dilation=1, groups=1, bias=np.zeros(2))
     loop = _graph(ok())

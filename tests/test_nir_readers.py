@@ -17,7 +17,14 @@ from neuroff.cli import main
 from neuroff.data import load_dataset
 from neuroff.engine.options import FFConfig
 from neuroff.export.commands import NIR_VARIANTS
-from neuroff.export.nir import DEFAULT_DT, NORSE_DT, VARIANTS, dt_warning, export_nir, to_nir
+from neuroff.export.nir import (
+    DEFAULT_DT,
+    NORSE_DT,
+    VARIANTS,
+    dt_warning,
+    export_nir,
+    to_nir,
+)
 from neuroff.layers.fixed_point import run_float
 
 PRESENTATIONS = 120

@@ -191,7 +191,7 @@ def _neuron(name: str, node: Any, n: int, dt: float) -> tuple[np.ndarray, np.nda
     """(beta, input scale, threshold) per neuron of a LIF or CubaLIF node at time step dt."""
     import nir
 
-    get = lambda field: _per_neuron(name, node, field, n)  # noqa: E731
+    get = lambda field: _per_neuron(name, node, field, n)
     if np.any(get("v_leak") != 0):
         raise NeuroffError(f"node {name!r} leaks towards v_leak != 0; neuroff's neuron leaks towards 0 (a leak it does not have)")
     if np.any(get("v_reset") != 0):
