@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="everything it holds (config, every epoch's metrics) as JSON")
     from neuroff.export.commands import add_parsers as add_export_parsers
 
-    add_export_parsers(sub)  # export --target loihi|nir, run-lava
+    add_export_parsers(sub)  # export --target loihi|nir, import (NIR), run-lava
     from neuroff.cli.sweep import add_parser as add_sweep_parser
 
     add_sweep_parser(sub)  # sweep (Ray Tune)
@@ -199,10 +199,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from neuroff.cli.sweep import sweep_command
 
         sweep_command(args)
-    elif args.command in ("export", "run-lava"):
-        from neuroff.export.commands import export_command, run_lava_command
+    elif args.command in ("export", "run-lava", "import"):
+        from neuroff.export.commands import export_command, import_command, run_lava_command
 
-        (export_command if args.command == "export" else run_lava_command)(args)
+        {"export": export_command, "run-lava": run_lava_command, "import": import_command}[args.command](args)
     elif args.command == "robustness":
         from neuroff.studies.robustness import StudySettings, format_table, run_study
 

@@ -1,4 +1,4 @@
-"""The `export` and `run-lava` subcommands (parsers and handlers); heavy imports stay inside the
+"""The `export`, `import` (NIR) and `run-lava` subcommands (parsers and handlers); heavy imports stay inside the
 handlers so `neuroff --help` stays instant."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import argparse
 import json
 
 TARGETS = ("loihi", "nir")
+NIR_VARIANTS = ("generic", "snntorch", "norse")  # neuroff.export.nir.VARIANTS (kept here: --help imports no torch)
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -18,9 +19,31 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--check-samples", "--n-test", dest="check_samples", type=int, default=None, metavar="N",
                     help="loihi: test samples of the float vs fixed-point check (default: the run's own --n-test)")
     ex.add_argument("--quiet", action="store_true", help="no progress bar")
-    ex.add_argument("--dt", type=float, default=None, help="nir: time step in seconds the taus are written for (default 1e-4)")
+    ex.add_argument("--for", dest="variant", choices=NIR_VARIANTS, default=None,
+                    help="nir: the reader the file is written for: generic (the NIR equation, r = tau/dt; snnTorch reads it "
+                    "at dt 1e-4), snntorch, or norse (r = 1, input scale in the weights: plain norse.torch.from_nir runs it) "
+                    "(default generic)")
+    ex.add_argument("--dt", type=float, default=None,
+                    help="nir: time step in seconds the taus are written for (default: the reader's, 1e-4 generic/snntorch, 1e-3 norse)")
     ex.add_argument("--allow-silent", action="store_true",
                     help="export even if a layer was silent (< 1 %% of its neurons active) at the end of training")
+
+    im = sub.add_parser(
+        "import", help="a NIR graph (from neuroff, snnTorch, Norse...) as a neuroff checkpoint",
+        description="Read a NIR graph Input -> (Affine|Linear -> LIF|CubaLIF) x L -> Output and write RUN_DIR/model.pt, "
+        "which evaluate, compare, export and train --resume accept. A graph written by neuroff restores its run's options "
+        "and label codes; any other takes them from the options below: with --embedding code|onehot a spiking FF network, "
+        "without one a plain feature network (--rule scff, read out by a linear probe). Layers, beta, threshold and reset "
+        "come from the graph.",
+    )
+    im.add_argument("model", metavar="MODEL.nir", help="the NIR graph (HDF5, written by nir.write)")
+    im.add_argument("-o", "--out", required=True, help="run directory for model.pt and metrics.json (created if missing)")
+    im.add_argument("--dt", type=float, default=None,
+                    help="time step in seconds the graph is stepped at (default: the dt the file records; "
+                    "1e-4 for graphs from snnTorch, 1e-3 from Norse)")
+    from neuroff.cli.options import add_option_groups
+
+    add_option_groups(im)
 
     rl = sub.add_parser("run-lava", help="run an exported model.net on Intel Lava and compare it with the fixed-point reference")
     rl.add_argument("netx", help="model.net written by `neuroff export --target loihi`")
@@ -42,6 +65,8 @@ def export_command(args: argparse.Namespace) -> None:
     example = "model.net" if args.target == "loihi" else "model.nir"
     if not args.out.strip() or Path(args.out).is_dir():  # before any work; a directory is never replaced
         raise NeuroffError(f"-o {args.out!r} must name the file to write, not a directory; e.g. -o {example}")
+    if args.target == "loihi" and (args.variant is not None or args.dt is not None):
+        raise NeuroffError(f"{'--for' if args.variant is not None else '--dt'} applies to --target nir only; drop it for loihi")
     trained = engine.load_trained(args.checkpoint)
     if args.target == "loihi":
         from neuroff.export.loihi import export_loihi, format_resources
@@ -60,10 +85,30 @@ def export_command(args: argparse.Namespace) -> None:
         )
         print(json.dumps({"netx": str(net), "sidecar": str(side)}))
     else:
-        from neuroff.export.nir import DEFAULT_DT, export_nir
+        import sys
 
-        path = export_nir(trained, args.out, dt=args.dt if args.dt is not None else DEFAULT_DT, allow_silent=args.allow_silent)
-        print(json.dumps({"nir": str(path)}))
+        from neuroff.export.nir import dt_warning, export_nir, get_variant
+
+        variant = get_variant(args.variant or "generic")
+        dt = args.dt if args.dt is not None else variant.dt
+        path = export_nir(trained, args.out, dt=dt, allow_silent=args.allow_silent, variant=variant.name)
+        warning = dt_warning(variant.name, dt)
+        if warning:
+            print(f"neuroff: warning: {warning}", file=sys.stderr)
+        print(json.dumps({"nir": str(path), "variant": variant.name, "dt": dt}))
+
+
+def import_command(args: argparse.Namespace) -> None:
+    from dataclasses import fields
+
+    from neuroff.engine.options import FFConfig
+    from neuroff.export.nir_import import import_nir
+
+    request = {f.name: getattr(args, f.name) for f in fields(FFConfig) if getattr(args, f.name, None) is not None}
+    trained = import_nir(args.model, args.out, request, set(request), dt=args.dt)
+    c = trained.config
+    print(json.dumps({"out": args.out, "rule": c.rule, "mode": c.mode, "sizes": trained.model.sizes, "beta": c.beta,
+                      "threshold": c.threshold, "embedding": trained.embedding.kind, "dataset": c.dataset}))
 
 
 def run_lava_command(args: argparse.Namespace) -> None:
