@@ -82,7 +82,7 @@ def _save(fig, path: str | Path, title: str, caption: str) -> Path:
     fig.supxlabel(caption, fontsize=8, color="0.3")
     fmt = check_format(Path(path).suffix.lstrip(".") or "png")
     buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, dpi=110, bbox_inches="tight")
+    fig.savefig(buf, format=fmt, dpi=110)  # constrained layout already fits title, caption and legends
     return atomic_write(path, lambda f: f.write(buf.getvalue()))
 
 

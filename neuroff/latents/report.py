@@ -122,9 +122,11 @@ def layer_metrics(
 
 def with_intervals(values: dict[str, Any], statistics: dict[str, S.Statistic], n: int, n_resamples: int, seed: int) -> dict[str, Any]:
     """``values`` with ``ci``: every scalar's 95 % bootstrap interval over the ``n`` test samples."""
-    values["ci"] = {
-        k: S.bootstrap_ci(statistics[k], values["n_bootstrap"].get(k, n), n_resamples, seed, _method(k)) for k in SCALARS
-    }
+    values["ci"] = {}
+    for k in SCALARS:
+        lo, hi = S.bootstrap_ci(statistics[k], values["n_bootstrap"].get(k, n), n_resamples, seed, _method(k))
+        bottom = -1.0 if k == "silhouette" else 0.0  # a reflected interval may cross the metric's range
+        values["ci"][k] = (float(np.clip(lo, bottom, 1.0)), float(np.clip(hi, bottom, 1.0))) if np.isfinite(lo) else (lo, hi)
     return values
 
 
@@ -468,8 +470,11 @@ def verdict_lines(report: dict[str, Any]) -> list[str]:
         seed_txt = lambda d: f", seed-to-seed {_fmt(d['seed_difference'])}" if d.get("seed_difference") is not None else ""  # noqa: E731
         lines.append("")
         lines.append(f"**Layer {i}: the claim {'holds' if layer['holds'] else 'does not hold'}.**")
+        lo, hi = PAPER_RANGES["hoyer"]
+        inside = [n for n in (a, b) if hoyer[n] is not None and lo <= hoyer[n] <= hi]
+        in_range = ("both" if len(inside) == 2 else ", ".join(inside) or "neither") + f" inside the paper's {lo}-{hi}"
         lines.append(
-            f"- sparsity {'similar' if sp['holds'] else 'not similar'}: Hoyer {_fmt(hoyer[a])} vs {_fmt(hoyer[b])}, "
+            f"- sparsity {'similar' if sp['holds'] else 'not similar'}: Hoyer {_fmt(hoyer[a])} vs {_fmt(hoyer[b])} ({in_range}), "
             f"difference {_fmt(sp['difference'])} {_ci(sp['ci'])} ({'significant' if sp['significant'] else 'not significant'}{seed_txt(sp)})."
         )
         above = ", ".join(f"{n} {'above' if ok else 'NOT above'} its untrained twin" for n, ok in se["above_untrained"].items())
