@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from neuroff.engine.readout import linear_probe
 from neuroff.errors import NeuroffError
 from neuroff.latents import metrics as M
-from neuroff.engine.readout import linear_probe
 
 
 def clusters(n_per: int = 40, n_classes: int = 4, dim: int = 6, spread: float = 0.05, seed: int = 0):

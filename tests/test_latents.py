@@ -10,10 +10,16 @@ import pytest
 
 from neuroff import engine
 from neuroff.cli import main
-from neuroff.engine.options import FFConfig
 from neuroff.data import Dataset, load_dataset
+from neuroff.engine.options import FFConfig
 from neuroff.errors import NeuroffError
-from neuroff.latents import collect, collect_latents, compare, load_latents, save_latents
+from neuroff.latents import (
+    collect,
+    collect_latents,
+    compare,
+    load_latents,
+    save_latents,
+)
 from neuroff.latents.collection import DEFAULT_LABEL_MODE, LABEL_CONDITIONED
 from neuroff.latents.report import markdown_report
 
@@ -134,7 +140,8 @@ def test_untrained_control_separates_worse_and_label_conditioning_is_never_the_d
     import inspect
 
     from neuroff.cli import build_parser
-    from neuroff.latents import collection, report as rep
+    from neuroff.latents import collection
+    from neuroff.latents import report as rep
 
     assert DEFAULT_LABEL_MODE == "neutral"
     for f in (collection.collect, collection.collect_latents, rep.compare):

@@ -114,12 +114,6 @@ def lifetime_sparsity(z: Any) -> float:
 def knn_agreement(z: Any, y: Any, k: int = 5) -> float:
     """Mean fraction of each sample's ``k`` Euclidean nearest neighbours (itself excluded)
     that share its class."""
-    from sklearn.neighbors import NearestNeighbors
-
-    z = as_matrix(z)
-    y = as_labels(y, len(z))
-    if not 1 <= k < len(z):
-        raise NeuroffError(f"k={k} nearest neighbours need more than {k} samples (got {len(z)}); use more test samples")
     return float(knn_agreement_per_sample(z, y, k).mean())
 
 

@@ -15,7 +15,11 @@ import numpy as np
 from neuroff.engine.readout import as_labels, as_matrix
 from neuroff.errors import NeuroffError
 from neuroff.io import atomic_write
-from neuroff.latents.metrics import class_centroid_distances, class_mean_activity, hoyer_per_sample
+from neuroff.latents.metrics import (
+    class_centroid_distances,
+    class_mean_activity,
+    hoyer_per_sample,
+)
 
 FORMATS = ("png", "svg", "pdf")
 EMBEDDINGS = ("pca", "tsne", "umap")
@@ -108,9 +112,10 @@ def plot_class_sorted_heatmaps(panels: list[Panel], path: str | Path, caption: C
         y = as_labels(panel.y, len(as_matrix(panel.z)))[:n_samples]
         c = n_classes or int(y.max()) + 1
         rows, cols = class_sorted_order(z, y, c)
-        top = float(np.percentile(z, 99)) if z.size else 0.0
-        if top <= 0:  # very sparse layers: the 99th percentile is 0, fall back to the maximum
-            top = float(z.max()) if z.size and z.max() > 0 else 1.0
+        nonzero = z[z > 0]
+        # the 99th percentile of the non-zero values: in a layer with ~1 % active entries the plain
+        # 99th percentile is 0, and the maximum lets one outlier darken everything else
+        top = float(np.percentile(nonzero, 99)) if nonzero.size else 1.0
         im = ax.imshow(z[rows][:, cols], aspect="auto", interpolation="nearest", cmap="magma", vmin=0, vmax=top)
         bounds = np.flatnonzero(np.diff(y[rows])) + 0.5
         for b in bounds:
@@ -120,7 +125,7 @@ def plot_class_sorted_heatmaps(panels: list[Panel], path: str | Path, caption: C
         ax.set_xlabel("neuron (sorted by preferred class)")
         ax.set_ylabel("class of the sample")
         ax.set_title(panel.title, fontsize=9)
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label="activity (own scale)")
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label="activity (own scale, to the 99th pct. of non-zeros)", extend="max")
     title = f"Layer {layer}: latents of each test sample, grouped by class"
     return _save(fig, path, title, caption.text(min(n_samples, len(as_matrix(panels[0].z)))))
 
@@ -174,13 +179,13 @@ def plot_embeddings(panels: list[Panel], path: str | Path, caption: Caption, met
             for k in np.unique(y):
                 h = ax.scatter(xy[y == k, 0], xy[y == k, 1], color=colours[k], s=4, label=str(k), rasterized=True)
                 handles.setdefault(int(k), h)
-            ax.set_title(f"{panel.title}: {method.upper()}", fontsize=9)
+            ax.set_title(f"{panel.title}: {'PCA' if method == 'pca' else AXIS_NAMES[method]}", fontsize=9)
             ax.set_xlabel(f"{AXIS_NAMES[method]} 1", fontsize=8)
             ax.set_ylabel(f"{AXIS_NAMES[method]} 2", fontsize=8)
             ax.tick_params(labelsize=6)
     keys = sorted(handles)
     fig.legend([handles[k] for k in keys], [str(k) for k in keys], title="class", loc="outside right center", markerscale=3, fontsize=8)
-    title = f"Layer {layer}: 2-D embeddings of the latents ({', '.join(m.upper() for m in methods)})"
+    title = f"Layer {layer}: 2-D embeddings of the latents ({', '.join(AXIS_NAMES[m] if m != 'pca' else 'PCA' for m in methods)})"
     return _save(fig, path, title, caption.text(min(n_points, len(as_matrix(panels[0].z)))))
 
 
@@ -199,9 +204,9 @@ def plot_sparsity_histograms(panels: list[Panel], path: str | Path, caption: Cap
         ax_h.hist(np.clip(h[np.isfinite(h)], bins_h[0], 1), bins=bins_h, alpha=0.5, label=panel.title, density=True, histtype="stepfilled")
         ax_a.hist((z != 0).mean(0), bins=np.linspace(0, 1, 41), alpha=0.5, label=panel.title, histtype="stepfilled", log=True)
     ax_h.set_xlim(bins_h[0], 1.0)
-    ax_h.set_xlabel(f"Hoyer index per sample (1 = one neuron active; values below {bins_h[0]:.2f} in the first bin)")
+    ax_h.set_xlabel("Hoyer index per sample (1 = one neuron active)")
     ax_h.set_ylabel("density")
-    ax_h.set_title("population sparseness", fontsize=9)
+    ax_h.set_title(f"population sparseness (values below {bins_h[0]:.2f} in the first bin)", fontsize=9)
     ax_a.set_xlabel("fraction of samples on which a neuron is active (0 = silent)")
     ax_a.set_ylabel("neurons (log scale)")
     ax_a.set_title("neuron activity", fontsize=9)
@@ -282,8 +287,8 @@ def plot_tuning_curves(a: Any, b: Any, y: Any, index_a: np.ndarray, index_b: np.
     axes[0].set_ylabel("neuron of the matched pair")
     axes[1].set_yticks(range(len(order)), [f"#{j}  r={correlation[k]:.2f}" for j, k in zip(index_b[order], order)], fontsize=6)
     fig.colorbar(im, ax=axes, fraction=0.03, pad=0.02, label="class-mean activity / the neuron's max")
-    title = (f"Layer {layer}: tuning of the {len(order)} best-matched active neuron pairs "
-             f"({names[0]} vs {names[1]}, Hungarian matching on correlation)")
+    title = (f"Layer {layer}: tuning of the {len(order)} best-matched active neuron pairs\n"
+             f"{names[0]} vs {names[1]} (Hungarian matching on correlation)")
     return _save(fig, path, title, caption.text())
 
 

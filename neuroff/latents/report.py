@@ -21,9 +21,9 @@ from neuroff.latents import metrics as M
 from neuroff.latents import plots
 from neuroff.latents import stats as S
 from neuroff.latents.collection import (
+    DEFAULT_LABEL_MODE,
     LatentSet,
     ModelLatents,
-    DEFAULT_LABEL_MODE,
     check_label_mode,
     collect,
     save_latents,
@@ -155,7 +155,7 @@ def pair_similarity(
         layer = {
             "layer": i,
             "cka": out["cka_matrix"][i][i],
-            "n_pairs": int(len(d["correlation"])),
+            "n_pairs": len(d["correlation"]),
             "matched_correlation_mean": float(d["correlation"].mean()),
             "n_active_pairs": int(both.sum()),
             "matched_correlation_active_mean": float(d["correlation"][both].mean()) if both.any() else float("nan"),
@@ -245,8 +245,8 @@ def build_report(
     report = {
         "dataset": latents.dataset,
         "n_classes": latents.n_classes,
-        "n_train": int(len(y_tr)),
-        "n_test": int(len(y_te)),
+        "n_train": len(y_tr),
+        "n_test": len(y_te),
         "seed": latents.seed,
         "label_mode": latents.label_mode,
         "label_embedded": latents.label_mode,
@@ -394,10 +394,11 @@ def markdown_report(report: dict[str, Any]) -> str:
     lines = [
         f"# Latent comparison on {report['dataset']}: {LABEL_MODE_TEXT.get(mode, mode)}",
         "",
-        f"{report['n_test']} test samples (linear probe trained on {report['n_train']} training samples), seed {report['seed']}. "
-        f"Brackets: 95 % percentile bootstrap intervals over the test samples ({report.get('n_resamples', '-')} resamples); "
-        f"p: one-sided permutation tests ({report.get('n_resamples', '-')} permutations). {k}-NN separability = fraction of the {k} "
-        f"nearest neighbours sharing the class (chance ≈ {1 / report['n_classes']:.2f}).",
+        (f"{report['n_test']} test samples (linear probe trained on {report['n_train']} training samples), seed {report['seed']}. "
+         f"Brackets: 95 % bootstrap intervals over the test samples ({report.get('n_resamples', '-')} resamples; percentile, "
+         f"basic for the silent fraction and lifetime sparsity); p: one-sided permutation tests ({report.get('n_resamples', '-')} "
+         f"permutations). {k}-NN separability = fraction of the {k} nearest neighbours sharing the class "
+         f"(chance ≈ {1 / report['n_classes']:.2f})."),
         f"Paper ({PAPER_REFERENCE}); its numbers were measured label-conditioned"
         + (", so they are not directly comparable with this neutral-label report." if mode != "label-conditioned" else "."),
         "",
@@ -459,15 +460,15 @@ def verdict_lines(report: dict[str, Any]) -> list[str]:
         return [v.get("text", "no verdict: no same-depth layers to compare")]
     a, b = v["a"], v["b"]
     mode = report.get("label_mode")
-    lines = [f"Claim (seed paper): {a} and {b} learn similar sparsity, separability and structure. "
-             f"Judged against {v['against']}, {mode} label, primary latents."]
+    lines = [(f"Claim (seed paper): {a} and {b} learn similar sparsity, separability and structure. "
+              f"Judged against {v['against']}, {mode} label, primary latents.")]
     for layer in v["layers"]:
         c = layer["claims"]
         i = layer["layer"]
         sp, se, st = c["sparsity"], c["separability"], c["structure"]
         hoyer = {n: report["models"][n]["latents"][report["models"][n]["primary"]][i]["hoyer"] for n in (a, b)}
         knn = {n: report["models"][n]["latents"][report["models"][n]["primary"]][i]["knn_agreement"] for n in (a, b)}
-        seed_txt = lambda d: f", seed-to-seed {_fmt(d['seed_difference'])}" if d.get("seed_difference") is not None else ""  # noqa: E731
+        seed_txt = lambda d: f", seed-to-seed {_fmt(d['seed_difference'])}" if d.get("seed_difference") is not None else ""
         lines.append("")
         lines.append(f"**Layer {i}: the claim {'holds' if layer['holds'] else 'does not hold'}.**")
         lo, hi = PAPER_RANGES["hoyer"]
@@ -488,9 +489,9 @@ def verdict_lines(report: dict[str, Any]) -> list[str]:
         if st["cka_minus_control_cka"] is not None:
             parts.append(f"CKA({a}, {b}) − CKA({a}, {b} untrained) = {_fmt(st['cka_minus_control_cka'])} {_ci(st['ci_control'])}")
         lines.append(f"- structure {'similar' if st['holds'] else 'not similar'}: " + ("; ".join(parts) or "no control") + ".")
-    lines += ["", "Rules: a metric is similar when the A − B difference is not significant or no larger than the seed-to-seed "
-              "difference; separability also needs each model significantly above its untrained twin; structure needs CKA(A, B) "
-              "significantly above the untrained control and not significantly below the CKA of two seeds."]
+    lines += ["", ("Rules: a metric is similar when the A − B difference is not significant or no larger than the seed-to-seed "
+                   "difference; separability also needs each model significantly above its untrained twin; structure needs "
+                   "CKA(A, B) significantly above the untrained control and not significantly below the CKA of two seeds.")]
     return lines
 
 

@@ -13,7 +13,7 @@ matching, the layer-max scaling) is named in docs/latents.md.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
