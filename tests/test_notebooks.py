@@ -34,7 +34,7 @@ def outputs_text(nb) -> str:
     )
 
 
-PROGRESS_BAR = ("it/s]", "sample/s]", "s/it]")
+PROGRESS_BAR = ("%|", "it/s]", "sample/s]", "s/it]")  # tqdm bar, rates
 
 
 def no_progress_bars(nb) -> bool:

@@ -87,11 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     cmp = sub.add_parser("compare", help="compare the latent distributions of two or more checkpoints")
     cmp.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT", help="model.pt files (or their directories)")
     cmp.add_argument("--dataset", default=None, help="defaults to the dataset the first model was trained on")
-    cmp.add_argument("--out", required=True, help="directory for report.json, report.md, latents.npz and PNGs")
+    cmp.add_argument("--out", required=True, help="directory for report.json, report.md, latents.npz and the figures")
     cmp.add_argument("--n-train", type=int, default=2000, help="training samples for the linear probe (default 2000)")
     cmp.add_argument("--n-test", type=int, default=None, help="test samples for every metric (default: all)")
-    cmp.add_argument("--n-embed", type=int, default=1000, help="samples in the t-SNE/PCA plots (default 1000)")
-    cmp.add_argument("--seed", type=int, default=0, help="seeds spike encoding, subsampling and t-SNE")
+    cmp.add_argument("--n-embed", type=int, default=1000, help="samples in the embedding plots (default 1000)")
+    cmp.add_argument("--seed", type=int, default=0, help="seeds spike encoding, subsampling, t-SNE/UMAP, bootstrap and permutations")
     cmp.add_argument("--threads", type=int, default=1, help="torch/BLAS/OpenMP threads (default 1; 0: library defaults)")
     cmp.add_argument("--label", choices=("neutral", "label-conditioned"), default="neutral",
                      help="neutral (default): the average class code, no class information in the input; "
