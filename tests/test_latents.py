@@ -162,6 +162,17 @@ def test_untrained_control_separates_worse_and_label_conditioning_is_never_the_d
     assert conditioned["models"]["spiking"]["latents"]["counts"][0]["knn_agreement"] > trained
 
 
+def test_a_control_that_cannot_be_rebuilt_is_named_not_fatal(checkpoints, tmp_path):
+    # trained on a Dataset object (32 pixels of digits): its configuration names "digits", which
+    # would rebuild a 64-pixel network, so it has no untrained twin; the comparison still runs
+    ds = load_dataset("digits", seed=0).subset(300, 100)
+    narrow = Dataset("digits", ds.x_train[:, :32].contiguous(), ds.y_train, ds.x_test[:, :32].contiguous(), ds.y_test, (4, 8), 10)
+    report = compare([checkpoints["narrow"], checkpoints["narrow"]], tmp_path, dataset=narrow, progress=False, with_plots=False,
+                     n_resamples=0)
+    assert [m["role"] for m in report["models"].values()] == ["model", "model"]
+    assert any(n.startswith("no untrained twin of analog-0: its configuration rebuilds a [164, 20] network") for n in report["notes"]), report["notes"]
+
+
 def test_models_of_different_depths_compare_what_can_be_matched(checkpoints, tmp_path):
     report = compare([checkpoints["deep"], checkpoints["spiking"]], tmp_path, n_train=100, n_test=60, progress=False,
                      with_plots=False, n_resamples=0, controls=False)

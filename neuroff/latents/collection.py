@@ -81,6 +81,7 @@ class LatentSet:
     labels: dict[str, np.ndarray]  # split -> [n] class indices
     models: list[ModelLatents]
     label_mode: str = DEFAULT_LABEL_MODE
+    notes: tuple[str, ...] = ()  # what collection had to leave out (e.g. a control it could not build)
 
     def model(self, name: str) -> ModelLatents:
         for m in self.models:
@@ -185,6 +186,11 @@ def untrained_twin(trained):
     if config.validation:
         ds, _ = hold_out(ds, config.validation, config.seed)
     twin = create(config, ds)
+    if list(twin.model.sizes) != list(trained.model.sizes):  # e.g. trained on a Dataset object, not the named one
+        raise NeuroffError(
+            f"its configuration rebuilds a {list(twin.model.sizes)} network on {config.dataset!r}, "
+            f"the checkpoint holds {list(trained.model.sizes)}"
+        )
     twin.embedding = trained.embedding
     return twin
 
@@ -259,8 +265,13 @@ def collect(
             f"{len(ds.y_test)} test samples are fewer than the {ds.n_classes} classes of {ds.name}; "
             f"use --n-test {10 * ds.n_classes} or more"
         )
+    notes: list[str] = []
     if controls:  # after every check: the twins load the training data again
-        entries += [(f"{name} untrained", p, untrained_twin(t), "control", name) for name, p, t, _, _ in entries[: len(models)]]
+        for name, p, t, _, _ in entries[: len(models)]:
+            try:
+                entries.append((f"{name} untrained", p, untrained_twin(t), "control", name))
+            except NeuroffError as err:  # e.g. an imported checkpoint whose configuration cannot be trained here
+                notes.append(f"no untrained twin of {name}: {err}")
     out = []
     for name, p, trained, role, of in entries:
         kinds: dict[str, dict[str, list[np.ndarray]]] = {}
@@ -278,7 +289,7 @@ def collect(
         }
         out.append(ModelLatents(name, trained.config.mode, str(p), kinds, info, role, of))
     labels = {split: getattr(ds, f"y_{split}").numpy().astype(np.int64) for split in SPLITS}
-    return LatentSet(ds.name, ds.n_classes, int(seed), labels, out, label)
+    return LatentSet(ds.name, ds.n_classes, int(seed), labels, out, label, tuple(notes))
 
 
 # ---------------------------------------------------------------- file format

@@ -113,9 +113,9 @@ def plot_class_sorted_heatmaps(panels: list[Panel], path: str | Path, caption: C
         c = n_classes or int(y.max()) + 1
         rows, cols = class_sorted_order(z, y, c)
         nonzero = z[z > 0]
-        # the 99th percentile of the non-zero values: in a layer with ~1 % active entries the plain
-        # 99th percentile is 0, and the maximum lets one outlier darken everything else
-        top = float(np.percentile(nonzero, 99)) if nonzero.size else 1.0
+        # the 95th percentile of the non-zero values: in a layer with ~1 % active entries the plain
+        # 99th percentile is 0, and the maximum lets a few outliers darken everything else
+        top = float(np.percentile(nonzero, 95)) if nonzero.size else 1.0
         im = ax.imshow(z[rows][:, cols], aspect="auto", interpolation="nearest", cmap="magma", vmin=0, vmax=top)
         bounds = np.flatnonzero(np.diff(y[rows])) + 0.5
         for b in bounds:
@@ -125,7 +125,7 @@ def plot_class_sorted_heatmaps(panels: list[Panel], path: str | Path, caption: C
         ax.set_xlabel("neuron (sorted by preferred class)")
         ax.set_ylabel("class of the sample")
         ax.set_title(panel.title, fontsize=9)
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label="activity (own scale, to the 99th pct. of non-zeros)", extend="max")
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label="activity (own scale, to the 95th pct. of non-zeros)", extend="max")
     title = f"Layer {layer}: latents of each test sample, grouped by class"
     return _save(fig, path, title, caption.text(min(n_samples, len(as_matrix(panels[0].z)))))
 

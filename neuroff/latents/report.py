@@ -255,7 +255,7 @@ def build_report(
         "confidence_level": S.CONFIDENCE,
         "models": models,
         "pairs": pairs,
-        "notes": unmatched_notes(latents),
+        "notes": [*latents.notes, *unmatched_notes(latents)],
     }
     report["differences"] = paired_differences(latents, statistics, n_resamples, seed)
     report["verdict"] = verdict(report)
