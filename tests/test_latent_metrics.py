@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from neuroff.engine.readout import linear_probe
 from neuroff.errors import NeuroffError
 from neuroff.latents import metrics as M
-from neuroff.engine.readout import linear_probe
 
 
 def clusters(n_per: int = 40, n_classes: int = 4, dim: int = 6, spread: float = 0.05, seed: int = 0):
@@ -165,3 +165,73 @@ def test_adam_probe_agrees_with_logreg_and_is_seeded():
     assert first == linear_probe(x, yx, x, yx, solver="adam", seed=4, epochs=5)
     with pytest.raises(NeuroffError, match="unknown probe"):
         linear_probe(z, y, zt, yt, solver="svm")
+
+
+# ---------------------------------------------------------------- resampled statistics (neuroff.latents.stats)
+
+
+def test_weighted_statistics_equal_the_plain_ones_on_the_resampled_rows():
+    from scipy.stats import ks_2samp, wasserstein_distance
+
+    from neuroff.latents import stats as S
+
+    rng = np.random.default_rng(0)
+    a = rng.poisson(1.0, (200, 12)).astype(float)  # ties, like spike counts
+    b = rng.exponential(size=(200, 12))
+    a[:, 3] = b[:, 3] = 0.0  # a silent pair
+    idx = rng.integers(0, 200, (3, 200))
+    w = S.counts(idx, 200)
+    assert (w.sum(1) == 200).all()
+    np.testing.assert_allclose(M.weighted_cka(a, b, np.ones((1, 200))), [M.linear_cka(a, b)], rtol=1e-10)
+    np.testing.assert_allclose(M.weighted_cka(a, b, w), [M.linear_cka(a[i], b[i]) for i in idx], rtol=1e-8)
+    silent, life = M.weighted_neuron_statistics(a, w)
+    np.testing.assert_allclose(silent, [M.silent_fraction(a[i]) for i in idx])
+    np.testing.assert_allclose(life, [M.lifetime_sparsity(a[i]) for i in idx], rtol=1e-10)
+    r = M.weighted_correlation(a, b, w)
+    assert r[0, 0] == pytest.approx(np.corrcoef(a[idx[0], 0], b[idx[0], 0])[0, 1]) and (r[:, 3] == 0).all()
+    grid = M.PooledGrid(a, b)
+    signs = np.where(rng.random(200) < 0.5, 1.0, -1.0)
+    swapped_a = np.where(signs[:, None] > 0, a, b)
+    swapped_b = np.where(signs[:, None] > 0, b, a)
+    for u, xa, xb in ((np.ones(200), a, b), (w[0], a[idx[0]], b[idx[0]]), (signs, swapped_a, swapped_b)):
+        w1, ks = grid.distances(u[None])
+        assert w1[0] == pytest.approx(np.mean([wasserstein_distance(xa[:, j], xb[:, j]) for j in range(12)]))
+        assert ks[0] == pytest.approx(np.mean([ks_2samp(xa[:, j], xb[:, j]).statistic for j in range(12)]))
+
+
+def test_bootstrap_interval_covers_a_known_mean_and_narrows_with_n():
+    from neuroff.latents import stats as S
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(0.3, 1.0, 400)
+    lo, hi = S.bootstrap_ci(S.of_mean(x), 400, 1000, seed=0)
+    assert lo < 0.3 < hi and lo < x.mean() < hi
+    assert hi - lo == pytest.approx(2 * 1.96 / np.sqrt(400), rel=0.2)  # the normal-theory width
+    assert S.bootstrap_ci(S.of_mean(x), 400, 1000, seed=0) == (lo, hi)  # seeded
+    lo4, hi4 = S.bootstrap_ci(S.of_mean(np.tile(x, 4)), 1600, 1000, seed=0)
+    assert hi4 - lo4 < 0.6 * (hi - lo)
+    d = S.difference_ci(S.of_mean(x + 0.5), S.of_mean(x), 400, 200)
+    assert d == pytest.approx((0.5, 0.5)) and S.significant(d) and not S.significant((-0.1, 0.2))
+    assert all(np.isnan(S.bootstrap_ci(S.of_mean(x), 400, 0)))
+
+
+def test_permutation_tests_tell_equal_from_different_distributions():
+    from neuroff.latents import stats as S
+
+    rng = np.random.default_rng(2)
+    a = rng.exponential(size=(300, 8))
+    same = S.MatchedPairs(a, a[:, ::-1] * 1.0)  # the same neurons, permuted: matched back, distances 0
+    assert same.summary["wasserstein"] == pytest.approx(np.zeros(8), abs=1e-12)
+    assert same.permutation_pvalues(200)["wasserstein_mean"] == 1.0
+    # spike-count-like values of one distribution on unrelated samples (the same maximum, so the
+    # layer-max scaling leaves them alike): no evidence of a difference
+    counts = rng.integers(0, 6, (300, 8)).astype(float)
+    other = S.MatchedPairs(counts, rng.integers(0, 6, (300, 8)).astype(float))
+    assert min(other.permutation_pvalues(200).values()) > 0.05
+    shifted = S.MatchedPairs(a, np.sqrt(a))  # another distribution shape
+    p = shifted.permutation_pvalues(200)
+    assert p["wasserstein_mean"] == pytest.approx(1 / 201) and p["ks_mean"] == pytest.approx(1 / 201)
+    lo, hi = S.bootstrap_ci(shifted.distance("wasserstein"), 300, 200)
+    assert lo <= float(shifted.summary["wasserstein"].mean()) <= hi
+    assert S.cka_permutation_pvalue(a, a @ rng.normal(size=(8, 5)), 200) == pytest.approx(1 / 201)
+    assert S.cka_permutation_pvalue(a, rng.normal(size=(300, 5)), 200) > 0.05

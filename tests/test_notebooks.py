@@ -34,14 +34,38 @@ def outputs_text(nb) -> str:
     )
 
 
+PROGRESS_BAR = ("%|", "it/s]", "sample/s]", "s/it]")  # tqdm bar, rates
+
+
+def no_progress_bars(nb) -> bool:
+    """No tqdm line in any stored or produced output (they fill a notebook with hundreds of lines)."""
+    return not any(
+        marker in o.get("text", "")
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for o in cell.get("outputs", [])
+        for marker in PROGRESS_BAR
+    )
+
+
 def test_latent_comparison_digits_notebook(tmp_path):
     nb = execute("latent_comparison.ipynb", tmp_path, timeout=300)
     text = outputs_text(nb)
     assert sys.executable in text  # the kernel ran this venv's python
-    assert "## Layer 0" in text and "CKA(analog, spiking counts)" in text
+    assert "neutral label" in text and "## Layer 0" in text and "## Verdict" in text
+    # the notebook's own text is computed from this run's numbers: the accuracy-vs-latent gap, the verdict
+    assert "goodness test accuracy" in text and "(gap " in text and "Verdict for layer 0" in text
+    assert "CKA(analog, spiking counts)" in text
     images = sum(bool(o.get("data", {}).get("image/png")) for cell in nb.cells for o in cell.get("outputs", []))
-    assert images >= 4  # three report figures and the notebook's own inline plot (backend untouched)
-    assert (tmp_path / "runs" / "latent_comparison_digits" / "compare" / "report.json").is_file()
+    assert images >= 6  # five report figures and the notebook's own inline plot (backend untouched)
+    assert no_progress_bars(nb)
+    report = tmp_path / "runs" / "latent_comparison_digits" / "compare" / "report.json"
+    assert report.is_file() and "reference" in report.read_text()
+
+
+@pytest.mark.parametrize("name", ["latent_comparison.ipynb", "latent_comparison_fashion.ipynb"])
+def test_stored_notebooks_hold_no_progress_bars(name):
+    assert no_progress_bars(nbformat.read(EXAMPLES / name, as_version=4))
 
 
 @pytest.mark.slow
@@ -50,5 +74,7 @@ def test_latent_comparison_fashion_notebook(tmp_path):
 
     if not _fashion_dir(None).is_dir():
         pytest.skip("Fashion-MNIST not installed (make data)")
-    nb = execute("latent_comparison_fashion.ipynb", tmp_path, timeout=1800)
-    assert "## Layer 0" in outputs_text(nb)
+    nb = execute("latent_comparison_fashion.ipynb", tmp_path, timeout=2400)
+    text = outputs_text(nb)
+    assert "## Layer 0" in text and "## Verdict" in text and "(gap " in text
+    assert no_progress_bars(nb)

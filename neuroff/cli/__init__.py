@@ -87,14 +87,22 @@ def build_parser() -> argparse.ArgumentParser:
     cmp = sub.add_parser("compare", help="compare the latent distributions of two or more checkpoints")
     cmp.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT", help="model.pt files (or their directories)")
     cmp.add_argument("--dataset", default=None, help="defaults to the dataset the first model was trained on")
-    cmp.add_argument("--out", required=True, help="directory for report.json, report.md, latents.npz and PNGs")
+    cmp.add_argument("--out", required=True, help="directory for report.json, report.md, latents.npz and the figures")
     cmp.add_argument("--n-train", type=int, default=2000, help="training samples for the linear probe (default 2000)")
     cmp.add_argument("--n-test", type=int, default=None, help="test samples for every metric (default: all)")
-    cmp.add_argument("--n-embed", type=int, default=1000, help="samples in the t-SNE/PCA plots (default 1000)")
-    cmp.add_argument("--seed", type=int, default=0, help="seeds spike encoding, subsampling and t-SNE")
+    cmp.add_argument("--n-embed", type=int, default=1000, help="samples in the embedding plots (default 1000)")
+    cmp.add_argument("--seed", type=int, default=0, help="seeds spike encoding, subsampling, t-SNE/UMAP, bootstrap and permutations")
     cmp.add_argument("--threads", type=int, default=1, help="torch/BLAS/OpenMP threads (default 1; 0: library defaults)")
-    cmp.add_argument("--label", choices=("true", "neutral"), default="true",
-                     help="embed each sample's true label (default, as in training) or the neutral average code")
+    cmp.add_argument("--label", choices=("neutral", "label-conditioned"), default="neutral",
+                     help="neutral (default): the average class code, no class information in the input; "
+                     "label-conditioned: each sample's true label embedded, as in training (separability then also measures the code)")
+    cmp.add_argument("--reference", default=None, metavar="CHECKPOINT",
+                     help="a second seed of one of the models: the same-learner reference for CKA, neuron matching and distances")
+    cmp.add_argument("--no-controls", action="store_true", help="skip the untrained twins (same configuration and seed, 0 epochs)")
+    cmp.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples and permutations per statistic (default 1000; 0: none)")
+    cmp.add_argument("--embed", type=lambda t: [v.strip() for v in t.split(",") if v.strip()], default=["pca", "tsne"],
+                     help="comma list of pca, tsne, umap (umap needs umap-learn; default pca,tsne)")
+    cmp.add_argument("--format", choices=("png", "svg", "pdf"), default="png", help="figure format (default png)")
     cmp.add_argument("--quiet", action="store_true", help="no progress bars")
 
     cont = sub.add_parser("continual", help="Split-dataset continual learning (class pairs in sequence, single head) vs backprop")
@@ -218,7 +226,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             raise NeuroffError("compare needs at least two checkpoints, e.g. neuroff compare A/model.pt B/model.pt --out DIR")
         report = compare(args.checkpoints, args.out, dataset=args.dataset, n_train=args.n_train, n_test=args.n_test,
                          n_embed=args.n_embed, seed=args.seed, progress=not args.quiet, threads=args.threads or None,
-                         label=args.label)
+                         label=args.label, reference=args.reference, controls=not args.no_controls,
+                         n_resamples=args.resamples, embeddings=tuple(args.embed), fmt=args.format)
+        for note in report.get("notes", []):
+            print(f"neuroff: note: {note}", file=sys.stderr)
         print(markdown_report(report), end="")
     elif args.command == "continual":
         from neuroff.studies.continual import format_report, run_continual

@@ -66,6 +66,23 @@ def linear_probe(
     of the epochs, ``dropout`` on the features).
     Returns the fraction of test samples whose predicted class equals ``y_test``.
     """
+    predicted, y_te = probe_predictions(train_latents, y_train, test_latents, y_test, seed, max_iter, solver, dropout, epochs)
+    return float((predicted == y_te).mean())
+
+
+def probe_predictions(
+    train_latents: Any,
+    y_train: Any,
+    test_latents: Any,
+    y_test: Any,
+    seed: int = 0,
+    max_iter: int = 1000,
+    solver: str = "logreg",
+    dropout: float = 0.2,
+    epochs: int = 20,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The linear read-out of :func:`linear_probe`: (predicted class of every test sample, the
+    test labels as int64), so that a caller can resample the per-sample correctness."""
     if solver not in PROBES:
         raise NeuroffError(f"unknown probe {solver!r}; use one of {', '.join(PROBES)}")
     if not 0.0 <= dropout < 1.0 or epochs < 1:
@@ -89,7 +106,7 @@ def linear_probe(
         predicted = _adam_probe(z_tr, y_tr, z_te, seed, dropout, epochs)
     else:
         predicted = _logreg_probe(z_tr, y_tr, z_te, seed, max_iter)
-    return float((predicted == y_te).mean())
+    return predicted, y_te
 
 
 def _logreg_probe(z_tr: np.ndarray, y_tr: np.ndarray, z_te: np.ndarray, seed: int, max_iter: int) -> np.ndarray:

@@ -1,6 +1,16 @@
-"""Latent collection: run checkpoints over a dataset split with the true label embedded and keep
-every layer's activity, per sample, with the labels; saved to / loaded from one ``.npz`` file so
-notebooks can reuse them without re-running the networks.
+"""Latent collection: run checkpoints over a dataset split and keep every layer's activity, per
+sample, with the labels; saved to / loaded from one ``.npz`` file so notebooks can reuse them
+without re-running the networks.
+
+What enters the input besides the image (``label``): ``neutral`` (the default) embeds the
+average of all class codes, so no class information enters and separability measures what the
+network learned; ``label-conditioned`` embeds each sample's true label as in training's positive
+pass, so separability also measures the label code (an untrained analog layer scores ~1.0).
+
+Controls (``collect(..., controls=True, reference=...)``): every model's *untrained twin*
+(same configuration and seed, the weights it started training from) and, optionally, a
+*reference*: a second seed of one of the models, which says how alike two runs of the same
+learner are.
 
 Latent kinds: analog models give ``activations`` (ReLU outputs); spiking models give ``counts``
 (spikes over the presentation) and ``traces`` (trace values at the last step). The *primary*
@@ -23,9 +33,17 @@ from neuroff.io import atomic_write
 
 PRIMARY_KIND = {"analog": "activations", "spiking": "counts"}
 SPLITS = ("train", "test")
-# what is embedded in the input while collecting: the sample's true label (as in training's
-# positive pass), or the neutral average of all class codes (no label information in the input)
-LABEL_MODES = ("true", "neutral")
+# what is embedded in the input while collecting: the neutral average of all class codes (no label
+# information in the input; the default), or the sample's true label as in training's positive pass
+NEUTRAL, LABEL_CONDITIONED = "neutral", "label-conditioned"
+LABEL_MODES = (NEUTRAL, LABEL_CONDITIONED)
+DEFAULT_LABEL_MODE = NEUTRAL
+LABEL_MODE_TEXT = {
+    NEUTRAL: "neutral label (the average class code: no class information in the input)",
+    LABEL_CONDITIONED: "LABEL-CONDITIONED (each sample's true label embedded in the input: separability "
+    "also measures the label code, an untrained layer already separates it)",
+}
+ROLES = ("model", "control", "reference")  # a given checkpoint, an untrained twin, a second seed
 FILE_FORMAT = "neuroff-latents-v1"
 
 
@@ -38,6 +56,8 @@ class ModelLatents:
     checkpoint: str
     kinds: dict[str, dict[str, list[np.ndarray]]]
     info: dict
+    role: str = "model"  # one of ROLES
+    of: str | None = None  # the model a control (its untrained twin) or the reference (a second seed) belongs to
 
     @property
     def primary(self) -> str:
@@ -60,7 +80,8 @@ class LatentSet:
     seed: int
     labels: dict[str, np.ndarray]  # split -> [n] class indices
     models: list[ModelLatents]
-    label_mode: str = "true"
+    label_mode: str = DEFAULT_LABEL_MODE
+    notes: tuple[str, ...] = ()  # what collection had to leave out (e.g. a control it could not build)
 
     def model(self, name: str) -> ModelLatents:
         for m in self.models:
@@ -69,9 +90,17 @@ class LatentSet:
         raise NeuroffError(f"no model named {name!r} in these latents; have {', '.join(m.name for m in self.models)}")
 
 
+    def role(self, role: str) -> list[ModelLatents]:
+        return [m for m in self.models if m.role == role]
+
+    def control_of(self, name: str) -> ModelLatents | None:
+        return next((m for m in self.models if m.role == "control" and m.of == name), None)
+
+
 def check_label_mode(label: str) -> str:
     if label not in LABEL_MODES:
-        raise NeuroffError(f"unknown label mode {label!r}; use one of {', '.join(LABEL_MODES)}")
+        hint = " (the true label is now named 'label-conditioned')" if label == "true" else ""
+        raise NeuroffError(f"unknown label mode {label!r}{hint}; use one of {', '.join(LABEL_MODES)}")
     return label
 
 
@@ -109,11 +138,11 @@ def collect_latents(
     batch: int = 500,
     progress: bool = False,
     desc: str = "latents",
-    label: str = "true",
+    label: str = DEFAULT_LABEL_MODE,
 ) -> dict[str, list[np.ndarray]]:
-    """Per-layer latents of samples ``x`` with their true labels ``y`` embedded (``label=
-    "neutral"``: the average class code instead), as float32 arrays ``{kind: [[n, N_l] per
-    layer]}``. Spike encoding draws from a generator seeded by ``seed``, so the same call gives
+    """Per-layer latents of samples ``x`` with the neutral label code embedded (``label=
+    "label-conditioned"``: each sample's true label ``y``), as float32 arrays ``{kind: [[n, N_l]
+    per layer]}``. Spike encoding draws from a generator seeded by ``seed``, so the same call gives
     the same latents."""
     check_label_mode(label)
     generator = torch.Generator().manual_seed(int(seed))
@@ -121,7 +150,7 @@ def collect_latents(
     bar = tqdm(total=len(x), unit="sample", desc=desc, disable=not progress, leave=False)
     for lo in range(0, len(x), batch):
         xb = x[lo : lo + batch]
-        x_emb = trained.embedding.embed(xb, y[lo : lo + batch]) if label == "true" else trained.embedding.embed_neutral(xb)
+        x_emb = trained.embedding.embed(xb, y[lo : lo + batch]) if label == LABEL_CONDITIONED else trained.embedding.embed_neutral(xb)
         out = trained.model.latents(x_emb, generator)
         for kind, layers in out.items():
             store = parts.setdefault(kind, [[] for _ in layers])
@@ -144,6 +173,53 @@ def unique_names(paths: list[Path], modes: list[str]) -> list[str]:
     return names
 
 
+def untrained_twin(trained):
+    """The model ``trained`` started from: its configuration and seed, 0 epochs (the same
+    initialisation, including a family's data-dependent one, on its own training samples), and
+    its label code."""
+    from neuroff.data.dataset import hold_out
+    from neuroff.engine.options import FFConfig
+    from neuroff.engine.training import create, prepare_dataset
+
+    config = FFConfig.from_dict(trained.config.to_dict())
+    ds = prepare_dataset(config)
+    if config.validation:
+        ds, _ = hold_out(ds, config.validation, config.seed)
+    twin = create(config, ds)
+    if list(twin.model.sizes) != list(trained.model.sizes):  # e.g. trained on a Dataset object, not the named one
+        raise NeuroffError(
+            f"its configuration rebuilds a {list(twin.model.sizes)} network on {config.dataset!r}, "
+            f"the checkpoint holds {list(trained.model.sizes)}"
+        )
+    twin.embedding = trained.embedding
+    return twin
+
+
+def reference_partner(ref, ref_path: Path, models: list, names: list[str]) -> int:
+    """Index of the model ``ref`` is a second seed of: the first with its dataset, mode and layer
+    sizes. One-line errors for a reference of another dataset, of no model's architecture, or of
+    the same seed."""
+    datasets = {t.config.dataset for t in models}
+    if ref.config.dataset not in datasets:
+        raise NeuroffError(
+            f"reference {ref_path} was trained on {ref.config.dataset!r}, the models on {', '.join(sorted(datasets))}; "
+            f"train the reference on the same dataset with another --seed"
+        )
+    for k, t in enumerate(models):
+        if t.config.mode == ref.config.mode and list(t.model.sizes) == list(ref.model.sizes) and t.config.dataset == ref.config.dataset:
+            if t.config.seed == ref.config.seed:
+                raise NeuroffError(
+                    f"reference {ref_path} has the same seed ({ref.config.seed}) as {names[k]}; "
+                    f"a reference is a second seed of the same model: train it with another --seed"
+                )
+            return k
+    shapes = "; ".join(f"{n}: {t.config.mode} {list(t.model.sizes)}" for n, t in zip(names, models))
+    raise NeuroffError(
+        f"reference {ref_path} ({ref.config.mode} {list(ref.model.sizes)}) has the architecture of none of the models "
+        f"({shapes}); pass a second seed of one of them"
+    )
+
+
 def collect(
     checkpoints: list[str | Path],
     dataset: str | Dataset | None = None,
@@ -151,11 +227,15 @@ def collect(
     n_test: int | None = None,
     seed: int = 0,
     progress: bool = True,
-    label: str = "true",
+    label: str = DEFAULT_LABEL_MODE,
+    reference: str | Path | None = None,
+    controls: bool = False,
 ) -> LatentSet:
     """Load ``checkpoints`` and collect their latents on the first ``n_train`` training and
     ``n_test`` test samples of ``dataset`` (default: the first checkpoint's training dataset),
-    with the true (or the neutral) label embedded."""
+    with the neutral label code (or, ``label="label-conditioned"``, the true label) embedded.
+    ``controls``: also every model's untrained twin (role "control"); ``reference``: a second
+    seed of one of the models (role "reference")."""
     from neuroff.engine.training import load_trained
 
     check_label_mode(label)
@@ -163,16 +243,37 @@ def collect(
         raise NeuroffError("no checkpoints given; pass one or more model.pt files")
     paths = [resolve_checkpoint(c) for c in checkpoints]
     models = [load_trained(p) for p in paths]
+    names = unique_names(paths, [t.config.mode for t in models])
+    entries = [(name, p, t, "model", None) for name, p, t in zip(names, paths, models)]
+    if reference is not None:
+        ref_path = resolve_checkpoint(reference)
+        ref = load_trained(ref_path)
+        partner = reference_partner(ref, ref_path, models, names)
+        ref_name = unique_names([*paths, ref_path], [*(t.config.mode for t in models), ref.config.mode])[-1]
+        if ref_name in names:
+            ref_name = f"{ref_name}-reference"
+        entries.append((ref_name, ref_path, ref, "reference", names[partner]))
     if isinstance(dataset, Dataset):
         ds = dataset
     else:
         ds = load_dataset(dataset or models[0].config.dataset, seed=models[0].config.seed)
     ds = ds.subset(None if n_train is None else min(n_train, ds.n_train), None if n_test is None else min(n_test, ds.n_test))
-    for p, trained in zip(paths, models):
+    for _, p, trained, _, _ in entries:
         check_compatible(trained, ds, p)
-    names = unique_names(paths, [t.config.mode for t in models])
+    if len(ds.y_test) < max(ds.n_classes, 2):
+        raise NeuroffError(
+            f"{len(ds.y_test)} test samples are fewer than the {ds.n_classes} classes of {ds.name}; "
+            f"use --n-test {10 * ds.n_classes} or more"
+        )
+    notes: list[str] = []
+    if controls:  # after every check: the twins load the training data again
+        for name, p, t, _, _ in entries[: len(models)]:
+            try:
+                entries.append((f"{name} untrained", p, untrained_twin(t), "control", name))
+            except NeuroffError as err:  # e.g. an imported checkpoint whose configuration cannot be trained here
+                notes.append(f"no untrained twin of {name}: {err}")
     out = []
-    for name, p, trained in zip(names, paths, models):
+    for name, p, trained, role, of in entries:
         kinds: dict[str, dict[str, list[np.ndarray]]] = {}
         for split in SPLITS:
             x, y = getattr(ds, f"x_{split}"), getattr(ds, f"y_{split}")
@@ -186,9 +287,9 @@ def collect(
             "epoch": trained.epoch,
             "training_test_accuracy": last.get("test_accuracy"),
         }
-        out.append(ModelLatents(name, trained.config.mode, str(p), kinds, info))
+        out.append(ModelLatents(name, trained.config.mode, str(p), kinds, info, role, of))
     labels = {split: getattr(ds, f"y_{split}").numpy().astype(np.int64) for split in SPLITS}
-    return LatentSet(ds.name, ds.n_classes, int(seed), labels, out, label)
+    return LatentSet(ds.name, ds.n_classes, int(seed), labels, out, label, tuple(notes))
 
 
 # ---------------------------------------------------------------- file format
@@ -208,6 +309,8 @@ def save_latents(path: str | Path, latents: LatentSet) -> Path:
                 "mode": m.mode,
                 "checkpoint": m.checkpoint,
                 "info": m.info,
+                "role": m.role,
+                "of": m.of,
                 "kinds": {kind: len(splits["test"]) for kind, splits in m.kinds.items()},
             }
             for m in latents.models
@@ -245,9 +348,11 @@ def load_latents(path: str | Path) -> LatentSet:
                     kind: {split: [data[f"m{i}__{kind}__{split}__{layer}"] for layer in range(n)] for split in SPLITS}
                     for kind, n in m["kinds"].items()
                 }
-                models.append(ModelLatents(m["name"], m["mode"], m["checkpoint"], kinds, m["info"]))
+                models.append(ModelLatents(m["name"], m["mode"], m["checkpoint"], kinds, m["info"], m.get("role", "model"), m.get("of")))
     except NeuroffError:
         raise
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as err:
         raise NeuroffError(f"latents file {p} is corrupt or incomplete ({type(err).__name__}); rerun `neuroff compare`") from None
-    return LatentSet(meta["dataset"], int(meta["n_classes"]), int(meta["seed"]), labels, models, meta.get("label_mode", "true"))
+    # files written before the modes were renamed call the label-conditioned mode "true"
+    mode = {"true": LABEL_CONDITIONED}.get(meta.get("label_mode", "true"), meta.get("label_mode", "true"))
+    return LatentSet(meta["dataset"], int(meta["n_classes"]), int(meta["seed"]), labels, models, mode)

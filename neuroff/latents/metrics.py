@@ -65,6 +65,35 @@ def _treves_rolls(z: np.ndarray, axis: int) -> np.ndarray:
     return out
 
 
+def population_sparsity_per_sample(z: Any) -> np.ndarray:
+    """Treves-Rolls sparseness across neurons of each sample, [n_samples] (NaN for a sample
+    without activity)."""
+    return _treves_rolls(as_matrix(z), axis=1)
+
+
+def active_fraction_per_sample(z: Any) -> np.ndarray:
+    """Fraction of neurons with non-zero activity, per sample, [n_samples]."""
+    return (as_matrix(z) != 0).mean(1)
+
+
+def weighted_neuron_statistics(z: Any, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The silent fraction and the lifetime sparsity of ``z`` on weighted samples: ``weights``
+    [R, n_samples] holds R non-negative sample weights (a bootstrap resample's counts); returns
+    two [R] arrays, the same numbers as :func:`silent_fraction` and :func:`lifetime_sparsity`
+    on the resampled rows (equal weights: the plain statistics)."""
+    z = as_matrix(z)
+    w = np.asarray(weights, dtype=np.float64)
+    total = w.sum(1, keepdims=True)
+    silent = ((w @ (z != 0)) == 0).mean(1)
+    m1 = (w @ np.abs(z)) / total
+    m2 = (w @ z**2) / total
+    n = w.shape[1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = np.where(m2 > 0, (1 - m1**2 / np.where(m2 > 0, m2, 1)) / (1 - 1 / n), np.nan)
+    lifetime = np.array([np.nanmean(r) if np.isfinite(r).any() else np.nan for r in s])
+    return silent, lifetime
+
+
 def population_sparsity(z: Any) -> float:
     """Treves-Rolls sparseness across neurons, averaged over the active samples (1: one neuron
     carries each sample, 0: all neurons equally active)."""
@@ -85,6 +114,12 @@ def lifetime_sparsity(z: Any) -> float:
 def knn_agreement(z: Any, y: Any, k: int = 5) -> float:
     """Mean fraction of each sample's ``k`` Euclidean nearest neighbours (itself excluded)
     that share its class."""
+    return float(knn_agreement_per_sample(z, y, k).mean())
+
+
+def knn_agreement_per_sample(z: Any, y: Any, k: int = 5) -> np.ndarray:
+    """Per sample, the fraction of its ``k`` nearest neighbours (itself excluded) sharing its
+    class, [n_samples]; :func:`knn_agreement` is their mean."""
     from sklearn.neighbors import NearestNeighbors
 
     z = as_matrix(z)
@@ -93,7 +128,7 @@ def knn_agreement(z: Any, y: Any, k: int = 5) -> float:
         raise NeuroffError(f"k={k} nearest neighbours need more than {k} samples (got {len(z)}); use more test samples")
     # kneighbors() without a query excludes each point from its own neighbours, even with duplicates
     idx = NearestNeighbors(n_neighbors=k).fit(z).kneighbors(return_distance=False)
-    return float((y[idx] == y[:, None]).mean())
+    return (y[idx] == y[:, None]).mean(1)
 
 
 def silhouette(z: Any, y: Any, max_samples: int = 2000, seed: int = 0) -> float:
@@ -108,6 +143,23 @@ def silhouette(z: Any, y: Any, max_samples: int = 2000, seed: int = 0) -> float:
         raise NeuroffError(f"the silhouette needs 2 to n-1 classes among the samples, got {n_labels} of {len(z)}")
     sample = min(len(z), max_samples) if len(z) > max_samples else None
     return float(silhouette_score(z, y, sample_size=sample, random_state=seed))
+
+
+def silhouette_per_sample(z: Any, y: Any, max_samples: int = 2000, seed: int = 0) -> np.ndarray:
+    """The silhouette coefficient of each sample of the seeded subsample :func:`silhouette`
+    averages (the same subsample), [min(n, max_samples)]."""
+    from sklearn.metrics import silhouette_samples
+    from sklearn.utils import check_random_state
+
+    z = as_matrix(z)
+    y = as_labels(y, len(z))
+    n_labels = len(np.unique(y))
+    if not 2 <= n_labels < len(z):
+        raise NeuroffError(f"the silhouette needs 2 to n-1 classes among the samples, got {n_labels} of {len(z)}")
+    if len(z) > max_samples:  # the subsample silhouette_score(sample_size=, random_state=) draws
+        keep = check_random_state(seed).permutation(len(z))[:max_samples]
+        z, y = z[keep], y[keep]
+    return silhouette_samples(z, y)
 
 
 # ---------------------------------------------------------------- similarity of two models
@@ -125,6 +177,41 @@ def linear_cka(a: Any, b: Any) -> float:
     b = b - b.mean(0)
     denom = np.linalg.norm(a.T @ a) * np.linalg.norm(b.T @ b)
     return float(np.linalg.norm(b.T @ a) ** 2 / denom) if denom > 0 else float("nan")
+
+
+def weighted_cka(a: Any, b: Any, weights: np.ndarray, block: int = 512) -> np.ndarray:
+    """Linear CKA of ``a`` and ``b`` on R weighted versions of their samples (``weights``
+    [R, n], e.g. bootstrap counts), [R]; equal weights give :func:`linear_cka`.
+
+    With weights w (normalised to sum 1), weighted-centred features and the linear kernels
+    ``K = A Aᵀ``, ``L = B Bᵀ``, ``HSIC_w(K, L) = wᵀ (K∘L) w − 2 Σ_i w_i (Kw)_i (Lw)_i +
+    (wᵀKw)(wᵀLw)`` and ``CKA = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L))``. Every resample then
+    costs one pass over the n×n kernels (GEMMs in blocks of ``block`` rows, never the whole
+    n×n matrix), instead of three feature-space products of the resampled rows."""
+    a, b = as_matrix(a), as_matrix(b)
+    if len(a) != len(b):
+        raise NeuroffError(f"CKA compares the same samples: got {len(a)} and {len(b)} rows")
+    w = np.asarray(weights, dtype=np.float64)
+    w = w / w.sum(1, keepdims=True)
+    # centring first changes no HSIC (it is translation invariant) and keeps the kernels small
+    a, b = a - a.mean(0), b - b.mean(0)
+    quad = {"kl": np.zeros(len(w)), "kk": np.zeros(len(w)), "ll": np.zeros(len(w))}
+    kw = (w @ a) @ a.T  # [R, n] = (K w)ᵀ per resample
+    lw = (w @ b) @ b.T
+    for lo in range(0, len(a), block):
+        k = a[lo : lo + block] @ a.T
+        m = b[lo : lo + block] @ b.T
+        wb = w[:, lo : lo + block]
+        for key, kern in (("kl", k * m), ("kk", k * k), ("ll", m * m)):
+            quad[key] += np.einsum("ri,ri->r", wb, w @ kern.T)
+    s_k = np.einsum("ri,ri->r", w, kw)
+    s_l = np.einsum("ri,ri->r", w, lw)
+    hsic_kl = quad["kl"] - 2 * np.einsum("ri,ri,ri->r", w, kw, lw) + s_k * s_l
+    hsic_kk = quad["kk"] - 2 * np.einsum("ri,ri,ri->r", w, kw, kw) + s_k**2
+    hsic_ll = quad["ll"] - 2 * np.einsum("ri,ri,ri->r", w, lw, lw) + s_l**2
+    denom = np.sqrt(np.clip(hsic_kk, 0, None) * np.clip(hsic_ll, 0, None))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, hsic_kl / np.where(denom > 0, denom, 1), np.nan)
 
 
 def neuron_correlation(a: Any, b: Any) -> np.ndarray:
@@ -179,6 +266,67 @@ def matched_distribution_distances(a: Any, b: Any, normalize: bool = True) -> di
     # only the statistic D is used; "asymp" skips the exact p-value, which fails for large n
     ks = np.array([ks_2samp(a[:, i], b[:, j], method="asymp").statistic for i, j in zip(rows, cols)])
     return {"index_a": rows, "index_b": cols, "correlation": corr, "wasserstein": w, "ks": ks}
+
+
+class PooledGrid:
+    """Matched neuron pairs prepared for resampled distribution distances.
+
+    Per pair (column j of ``a`` and of ``b``, n samples each), the 2n pooled values are sorted
+    and grouped into runs of equal values. With a per-sample weight u_i on both members of a
+    pair (a bootstrap count: u_i = c_i; a paired permutation: u_i = ±1, which puts a_i in B's
+    group and b_i in A's when -1), the difference of the two weighted empirical CDFs after the
+    q-th run is ``D_q = Σ_{runs r ≤ q} Σ_{i in r} sign_i u_i / n`` (sign +1 for a value of A, -1
+    for B); then ``W1 = Σ_q |D_q| (t_{q+1} − t_q)`` and ``KS = max_q |D_q|``. The inner sums
+    of all pairs are one sparse product ``u @ S`` (S: samples × runs, the signs), so R
+    resamples cost one pass over the 2n·P pooled values each, in compiled code. u = 1 gives
+    scipy's ``wasserstein_distance`` and the ``ks_2samp`` statistic."""
+
+    def __init__(self, a: np.ndarray, b: np.ndarray):
+        from scipy.sparse import csr_matrix
+
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        n, p = a.shape
+        values = np.concatenate([a, b])  # [2n, P]
+        order = np.argsort(values, axis=0, kind="stable")
+        t = np.take_along_axis(values, order, 0)
+        new_run = np.vstack([np.ones((1, p), bool), np.diff(t, axis=0) > 0])  # [2n, P]
+        run_index = np.cumsum(new_run.T.ravel()) - 1  # pair-major: runs of pair 0, then pair 1, ...
+        n_runs = new_run.sum(0)
+        self.start = np.concatenate([[0], np.cumsum(n_runs)[:-1]])  # first run of each pair
+        sample = np.where(order < n, order, order - n).T.ravel()
+        sign = np.where(order < n, 1.0, -1.0).T.ravel()
+        self.signs = csr_matrix((sign, (sample, run_index)), shape=(n, int(n_runs.sum())))
+        values_of_run = t.T.ravel()[new_run.T.ravel()]
+        gap = np.diff(values_of_run, append=values_of_run[-1])
+        last = np.zeros(len(gap), bool)
+        last[self.start[1:] - 1] = True
+        last[-1] = True
+        self.gap = np.where(last, 0.0, gap)  # the last run of a pair has D = 0 and no gap
+        self.n, self.p = n, p
+
+    def distances(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean W1 and mean KS over the pairs, for each row of ``u`` [R, n]: two [R] arrays."""
+        per_run = np.asarray((self.signs.T @ np.asarray(u, dtype=np.float64).T).T)  # [R, runs]
+        d = np.cumsum(per_run, axis=1)
+        before = np.where(self.start > 0, d[:, np.maximum(self.start - 1, 0)], 0.0)  # [R, P]
+        d -= np.repeat(before, np.diff(np.append(self.start, d.shape[1])), axis=1)
+        d = np.abs(d) / self.n
+        w1 = (d * self.gap).sum(1) / self.p
+        ks = np.maximum.reduceat(d, self.start, axis=1).mean(1)
+        return w1, ks
+
+
+def weighted_correlation(a: np.ndarray, b: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Pearson correlation of column j of ``a`` with column j of ``b`` on R weighted versions of
+    the samples (``weights`` [R, n]), [R, P]; 0 where a column is constant."""
+    w = np.asarray(weights, dtype=np.float64)
+    total = w.sum(1, keepdims=True)
+    ma, mb = (w @ a) / total, (w @ b) / total
+    cov = (w @ (a * b)) / total - ma * mb
+    va = (w @ a**2) / total - ma**2
+    vb = (w @ b**2) / total - mb**2
+    denom = np.sqrt(np.clip(va, 0, None) * np.clip(vb, 0, None))
+    return np.divide(cov, denom, out=np.zeros_like(cov), where=denom > 1e-12)
 
 
 # ---------------------------------------------------------------- class-conditional statistics
