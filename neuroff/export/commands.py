@@ -56,6 +56,10 @@ def export_command(args: argparse.Namespace) -> None:
                                        allow_silent=args.allow_silent, progress=not args.quiet)
         q = meta["quantisation"]
         print(format_resources(meta["resources"]))
+        if trained.config.mode == "loihi":  # trained with on-chip learning: what learning on the chip costs
+            from neuroff.export.lava_learn import format_learning_resources, learning_resources
+
+            print(format_learning_resources(learning_resources(list(trained.model.sizes))))
         print(
             f"float accuracy {q['float_accuracy']:.4f}, fixed-point accuracy {q['fixed_accuracy']:.4f} "
             f"on {q['n_samples']} test samples; spike agreement {', '.join(f'{a:.5f}' for a in q['spike_agreement'])}; "
