@@ -58,7 +58,8 @@ ACC_BITS = 15  # constants.py W_ACCUMULATOR_U: the synaptic-variable accumulator
 ACC_MIN, ACC_MAX = -(1 << ACC_BITS) - 1, (1 << ACC_BITS) - 1  # learning_rule_applier.py saturation bounds
 PRODUCT_SHIFT = 2 * TRACE_BITS + MANT_BITS - ACC_BITS  # = 3: y1 y2 mant (18 bits) right-shifted back to 15
 WEIGHT_SHIFT = (ACC_BITS + 1) - (8 + 1)  # = 7: W_ACCUMULATOR_S - W_WEIGHTS_S (connection.py _apply_learning_rules)
-ROUND_UNIT = 1 << (ACC_BITS - 8)  # = 128: 2^(W_ACCUMULATOR_U - W_WEIGHTS_U) (connection.py stochastic rounding)
+ROUND_BITS = ACC_BITS - 8  # = 7: rounding unit 2^(W_ACCUMULATOR_U - W_WEIGHTS_U) (connection.py stochastic rounding)
+ROUND_UNIT = 1 << ROUND_BITS
 LEARN_WEIGHT_MIN, LEARN_WEIGHT_MAX = -256, 255  # lava/utils/weightutils.py clip_weights(num_bits=8, MIXED)
 Y_TAU = 65535  # learning_rule.py Loihi3FLearningRule: y1..y3 tau = iinfo(uint16).max
 Y_SEED_OFFSET = 2  # connection.py _init_randoms: the y traces' TraceRandom(rng_seed + 2, rng_seed + 3)
@@ -252,7 +253,8 @@ def emulate(
     vth_s = vth << 6
     lim = 1 << 23
     sh = exp_ + 7
-    yd1 = np.empty(max_n, np.int64)
+    p2 = np.empty(max_n, np.int64)
+    p3 = np.empty(max_n, np.int64)
     k = 0
     for pres in range(n_pres):
         s_lab = positive[pres] > 0
@@ -331,18 +333,19 @@ def emulate(
                     y3 = -m if m < 0 else 0
                     y2d = _clip(_y_dec(y2, ydecay, ry), FACTOR_MIN, FACTOR_MAX)
                     y3d = _clip(_y_dec(y3, ydecay, ry), FACTOR_MIN, FACTOR_MAX)
+                    # the products depend on the neuron only: p2_j, p3_j once per step
                     for j in range(n):
-                        yd1[j] = _clip(_y_dec(z[j], ydecay, ry), FACTOR_MIN, FACTOR_MAX)
+                        y1d = _clip(_y_dec(z[j], ydecay, ry), FACTOR_MIN, FACTOR_MAX)
+                        p2[j] = _clip(((y1d * y2d * mant) >> PRODUCT_SHIFT) << sh, ACC_MIN, ACC_MAX)
+                        p3[j] = _clip(((y1d * y3d * (-mant)) >> PRODUCT_SHIFT) << sh, ACC_MIN, ACC_MAX)
+                    # stochastic rounding of acc / 128: floor + [r_w < frac], frac = (acc & 127) / 128
+                    # exactly, so [r_w < frac] = [(acc & 127) > floor(128 r_w)] in integers
+                    thr = int(np.floor(rw * ROUND_UNIT))
                     for kk in range(n_active):
                         i = active[kk]
                         for j in range(n):
-                            acc = w[i, j] << 7
-                            p2 = _clip(((yd1[j] * y2d * mant) >> 3) << sh, ACC_MIN, ACC_MAX)
-                            acc = _clip(acc + p2, ACC_MIN, ACC_MAX)
-                            p3 = _clip(((yd1[j] * y3d * (-mant)) >> 3) << sh, ACC_MIN, ACC_MAX)
-                            acc = _clip(acc + p3, ACC_MIN, ACC_MAX)
-                            ip = acc / 128.0
-                            wn = int(np.floor(ip)) + (1 if rw < ip % 1.0 else 0)
+                            acc = _clip(_clip((w[i, j] << WEIGHT_SHIFT) + p2[j], ACC_MIN, ACC_MAX) + p3[j], ACC_MIN, ACC_MAX)
+                            wn = (acc >> ROUND_BITS) + (1 if (acc & (ROUND_UNIT - 1)) > thr else 0)
                             w[i, j] = _clip(wn, LEARN_WEIGHT_MIN, LEARN_WEIGHT_MAX)
                 n_active = n_next
                 for kk in range(n_next):
