@@ -33,7 +33,8 @@ def build(config: Any, ctx: BuildContext) -> tuple[Any, Rule]:
     if config.mode == "loihi":
         from neuroff.families.ff.onchip import OnChipFFNet, OnChipRule
 
-        return OnChipFFNet(config, ctx.n_inputs, ctx.generator), OnChipRule(config.onchip_rng_seed)
+        model = OnChipFFNet(config, ctx.n_inputs, ctx.generator)
+        return model, OnChipRule(model, config.onchip_rng_seed, ctx.schedule)
     if config.mode == "spiking":
         from neuroff.families.ff.spiking_rule import NeoHebbianRule
         from neuroff.layers.lif_stack import SpikingFFNet
@@ -75,7 +76,8 @@ FAMILY = Family(
         "spiking:latency": {"pre_trace": "leaky", "learn_start": 5, "threshold": 0.2, "beta": 0.95, "init_scale": 3.0,
                             "lr": 0.003, "lr_decay": 1.0, "epochs": 30},
         "analog": {**CONSTANT_LR, "embedding": "code", "batch_size": 64, "epochs": 15},
-        "loihi": {**REFERENCE_SPIKING, **CONSTANT_LR, "max_rate": 1.0, "embedding": "code", "batch_size": 1, "epochs": 10},
+        # --lr-decay lowers the modulator's m_scale per epoch (families/ff/onchip.py)
+        "loihi": {**REFERENCE_SPIKING, "max_rate": 1.0, "lr_decay": 0.8, "embedding": "code", "batch_size": 1, "epochs": 10},
     },
     build=build,
     initialise=initialise,

@@ -35,7 +35,7 @@ from neuroff.core.loihi_learning import (
 )
 from neuroff.core.loihi_neurons import DECAY_UNITY, VTH_BITS, CubaParams, check_cuba_params
 from neuroff.errors import NeuroffError
-from neuroff.families.base import Batch, RuleBase, StepStats
+from neuroff.families.base import Batch, LRSchedule, RuleBase, StepStats
 from neuroff.layers.fixed_point import FixedLayer, decode_rasters, run_fixed, varying_features
 from neuroff.layers.lif_stack import SpikingFFNet, _score
 
@@ -67,14 +67,17 @@ def check_onchip_config(c: FFConfig) -> None:
         raise NeuroffError(f"--onchip-vth {c.onchip_vth}: the threshold mantissa is unsigned {VTH_BITS}-bit; use 1..{(1 << VTH_BITS) - 1}")
 
 
-def onchip_net(c: FFConfig, sizes: list[int]) -> OnChipNet:
+def onchip_net(c: FFConfig, sizes: list[int], m_scale: int | None = None) -> OnChipNet:
+    """The learning network of a config; ``m_scale`` (default --onchip-m-scale): the modulator's
+    scaling of M, which the learning-rate schedule lowers epoch by epoch."""
     check_onchip_config(c)
+    m_scale = c.onchip_m_scale if m_scale is None else m_scale
     trace = TraceParams(round(DECAY_UNITY * (1.0 - c.trace_decay)), round(TRACE_MAX * (1.0 - c.trace_decay)))
     rule = RuleParams(c.onchip_lr_mantissa, c.onchip_lr_exponent, c.onchip_rng_seed)
-    check_rule(rule, trace, c.onchip_m_scale)
+    check_rule(rule, trace, m_scale)
     params = CubaParams(du=DECAY_UNITY - 1, dv=round(DECAY_UNITY * (1.0 - c.beta)), vth=c.onchip_vth)
     check_cuba_params(params)
-    tables = [modulator_table(c.alpha, c.theta, c.learn_start, n, c.onchip_m_scale) for n in sizes[1:]]
+    tables = [modulator_table(c.alpha, c.theta, c.learn_start, n, m_scale) for n in sizes[1:]]
     return OnChipNet(params.du, params.dv, params.vth, trace, rule, c.steps, c.learn_start, tables)
 
 
@@ -83,6 +86,7 @@ class OnChipFFNet(SpikingFFNet):
 
     def __init__(self, config: FFConfig, n_inputs: int, generator: torch.Generator) -> None:
         super().__init__(config, n_inputs, generator)
+        self.register_buffer("m_scale", torch.tensor(config.onchip_m_scale, dtype=torch.int64))
         self.net = onchip_net(config, self.sizes)
         self.k = config.onchip_vth / config.threshold
         for i, w in enumerate(self.weights):
@@ -96,9 +100,15 @@ class OnChipFFNet(SpikingFFNet):
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):  # type: ignore[override]
         out = super().load_state_dict(state_dict, strict, assign)
+        self.set_m_scale(int(self.m_scale))
         for w in self.int_weights:
             check_learning_weights(w.numpy())
         return out
+
+    def set_m_scale(self, m_scale: int) -> None:
+        """What the host reprograms between epochs: the modulator's scaling of M (its table)."""
+        self.m_scale.fill_(m_scale)
+        self.net = onchip_net(self.config, self.sizes, m_scale)
 
     def sync_float(self) -> None:
         """The float weights (integer / k) after the integer ones changed."""
@@ -129,8 +139,16 @@ class OnChipRule(RuleBase):
 
     name = "loihi-learning-engine"
 
-    def __init__(self, rng_seed: int) -> None:
+    def __init__(self, model: OnChipFFNet, rng_seed: int, schedule: LRSchedule = LRSchedule()) -> None:
+        self.model = model
         self.streams = RandomStreams(rng_seed)
+        self.schedule = schedule
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """--lr-decay on chip: the modulator sends round(m_scale decay^epoch) M (at least 1 level);
+        the engine's m 2^e stays as programmed."""
+        c = self.model.config
+        self.model.set_m_scale(max(1, round(c.onchip_m_scale * self.schedule.scale(epoch))))
 
     def step(self, model: OnChipFFNet, batch: Batch) -> StepStats:
         n = batch.x.shape[0]
