@@ -59,11 +59,16 @@ def compare_learning(python: Path, net: OnChipNet, weights: list[np.ndarray], sp
     t0 = time.perf_counter()
     lava = run_lava_learning(python, net, start, spikes, positive)
     lava_wall = time.perf_counter() - t0
-    run_emulator(net, [w.copy() for w in start], spikes[:1], positive[:1], RandomStreams(net.rule.rng_seed))  # compile / load
+    for record in (False, True):  # compile / load both specialisations before timing
+        run_emulator(net, [w.copy() for w in start], spikes[:1], positive[:1], RandomStreams(net.rule.rng_seed), record=record)
     emu_w = [w.copy() for w in start]
-    t1 = time.perf_counter()
     emu = run_emulator(net, emu_w, spikes, positive, RandomStreams(net.rule.rng_seed), record=True)
-    emu_s = time.perf_counter() - t1
+    # timed without recording (what training runs): the best of 3
+    emu_s = float("inf")
+    for _ in range(3):
+        t1 = time.perf_counter()
+        run_emulator(net, [w.copy() for w in start], spikes, positive, RandomStreams(net.rule.rng_seed))
+        emu_s = min(emu_s, time.perf_counter() - t1)
     n_pres = spikes.shape[0]
     n_layers = len(weights)
     diff_w = np.zeros((n_pres, n_layers), np.int64)
