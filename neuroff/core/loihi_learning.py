@@ -42,7 +42,6 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit
-from numba.typed import List
 
 from neuroff.errors import NeuroffError
 
@@ -191,7 +190,7 @@ class OnChipNet(NamedTuple):
 
 
 # --- The emulator ------------------------------------------------------------------------------------
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _decay24(x, d):
     # T0(x (4096 - d)) = sign * (|.| >> 12) (neuroff.core.loihi_neurons.decay)
     if d == 4096:
@@ -200,14 +199,14 @@ def _decay24(x, d):
     return -((-y) >> 12) if y < 0 else y >> 12
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _y_dec(y, ydecay, r):
     v = ydecay * y
     fl = np.floor(v)
     return int(fl) + (1 if r < v % 1.0 else 0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _clip(x, lo, hi):
     return lo if x < lo else (hi if x > hi else x)
 
@@ -216,38 +215,33 @@ def _clip(x, lo, hi):
 def emulate(
     spikes,  # uint8 [P, T, D0]: the input spike trains of P presentations
     positive,  # uint8 [P]: the label s of each presentation (1 positive, 0 negative)
-    weights,  # list of int16 [D_l, N_l] (input-major; [-256, 255] fits, and 4x less memory traffic than int64), changed in place
+    wflat,  # int16 [sum D_l N_l]: every layer's weights [D_l, N_l] (input-major), flat; changed in place
+    dims,  # int64 [L, 3]: D_l, N_l, offset of layer l in wflat (flat arrays, not typed Lists: those cost
+    #        numba tens of seconds of compilation per process, uncached)
     du, dv, vth, dz, z_imp, mant, exp_, learn_start,
-    tables,  # list of int64 bounds per layer
+    tables,  # int64 [L, m_scale + 1]: the modulator's bounds per layer
     r_y, r_w,  # float64 [P * T]: Lava's per-step uniforms
     ydecay,
     rec_spikes,  # uint8 [P, T, sum N_l] out, or [0, 0, 0] to skip
     rec_m,  # int64 [P, L] out: Mq each layer sent
     rec_g,  # int64 [P, L] out: its integer goodness g
-    rec_w_every,  # int64: record weights after every presentation if > 0
-    rec_w,  # list of int16 [P, D_l, N_l] out (or [0, 0, 0] each)
+    rec_w,  # int16 [P, sum D_l N_l] out: wflat after every presentation (or [0, 0] to skip)
     max_a,  # int64 [L] out: largest |dendritic sum|
     counts,  # int64 [P, L] out: spikes per presentation and layer
 ):
     n_pres, steps, d0 = spikes.shape
-    n_layers = len(weights)
+    n_layers = dims.shape[0]
     keep = rec_spikes.shape[0] > 0
     max_n = d0
     for layer in range(n_layers):
-        if weights[layer].shape[1] > max_n:
-            max_n = weights[layer].shape[1]
+        if dims[layer, 1] > max_n:
+            max_n = dims[layer, 1]
     active = np.empty(max_n, np.int64)
     nxt = np.empty(max_n, np.int64)
-    us = List()
-    vs = List()
-    zs = List()
-    bufs = List()
-    for layer in range(n_layers):
-        n = weights[layer].shape[1]
-        us.append(np.zeros(n, np.int64))
-        vs.append(np.zeros(n, np.int64))
-        zs.append(np.zeros(n, np.int64))
-        bufs.append(np.zeros(n, np.int64))
+    us = np.zeros((n_layers, max_n), np.int64)
+    vs = np.zeros((n_layers, max_n), np.int64)
+    zs = np.zeros((n_layers, max_n), np.int64)
+    bufs = np.zeros((n_layers, max_n), np.int64)
     g_acc = np.zeros(n_layers, np.int64)
     m_cur = np.zeros(n_layers, np.int64)
     vth_s = vth << 6
@@ -267,8 +261,8 @@ def emulate(
                     n_active += 1
             off = 0
             for layer in range(n_layers):
-                w = weights[layer]
-                n = w.shape[1]
+                d_in, n, w_at = dims[layer, 0], dims[layer, 1], dims[layer, 2]
+                w = wflat[w_at : w_at + d_in * n].reshape((d_in, n))
                 u = us[layer]
                 v = vs[layer]
                 z = zs[layer]
@@ -353,9 +347,8 @@ def emulate(
                     active[kk] = nxt[kk]
                 off += n
             k += 1
-        if rec_w_every > 0:
-            for layer in range(n_layers):
-                rec_w[layer][pres] = weights[layer]
+        if rec_w.shape[0] > 0:
+            rec_w[pres] = wflat
 
 
 class EmulatorResult(NamedTuple):
@@ -381,24 +374,34 @@ def run_emulator(
     if steps != net.steps:
         raise NeuroffError(f"presentations have {steps} steps, the network {net.steps}")
     r_y, r_w = streams.take(n_pres * steps)
-    wt = List([np.ascontiguousarray(w.T, dtype=np.int16) for w in weights])
+    sizes = [int(w.shape[0]) for w in weights]
     n_layers = len(weights)
-    sizes = [w.shape[0] for w in weights]
+    dims = np.zeros((n_layers, 3), np.int64)
+    at = 0
+    for i, w in enumerate(weights):
+        dims[i] = (w.shape[1], w.shape[0], at)
+        at += w.size
+    wflat = np.concatenate([np.ascontiguousarray(w.T, dtype=np.int16).ravel() for w in weights])
     rec_spikes = np.zeros((n_pres, steps, sum(sizes)) if record else (0, 0, 0), np.uint8)
-    rec_w = List([np.zeros((n_pres, *w.shape) if record else (0, 0, 0), np.int16) for w in wt])
+    rec_w = np.zeros((n_pres, at) if record else (0, 0), np.int16)
     out_m = np.zeros((n_pres, n_layers), np.int64)
     out_g = np.zeros((n_pres, n_layers), np.int64)
     counts = np.zeros((n_pres, n_layers), np.int64)
     max_a = np.zeros(n_layers, np.int64)
     emulate(
-        np.ascontiguousarray(spikes, dtype=np.uint8), np.asarray(positive, np.uint8), wt, net.du, net.dv, net.vth,
+        np.ascontiguousarray(spikes, dtype=np.uint8), np.asarray(positive, np.uint8), wflat, dims, net.du, net.dv, net.vth,
         net.trace.dz, net.trace.impulse, net.rule.mant, net.rule.exp, net.learn_start,
-        List([np.asarray(t, np.int64) for t in net.tables]), r_y, r_w, y_decay_factor(),
-        rec_spikes, out_m, out_g, 1 if record else 0, rec_w, max_a, counts,
+        np.stack([np.asarray(t, np.int64) for t in net.tables]), r_y, r_w, y_decay_factor(),
+        rec_spikes, out_m, out_g, rec_w, max_a, counts,
     )  # fmt: skip
-    for w, w_t in zip(weights, wt):
-        w[...] = w_t.T
+
+    def layer(flat: np.ndarray, i: int) -> np.ndarray:  # [..., D*N] -> [..., N, D] int64 (torch order)
+        d, n, o = dims[i]
+        return np.swapaxes(flat[..., o : o + d * n].reshape(*flat.shape[:-1], d, n), -1, -2).astype(np.int64)
+
+    for i, w in enumerate(weights):
+        w[...] = layer(wflat, i)
     return EmulatorResult(
         out_m, out_g, counts, max_a, rec_spikes if record else None,
-        [r.transpose(0, 2, 1) for r in rec_w] if record else None,
+        [layer(rec_w, i) for i in range(n_layers)] if record else None,
     )  # fmt: skip
