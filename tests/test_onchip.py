@@ -150,12 +150,12 @@ def test_what_the_chip_cannot_express_is_a_one_line_error(argv, needles, tmp_pat
 
 
 def test_run_lava_learn_refuses_unrepresentable_weights_and_other_families(tmp_path, capsys):
-    code, _, err = _run(["train", "--mode", "spiking", *SIGMA, "--layers", "8", "--n-train", "30", "--n-test", "20", "--epochs", "1",
+    code, _, err = _run(["train", "--mode", "spiking", *SIGMA, "--layers", "8", "--n-train", "10", "--n-test", "10", "--epochs", "1",
                          "--quiet", "--init-scale", "40", "--out", str(tmp_path / "big")], capsys)
     assert code == 0, err
     code, _, err = _run(["run-lava", "--learn", str(tmp_path / "big"), "--samples", "1", "--lava-venv", str(tmp_path / "venv")], capsys)
     assert code == 2 and "learning synapses hold integers in [-256, 255]" in err and len(err.strip().splitlines()) == 1
-    code, _, err = _run(["train", "--mode", "analog", "--layers", "8", "--n-train", "30", "--n-test", "20", "--epochs", "1", "--quiet",
+    code, _, err = _run(["train", "--mode", "analog", "--layers", "8", "--n-train", "10", "--n-test", "10", "--epochs", "1", "--quiet",
                          "--out", str(tmp_path / "an")], capsys)
     code, _, err = _run(["run-lava", "--learn", str(tmp_path / "an"), "--samples", "1", "--lava-venv", str(tmp_path / "venv")], capsys)
     assert code == 2 and "--mode loihi or --mode spiking" in err
