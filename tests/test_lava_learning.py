@@ -55,5 +55,5 @@ def test_two_layers_each_learning_from_its_own_goodness(tmp_path):
 @pytest.mark.slow
 def test_fashion_784_plus_label_to_100_20_samples(tmp_path):
     run = _train(tmp_path, "fashion", "--dataset", "fashion-mnist", "--layers", "100", "--max-rate", "0.5", "--theta", "2.5",
-                 "--onchip-vth", "2048", "--onchip-m-scale", "6", "--n-train", "200", "--n-test", "50")
+                 "--onchip-vth", "4096", "--onchip-m-scale", "48", "--n-train", "200", "--n-test", "50")
     _check(run_lava_learn(run, None, 20, DEFAULT_VENV), 20)
