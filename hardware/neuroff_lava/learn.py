@@ -29,7 +29,11 @@ def run(inputs: dict, tmp: str) -> dict:
     from lava.magma.core.run_configs import Loihi2SimCfg
 
     from neuroff_lava.io_procs import SpikeFileSource
-    from neuroff_lava.learning_procs import FFLearnNeuron, FFModulator, RecordingLearningDense
+    from neuroff_lava.learning_procs import (
+        FFLearnNeuron,
+        FFModulator,
+        RecordingLearningDense,
+    )
 
     spikes = inputs["spikes"]
     positive = inputs["positive"]

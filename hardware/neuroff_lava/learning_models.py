@@ -13,7 +13,11 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from lava.proc.dense.models import PyLearningDenseModelBitApproximate
 from lava.proc.lif.models import AbstractPyLifModelFixed
 
-from neuroff_lava.learning_procs import FFLearnNeuron, FFModulator, RecordingLearningDense
+from neuroff_lava.learning_procs import (
+    FFLearnNeuron,
+    FFModulator,
+    RecordingLearningDense,
+)
 
 TRACE_MAX = 127  # 7-bit traces (lava/magma/core/learning/constants.py W_TRACE)
 

@@ -208,7 +208,7 @@ def _y_dec(y, ydecay, r):
 
 @njit(cache=True)
 def _clip(x, lo, hi):
-    return lo if x < lo else (hi if x > hi else x)
+    return lo if x < lo else (min(x, hi))
 
 
 @njit(cache=True)
@@ -234,8 +234,7 @@ def emulate(
     keep = rec_spikes.shape[0] > 0
     max_n = d0
     for layer in range(n_layers):
-        if dims[layer, 1] > max_n:
-            max_n = dims[layer, 1]
+        max_n = max(max_n, dims[layer, 1])
     active = np.empty(max_n, np.int64)
     nxt = np.empty(max_n, np.int64)
     us = np.zeros((n_layers, max_n), np.int64)
@@ -292,7 +291,7 @@ def emulate(
                     fire = vj > vth_s
                     v[j] = 0 if fire else vj
                     zj = ((z[j] * (4096 - dz)) >> 12) + (z_imp if fire else 0)
-                    z[j] = zj if zj < 127 else 127
+                    z[j] = min(127, zj)
                     if fire:
                         nxt[n_next] = j
                         n_next += 1
@@ -324,7 +323,7 @@ def emulate(
                 else:
                     # the learning engine: only synapses whose input spiked (x0) change. One of
                     # y2, y3 is 0, so one product is 0 and acc = clip(w << 7 + p_j) exactly.
-                    y2d = _clip(_y_dec(m if m > 0 else 0, ydecay, ry), FACTOR_MIN, FACTOR_MAX)
+                    y2d = _clip(_y_dec(max(0, m), ydecay, ry), FACTOR_MIN, FACTOR_MAX)
                     y3d = _clip(_y_dec(-m if m < 0 else 0, ydecay, ry), FACTOR_MIN, FACTOR_MAX)
                     for j in range(n):  # the products depend on the neuron only
                         y1d = _clip(_y_dec(z[j], ydecay, ry), FACTOR_MIN, FACTOR_MAX)

@@ -18,7 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from neuroff.core.loihi_learning import OnChipNet, RandomStreams, run_emulator, y_decay_factor
+from neuroff.core.loihi_learning import (
+    OnChipNet,
+    RandomStreams,
+    run_emulator,
+    y_decay_factor,
+)
 from neuroff.errors import NeuroffError
 from neuroff.export.lava import HARDWARE_DIR
 

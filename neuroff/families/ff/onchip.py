@@ -33,10 +33,20 @@ from neuroff.core.loihi_learning import (
     modulator_table,
     run_emulator,
 )
-from neuroff.core.loihi_neurons import DECAY_UNITY, VTH_BITS, CubaParams, check_cuba_params
+from neuroff.core.loihi_neurons import (
+    DECAY_UNITY,
+    VTH_BITS,
+    CubaParams,
+    check_cuba_params,
+)
 from neuroff.errors import NeuroffError
 from neuroff.families.base import Batch, LRSchedule, RuleBase, StepStats
-from neuroff.layers.fixed_point import FixedLayer, decode_rasters, run_fixed, varying_features
+from neuroff.layers.fixed_point import (
+    FixedLayer,
+    decode_rasters,
+    run_fixed,
+    varying_features,
+)
 from neuroff.layers.lif_stack import SpikingFFNet, _score
 
 if TYPE_CHECKING:
