@@ -25,6 +25,8 @@ SMALL = ["--dataset", "digits", "--n-train", "150", "--n-test", "60", "--quiet"]
 # small layers per family so the contract stays fast; the sym head needs an even layer
 LAYERS = {"ff": "16", "intff": "16", "scff": "16", "contrastive-hebbian": "16"}
 CASES = [(name, mode) for name, family in FAMILIES.items() for mode in family.modes]
+# on-chip learning broadcasts one M per layer: only the sigma head maps onto it (families/ff/onchip.py)
+MODE_OPTIONS = {"loihi": {"head": "sigma", "theta": 5.0, "alpha": 0.5}}
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
@@ -44,7 +46,8 @@ def _one_line_error(code: int, err: str, *needles: str) -> str:
 
 @pytest.mark.parametrize("name, mode", CASES, ids=[f"{n}-{m}" for n, m in CASES])
 def test_every_family_trains_saves_resumes_evaluates_and_reports(name, mode, tmp_path, capsys):
-    run = ["train", "--rule", name, "--mode", mode, "--layers", LAYERS[name], *SMALL]
+    extra = [a for k, v in MODE_OPTIONS.get(mode, {}).items() for a in (f"--{k}", str(v))]
+    run = ["train", "--rule", name, "--mode", mode, "--layers", LAYERS[name], *SMALL, *extra]
     code, out, err = _run([*run, "--epochs", "1", "--out", str(tmp_path)], capsys)
     assert code == 0, err
     summary = json.loads(out.strip().splitlines()[-1])
@@ -71,7 +74,7 @@ def test_every_family_trains_saves_resumes_evaluates_and_reports(name, mode, tmp
 def test_rules_implement_the_protocol():
     for name, family in FAMILIES.items():
         for mode in family.modes:
-            config = FFConfig(rule=name, mode=mode, layers=[8]).validate()
+            config = FFConfig(rule=name, mode=mode, layers=[8], **MODE_OPTIONS.get(mode, {})).validate()
             model, rule = engine.build(config, 64 + (config.code_bits if config.embedding == "code" else 0), 10, torch.Generator())
             assert isinstance(rule, Rule), (name, mode)
             if family.readout is not Readout.PROBE:

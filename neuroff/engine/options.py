@@ -19,6 +19,7 @@ from neuroff.data.options import LabelEmbeddingOptions, NegativeLabelOptions
 from neuroff.errors import NeuroffError
 from neuroff.families.base import MODES, Family, Readout
 from neuroff.families.contrastive_hebbian.options import ContrastiveHebbianOptions
+from neuroff.families.ff.onchip_options import OnChipOptions
 from neuroff.families.intff.options import IntFFOptions
 from neuroff.families.registry import FAMILIES, get_family
 from neuroff.families.scff.options import (
@@ -44,7 +45,7 @@ PROBES = ("logreg", "adam")
 class RunOptions(OptionGroup):
     title: ClassVar[str] = "run"
     rule: str = option("ff", "rule family to train", choices=tuple(FAMILIES))
-    mode: str | None = option(None, "substrate: spiking (LIF, neo-Hebbian) or analog (PyTorch); default: the family's first", choices=MODES)
+    mode: str | None = option(None, "substrate: spiking (LIF, neo-Hebbian), analog (PyTorch) or loihi (on-chip learning, fixed point); default: the family's first", choices=MODES)
     dataset: str = option("digits", "digits, mnist5k, fashion-mnist, or idx:<dir> of IDX files")
     layers: list[int] = option(help="hidden layer sizes, e.g. 200,200", unit="neurons", factory=lambda: [200])
     epochs: int | None = option(None, "epochs to train (with --resume: the total to reach); default: the family's", unit="epochs")
@@ -80,7 +81,7 @@ RUN_GROUPS: tuple[type[OptionGroup], ...] = (RunOptions,)
 COMPONENT_GROUPS: tuple[type[OptionGroup], ...] = (
     EvaluationOptions, ProbeOptions, LabelEmbeddingOptions, NegativeLabelOptions, LayerSpecOptions, SpikeEncoderOptions, LIFNeuronOptions,
     GoodnessHeadOptions, NeoHebbianOptions, AnalogTrainingOptions, InputNormalisationOptions, IntFFOptions, SCFFOptions,
-    AnalogSCFFOptions, SpikingSCFFOptions, ContrastiveHebbianOptions,
+    AnalogSCFFOptions, SpikingSCFFOptions, ContrastiveHebbianOptions, OnChipOptions,
 )
 ALL_GROUPS = RUN_GROUPS + COMPONENT_GROUPS
 # options whose None is a value of its own ("all", "one block per --layers entry"), not "unset"
@@ -130,6 +131,9 @@ RANGES: dict[str, Range] = {
     "scff_augment": AT_LEAST_0, "scff_probe_grid": AT_LEAST_0,
     "ch_eta": POSITIVE, "ch_eta_conv": POSITIVE, "ch_eta_decay": DECAY, "ch_meta_lr": POSITIVE,
     "ch_meta_weight_decay": AT_LEAST_0, "ch_momentum": BELOW_1, "ch_smoothing": BELOW_1,
+    # on-chip learning: the chip's own bounds are checked, with its wording, in families/ff/onchip.py
+    "onchip_vth": AT_LEAST_1, "onchip_lr_mantissa": Range(), "onchip_lr_exponent": Range(), "onchip_m_scale": AT_LEAST_1,
+    "onchip_rng_seed": AT_LEAST_0,
 }
 
 
@@ -173,7 +177,7 @@ def readers_of(group: type[OptionGroup]) -> list[str]:
 
 @dataclass
 class FFConfig(
-    ContrastiveHebbianOptions, SpikingSCFFOptions, AnalogSCFFOptions, SCFFOptions, IntFFOptions, InputNormalisationOptions, AnalogTrainingOptions,
+    OnChipOptions, ContrastiveHebbianOptions, SpikingSCFFOptions, AnalogSCFFOptions, SCFFOptions, IntFFOptions, InputNormalisationOptions, AnalogTrainingOptions,
     NeoHebbianOptions, GoodnessHeadOptions, LIFNeuronOptions, SpikeEncoderOptions, LayerSpecOptions,
     NegativeLabelOptions, LabelEmbeddingOptions, ProbeOptions, EvaluationOptions, RunOptions,
 ):

@@ -95,7 +95,7 @@ def create(config: FFConfig, dataset: Dataset) -> Trained:
 
 # bytes per synapse while training: spiking keeps float64 weights and eligibility plus an update
 # of the same shape; analog keeps float32 weights, their gradient and Adam's two moments
-BYTES_PER_SYNAPSE = {"spiking": 3 * 8, "analog": 4 * 4}
+BYTES_PER_SYNAPSE = {"spiking": 3 * 8, "analog": 4 * 4, "loihi": 3 * 8}
 
 
 def available_memory() -> int | None:

@@ -46,7 +46,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     add_option_groups(im)
 
     rl = sub.add_parser("run-lava", help="run an exported model.net on Intel Lava and compare it with the fixed-point reference")
-    rl.add_argument("netx", help="model.net written by `neuroff export --target loihi`")
+    rl.add_argument("netx", nargs="?", help="model.net written by `neuroff export --target loihi` (not with --learn)")
+    rl.add_argument("--learn", default=None, metavar="CKPT_OR_RUN_DIR",
+                    help="on-chip learning instead: train --samples training samples from this ff checkpoint (--mode loihi or spiking) "
+                    "in Lava's learning engine and in neuroff's emulator, comparing weights and spikes after every presentation")
     rl.add_argument("--dataset", default=None, help="defaults to the dataset the model was trained on")
     rl.add_argument("--samples", type=int, default=20, help="test samples (each presented with every label)")
     rl.add_argument("--checkpoint", default=None, help="float checkpoint for the float accuracy (default: the one exported)")
@@ -78,6 +81,10 @@ def export_command(args: argparse.Namespace) -> None:
                                        allow_silent=args.allow_silent, progress=not args.quiet)
         q = meta["quantisation"]
         print(format_resources(meta["resources"]))
+        if trained.config.mode == "loihi":  # trained with on-chip learning: what learning on the chip costs
+            from neuroff.export.lava_learn import format_learning_resources, learning_resources
+
+            print(format_learning_resources(learning_resources(list(trained.model.sizes))))
         print(
             f"float accuracy {q['float_accuracy']:.4f}, fixed-point accuracy {q['fixed_accuracy']:.4f} "
             f"on {q['n_samples']} test samples; spike agreement {', '.join(f'{a:.5f}' for a in q['spike_agreement'])}; "
@@ -112,8 +119,22 @@ def import_command(args: argparse.Namespace) -> None:
 
 
 def run_lava_command(args: argparse.Namespace) -> None:
+    from neuroff.errors import NeuroffError
     from neuroff.export.lava import DEFAULT_VENV, run_lava
     from neuroff.io import write_json
+
+    if args.learn is not None:
+        if args.netx is not None:
+            raise NeuroffError(f"--learn trains from a checkpoint; drop the model.net argument {args.netx!r}")
+        from neuroff.export.lava_learn import print_learn_report, run_lava_learn
+
+        report = run_lava_learn(args.learn, args.dataset, args.samples, args.lava_venv or DEFAULT_VENV)
+        print_learn_report(report)
+        if args.out:
+            write_json(args.out, report)
+        return
+    if args.netx is None:
+        raise NeuroffError("run-lava needs a model.net (from `neuroff export --target loihi`), or --learn CKPT_OR_RUN_DIR")
 
     report = run_lava(
         args.netx, args.dataset, args.samples, checkpoint=args.checkpoint, venv=args.lava_venv or DEFAULT_VENV, chunk=args.chunk

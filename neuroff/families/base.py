@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from neuroff.options import OptionGroup
 
-MODES = ("spiking", "analog")
+MODES = ("spiking", "analog", "loihi")  # loihi: on-chip learning, the learning engine emulated
 CONSTANT_LR = {"lr_decay": 1.0}  # the learning rate schedule of families that do not decay it
 
 

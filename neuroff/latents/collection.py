@@ -31,7 +31,7 @@ from neuroff.data import Dataset, load_dataset
 from neuroff.errors import NeuroffError
 from neuroff.io import atomic_write
 
-PRIMARY_KIND = {"analog": "activations", "spiking": "counts"}
+PRIMARY_KIND = {"analog": "activations", "spiking": "counts", "loihi": "counts"}
 SPLITS = ("train", "test")
 # what is embedded in the input while collecting: the neutral average of all class codes (no label
 # information in the input; the default), or the sample's true label as in training's positive pass

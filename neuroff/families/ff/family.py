@@ -17,6 +17,7 @@ from neuroff.families.base import (
     Readout,
     Rule,
 )
+from neuroff.families.ff.onchip_options import OnChipOptions
 from neuroff.layers.options import (
     REFERENCE_SPIKING,
     AnalogTrainingOptions,
@@ -29,6 +30,11 @@ from neuroff.layers.options import (
 
 
 def build(config: Any, ctx: BuildContext) -> tuple[Any, Rule]:
+    if config.mode == "loihi":
+        from neuroff.families.ff.onchip import OnChipFFNet, OnChipRule
+
+        model = OnChipFFNet(config, ctx.n_inputs, ctx.generator)
+        return model, OnChipRule(model, config.onchip_rng_seed, ctx.schedule)
     if config.mode == "spiking":
         from neuroff.families.ff.spiking_rule import NeoHebbianRule
         from neuroff.layers.lif_stack import SpikingFFNet
@@ -44,19 +50,21 @@ def build(config: Any, ctx: BuildContext) -> tuple[Any, Rule]:
 def initialise(config: Any, model: Any, x: torch.Tensor, generator: torch.Generator) -> None:
     """Spiking nets deeper than one layer: initial weights scaled to each layer's input rate
     (``SpikingFFNet.scale_to_input_rates``), measured on the positives x with their own stream."""
-    if config.mode == "spiking" and config.init_rate_scaling and model.n_layers > 1:
+    if config.mode in ("spiking", "loihi") and config.init_rate_scaling and model.n_layers > 1:
         model.scale_to_input_rates(model.encode(x, generator))
 
 
 FAMILY = Family(
     name="ff",
     summary="Forward-Forward: neo-Hebbian three-factor rule on LIF neurons, or its analog twin",
-    modes=("spiking", "analog"),
+    modes=("spiking", "analog", "loihi"),
     consumes=Consumes.PAIRS,
     readout=Readout.GOODNESS,
     groups={
         "spiking": (LabelEmbeddingOptions, NegativeLabelOptions, SpikeEncoderOptions, LIFNeuronOptions, GoodnessHeadOptions, NeoHebbianOptions),
         "analog": (LabelEmbeddingOptions, NegativeLabelOptions, GoodnessHeadOptions, AnalogTrainingOptions, InputNormalisationOptions),
+        # on-chip learning (families/ff/onchip.py): the spiking groups plus the learning engine's
+        "loihi": (LabelEmbeddingOptions, NegativeLabelOptions, SpikeEncoderOptions, LIFNeuronOptions, GoodnessHeadOptions, NeoHebbianOptions, OnChipOptions),
     },
     # default epochs: the fewest within 1 point of the best on a digits validation split
     # (bench/bench_family_defaults.py, bench/results/family_defaults.json)
@@ -68,6 +76,8 @@ FAMILY = Family(
         "spiking:latency": {"pre_trace": "leaky", "learn_start": 5, "threshold": 0.2, "beta": 0.95, "init_scale": 3.0,
                             "lr": 0.003, "lr_decay": 1.0, "epochs": 30},
         "analog": {**CONSTANT_LR, "embedding": "code", "batch_size": 64, "epochs": 15},
+        # --lr-decay lowers the modulator's m_scale per epoch (families/ff/onchip.py)
+        "loihi": {**REFERENCE_SPIKING, "max_rate": 1.0, "lr_decay": 0.8, "embedding": "code", "batch_size": 1, "epochs": 10},
     },
     build=build,
     initialise=initialise,
