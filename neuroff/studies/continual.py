@@ -16,6 +16,11 @@ output, loss > 2 on every later task), which measured the optimiser, not forgett
 
 R[i][j] = test accuracy on task j after training task i; the report gives R, the last row (the
 accuracy on every task after the last one) and its mean (the average accuracy).
+
+Bounds (``joint=True``): the same rule and the same backprop net trained once on all tasks
+together, ``epochs`` epochs (each sample is seen as often as in the sequence), tested on every
+task: the joint-training upper bound. Backprop trained task after task with nothing against
+forgetting is the naive fine-tuning lower bound.
 """
 
 from __future__ import annotations
@@ -82,6 +87,7 @@ def continual_backprop(
     seed: int,
     progress: bool = True,
     activation: str = "relu",
+    dropout: float = 0.0,
 ) -> list[list[float]]:
     """R for plain backprop (Adam, cross-entropy over all classes) on the same layers, one net
     trained task after task (no validation split, so no early stopping)."""
@@ -90,10 +96,28 @@ def continual_backprop(
     for k, task in enumerate(tasks):
         result = train_backprop(spec, task.x_train, task.y_train, empty_x, empty_y, task.n_classes, epochs=epochs,
                                 batch_size=batch_size, lr=lr, seed=seed + k, progress=progress, model=model,
-                                activation=activation)  # fmt: skip
+                                activation=activation, dropout=dropout)  # fmt: skip
         model = result.model
         matrix.append([accuracy(model, t.x_test, t.y_test) for t in tasks])
     return matrix
+
+
+def joint_rule(config: FFConfig, ds: Dataset, tasks: list[Dataset], work_dir: Path, progress: bool = True) -> list[float]:
+    """The rule trained on all tasks at once (``config.epochs`` epochs), its accuracy on each task."""
+    cfg = dataclasses.replace(config, n_train=None, n_test=None)
+    trained = engine.train(cfg, out_dir=work_dir, dataset=ds, progress=progress)
+    return [engine.evaluate(trained, t.x_test, t.y_test) for t in tasks]
+
+
+def joint_backprop(
+    spec: BlockSpec, ds: Dataset, tasks: list[Dataset], epochs: int, batch_size: int, lr: float, seed: int,
+    progress: bool = True, activation: str = "relu", dropout: float = 0.0,
+) -> list[float]:  # fmt: skip
+    """Backprop on the same layers trained on all tasks at once, its accuracy on each task."""
+    empty_x, empty_y = torch.zeros(0, spec.n_inputs), torch.zeros(0, dtype=torch.int64)
+    model = train_backprop(spec, ds.x_train, ds.y_train, empty_x, empty_y, ds.n_classes, epochs=epochs, batch_size=batch_size,
+                           lr=lr, seed=seed, progress=progress, activation=activation, dropout=dropout).model  # fmt: skip
+    return [accuracy(model, t.x_test, t.y_test) for t in tasks]
 
 
 def network_spec(config: FFConfig, n_features: int) -> BlockSpec:
@@ -108,10 +132,16 @@ def run_continual(
     bp_lr: float = 1e-4,
     progress: bool = True,
     bp_activation: str | None = None,
+    bp_dropout: float | None = None,
+    joint: bool = False,
 ) -> dict[str, Any]:
-    """Split-``config.dataset`` for ``config.rule`` (and backprop on the same layers); writes
-    continual.json and continual.png to ``out_dir`` and returns the report."""
+    """Split-``config.dataset`` for ``config.rule`` (and backprop on the same layers; with
+    ``joint`` also both trained on all tasks at once, the upper bound); writes continual.json and
+    continual.png to ``out_dir`` and returns the report. ``bp_dropout`` defaults to the rule's
+    --ch-dropout for contrastive-hebbian (the same protocol), else 0."""
     config.validate()
+    if bp_dropout is not None and not 0.0 <= bp_dropout < 1.0:  # before any training
+        raise NeuroffError(f"--bp-dropout {bp_dropout} must lie in [0, 1), e.g. --bp-dropout 0.3")
     out = Path(out_dir)
     ds = load_dataset(config.dataset, seed=config.seed).subset(config.n_train, config.n_test)
     tasks = split_tasks(ds)
@@ -122,12 +152,19 @@ def run_continual(
         "config": config.to_dict(),
         "methods": {config.rule: summarise(continual_rule(config, tasks, out / "runs", progress))},
     }
+    if joint:
+        report["methods"][f"{config.rule} joint"] = summarise([joint_rule(config, ds, tasks, out / "runs" / "joint", progress)])
     if backprop:
         spec = network_spec(config, ds.n_features)
-        act = bp_activation or (config.ch_activation if config.rule == "contrastive-hebbian" else "relu")
-        matrix = continual_backprop(spec, tasks, config.epochs, config.batch_size, bp_lr, config.seed, progress, act)
+        ch = config.rule == "contrastive-hebbian"
+        act = bp_activation or (config.ch_activation if ch else "relu")
+        drop = bp_dropout if bp_dropout is not None else (config.ch_dropout if ch else 0.0)
+        matrix = continual_backprop(spec, tasks, config.epochs, config.batch_size, bp_lr, config.seed, progress, act, drop)
         report["methods"]["backprop"] = summarise(matrix)
-        report["backprop_lr"], report["backprop_activation"] = bp_lr, act
+        if joint:
+            row = joint_backprop(spec, ds, tasks, config.epochs, config.batch_size, bp_lr, config.seed, progress, act, drop)
+            report["methods"]["backprop joint"] = summarise([row])
+        report["backprop_lr"], report["backprop_activation"], report["backprop_dropout"] = bp_lr, act, drop
     write_json(out / "continual.json", report)
     plot_continual(report, out / "continual.png")
     return report
