@@ -33,7 +33,6 @@ the summaries), so an interrupted study keeps what it finished.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -79,6 +78,7 @@ def ch_split(seed: int, args: argparse.Namespace) -> dict[str, float]:
     row: dict[str, float] = {}
     for method, r in report["methods"].items():
         row[method] = r["average_accuracy"]
+        row[f"{method} task-incremental"] = r["task_aware_average_accuracy"]
         if len(r["accuracy_matrix"]) > 1:  # right after training each task: did it learn the task at all?
             row[f"{method} diagonal"] = sum(r["accuracy_matrix"][k][k] for k in range(len(r["final_accuracy"]))) / len(r["final_accuracy"])
     return row

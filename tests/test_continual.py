@@ -91,3 +91,14 @@ def test_continual_takes_a_preset_and_reports_the_joint_bounds(tmp_path, capsys)
     with pytest.raises(SystemExit) as err:
         main(["continual", "--preset", "thesis-split", "--bp-dropout", "1.5", "--out", str(tmp_path / "x")])
     assert err.value.code == 2 and "--bp-dropout 1.5 must lie in [0, 1)" in capsys.readouterr().err
+
+
+def test_split_accuracies_class_and_task_incremental():
+    """Class-incremental: argmax over all classes; task-incremental: over the task's own pair only."""
+    from neuroff.studies.continual import split_accuracies
+
+    scores = torch.tensor([[0.1, 0.2, 0.0, 0.0, 0.9], [0.0, 0.3, 0.0, 0.0, 0.8], [0.5, 0.1, 0.0, 0.0, 0.2]])
+    y = torch.tensor([1, 1, 0])
+    # the head favours class 4 (a later task): class-incrementally 1 of 3, within the pair 0/1 all 3
+    assert split_accuracies(scores, y, (0, 1)) == (pytest.approx(1 / 3), 1.0)
+    assert split_accuracies(scores[:0], y[:0], (0, 1))[0] != split_accuracies(scores[:0], y[:0], (0, 1))[0]  # nan
