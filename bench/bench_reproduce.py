@@ -61,7 +61,7 @@ SCFF_RECIPE = dict(mode="analog", layers=[2000], scff_epochs_per_layer=20, epoch
                    scff_layer_threshold_pos=[4.0], scff_layer_threshold_neg=[6.0], scff_layer_lambda=[1e-4],
                    scff_layer_lr=[3e-3], probe="adam", probe_epochs=50, probe_dropout=0.2)  # fmt: skip
 INTFF_BLOCKS = "784,(100,100),(100,100)"
-INTFF_THETAS = (0.03, 0.1, 0.3, 1.5)
+INTFF_THETAS = (0.01, 0.03, 0.1, 0.3, 1.5)
 
 
 def empty(n_features: int) -> tuple[torch.Tensor, torch.Tensor]:
