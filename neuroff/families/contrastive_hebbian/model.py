@@ -29,7 +29,7 @@ training (``dropout``), and a conv layer's loss on the convolution's output befo
 (``conv_loss="conv"``; default "pooled": on what the layer passes on). The choice matters for the head: with unit
 rows its logits are bounded by ||x||, so on small tanh features (||x|| ≈ 6.6 for the conv net at
 initialisation) the softmax stays near uniform and Hebbian descent stays close to a class-prototype
-classifier (docs/contrastive_hebbian.md, "The head's weight norm").
+classifier (the single-seed head measurements: `bench/bench_contrastive_hebbian.py --sections head`).
 """
 
 from __future__ import annotations
