@@ -37,7 +37,7 @@ from neuroff.studies.probes import ProbeAccuracies, probe_trained_and_random  # 
 from neuroff.threads import limited_threads  # noqa: E402
 
 PROBE = dict(probe="adam", probe_epochs=20, probe_dropout=0.2)
-# the settings measured in docs/scff.md
+# the settings of the single-seed runs once tabled in docs/scff.md (removed; see bench_reproduce.py for the seed tables)
 RUNS = {
     # the authors' MNIST recipe for the first layer (their config.json): 20 epochs, batch 100, thresholds 4/6,
     # penalty 1e-4, learning rate × 0.94 per epoch (their ×0.9 per 1000 batches)

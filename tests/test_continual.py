@@ -72,3 +72,33 @@ def test_backprop_reference_has_a_tanh_variant_of_the_same_net():
     assert not torch.allclose(nets["relu"](x), nets["tanh"](x))
     with pytest.raises(NeuroffError, match="activation"):
         BackpropNet(spec, 10, torch.Generator(), "sigmoid")
+
+
+def test_continual_takes_a_preset_and_reports_the_joint_bounds(tmp_path, capsys):
+    """`neuroff continual --preset thesis-split --joint`: the thesis's Split settings (no biases,
+    dropout, batch 32, ...) for the rule, the same dropout for backprop, and both trained on all
+    tasks at once (the upper bound) beside backprop task after task (naive fine-tuning)."""
+    with pytest.raises(SystemExit) as err:
+        main(["continual", "--preset", "thesis-split", "--dataset", "digits", "--layers", "24", "--joint", "--quiet",
+              "--out", str(tmp_path)])  # fmt: skip
+    assert err.value.code == 0
+    report = json.loads((tmp_path / "continual.json").read_text())
+    assert list(report["methods"]) == ["contrastive-hebbian", "contrastive-hebbian joint", "backprop", "backprop joint"]
+    assert report["config"]["ch_dropout"] == 0.3 and report["config"]["batch_size"] == 32 and not report["config"]["ch_bias"]
+    assert report["backprop_dropout"] == 0.3
+    for method in ("contrastive-hebbian joint", "backprop joint"):
+        assert len(report["methods"][method]["accuracy_matrix"]) == 1  # one row: after training on everything
+    with pytest.raises(SystemExit) as err:
+        main(["continual", "--preset", "thesis-split", "--bp-dropout", "1.5", "--out", str(tmp_path / "x")])
+    assert err.value.code == 2 and "--bp-dropout 1.5 must lie in [0, 1)" in capsys.readouterr().err
+
+
+def test_split_accuracies_class_and_task_incremental():
+    """Class-incremental: argmax over all classes; task-incremental: over the task's own pair only."""
+    from neuroff.studies.continual import split_accuracies
+
+    scores = torch.tensor([[0.1, 0.2, 0.0, 0.0, 0.9], [0.0, 0.3, 0.0, 0.0, 0.8], [0.5, 0.1, 0.0, 0.0, 0.2]])
+    y = torch.tensor([1, 1, 0])
+    # the head favours class 4 (a later task): class-incrementally 1 of 3, within the pair 0/1 all 3
+    assert split_accuracies(scores, y, (0, 1)) == (pytest.approx(1 / 3), 1.0)
+    assert split_accuracies(scores[:0], y[:0], (0, 1))[0] != split_accuracies(scores[:0], y[:0], (0, 1))[0]  # nan

@@ -278,3 +278,55 @@ def test_config_and_cli_errors(tmp_path, capsys):
     assert err.value.code == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["epochs"] == 1 and 0.0 <= out["test_accuracy"] <= 1.0
+
+
+# ---------------------------------------------------------------- the thesis's options (issue 21)
+
+
+@pytest.mark.parametrize("layer", [Conv(4, 3, pool=2), Conv(3, 3)])
+def test_conv_loss_before_the_pool_equals_autograd(layer):
+    """--ch-conv-loss conv: the loss on act(conv output), before the max-pool, as in the thesis."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(10, 2, 8, 8, generator=g, dtype=torch.float64)
+    labels = torch.randint(0, 3, (10,), generator=g)
+    w = torch.randn(layer.channels, 2, 3, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(layer.channels, generator=g, dtype=torch.float64, requires_grad=True)
+    m_pos, m_neg = pair_masks(labels)
+    loss = contrastive_loss(torch.tanh(layer_pre(layer, x, w, b)), m_pos, m_neg)
+    auto_w, auto_b = torch.autograd.grad(loss, (w, b))
+    gw, gb = contrastive_local_grad(layer, "tanh", x, w, b, m_pos, m_neg, conv_loss="conv")
+    assert torch.allclose(gw, auto_w, atol=1e-12) and torch.allclose(gb, auto_b, atol=1e-12)
+    if layer.pool > 1:  # the placement matters: the pooled loss has another gradient
+        pooled, _ = contrastive_local_grad(layer, "tanh", x, w, b, m_pos, m_neg)
+        assert not torch.allclose(pooled, gw)
+
+
+def test_no_biases_stay_zero_and_dropout_is_seeded():
+    """--ch-bias false: biases start and stay at 0; --ch-dropout p: masks drawn from the run's
+    generator (same seed, same step), and p = 0 draws nothing (earlier runs are unchanged)."""
+    x, y = _batch(16, 20, 3)
+    x = x.float()
+
+    def stepped(bias: bool, dropout: float, seed: int = 0) -> ContrastiveHebbianNet:
+        net = ContrastiveHebbianNet([Dense(12), Dense(8)], (20,), 3, torch.Generator().manual_seed(0), bias=bias, dropout=dropout)
+        rule = ContrastiveHebbianRule(net, batch_size=8)
+        g = torch.Generator().manual_seed(seed)
+        for _ in range(3):
+            rule.step(net, Batch(x, g, labels=y))
+        return net
+
+    plain = stepped(False, 0.0)
+    assert all(float(plain.layer_params(i)[1].abs().max()) == 0.0 for i in range(plain.n_layers))
+    assert not torch.equal(plain.weights[0], stepped(True, 0.0).weights[0])  # with biases the run differs
+    a, b, other = stepped(False, 0.3), stepped(False, 0.3), stepped(False, 0.3, seed=1)
+    assert torch.equal(a.weights[0], b.weights[0]) and not torch.equal(a.weights[1], other.weights[1])
+    assert not torch.equal(a.weights[1], plain.weights[1])
+    net = stepped(True, 0.5)
+    params = [net.layer_params(i) for i in range(net.n_layers)]
+    hidden, _ = net.forward_with(x, params, torch.Generator().manual_seed(0))
+    clean, _ = net.forward_with(x, params)
+    dropped = hidden[0] == 0
+    assert 0.3 < float(dropped.float().mean()) < 0.7  # about half the outputs dropped while training
+    assert torch.allclose(hidden[0][~dropped], 2 * clean[0][~dropped])  # the rest scaled by 1 / (1 - p)
+    with pytest.raises(NeuroffError, match="dropout"):
+        ContrastiveHebbianNet([Dense(4)], (20,), 3, torch.Generator(), dropout=1.0)

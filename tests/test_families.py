@@ -229,3 +229,18 @@ def test_encoder_defaults_and_unset_options_are_resolved_for_every_family():
     assert (rate.pre_trace, rate.max_rate, rate.lr_decay) == ("none", 1.0, 0.8)
     with pytest.raises(NeuroffError, match=r"--pre-trace-decay 1.5 must be a finite number in \(0, 1\]"):
         FFConfig(pre_trace="leaky", pre_trace_decay=1.5).validate()
+
+
+def test_every_preset_is_a_valid_configuration_with_a_description():
+    """Each preset (the papers' protocols included) validates as it stands and says where it comes from."""
+    from neuroff.presets import load_preset, preset_description, preset_names
+
+    assert {"thesis-mnist", "thesis-split", "scff-mnist-mlp", "scff-fashion-conv", "intff-paper"} <= set(preset_names())
+    for name in preset_names():
+        options = load_preset(name)
+        FFConfig.from_dict(options).validate(set(options))
+        assert len(preset_description(name)) > 80, name
+    split = load_preset("thesis-split")
+    assert (split["ch_dropout"], split["ch_eta"], split["ch_meta_lr"], split["ch_bias"]) == (0.3, 1e-4, 0.1, False)
+    assert load_preset("scff-fashion-conv")["scff_algorithm"] == "1,2" and load_preset("scff-mnist-mlp")["probe_epochs"] == 50
+    assert load_preset("intff-paper")["intff_normalize_first"] is True

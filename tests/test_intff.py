@@ -238,3 +238,17 @@ def test_cli_trains_intff(tmp_path, capsys):
 def test_lr_decay_scales_every_block():
     trained = _train(blocks="64,(16,16),(8)", epochs=2, n_train=100, n_test=20, lr_decay=0.5)
     assert [g["lr"] for opt in trained.rule.optimizers for g in opt.param_groups] == [0.005, 0.005]
+
+
+def test_normalize_first_normalises_block_zero_input_too():
+    """--intff-normalize-first: block 0 sees the length-normalised embedded input, as the paper's every block."""
+    from neuroff.families.intff.model import IntFFNet
+    from neuroff.layers.spec import parse_blocks
+
+    model = IntFFNet(parse_blocks("12,(8,8),(6)"), 12, torch.Generator().manual_seed(0), normalize_first=True)
+    x = torch.rand((5, 12), dtype=torch.float64) * 3
+    h0 = model.block_input(x, 0)
+    torch.testing.assert_close(h0.norm(dim=1), torch.ones(5, dtype=torch.float64))
+    assert torch.equal(_model("12,(8,8),(6)", 12).block_input(x, 0), x)  # off by default
+    config = FFConfig(rule="intff", dataset="digits", blocks="64,(16,16),(16)", intff_normalize_first=True, epochs=1, seed=0)
+    assert engine.train(config, progress=False).model.normalize_first

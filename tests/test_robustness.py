@@ -104,3 +104,16 @@ def test_robustness_cli_runs(tmp_path, capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "intff" in out and "bp" in out and (tmp_path / "robustness.json").is_file()
+
+
+def test_robustness_normalize_first_and_linear_readout(tmp_path):
+    """--normalize-first reaches IntFF's block 0; --linear-readout adds the paper's linear read-out to the FF methods only."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["robustness", "--dataset", "digits", "--blocks", "64,(16,16)", "--methods", "intff,bp", "--epochs", "1",
+              "--n-train", "300", "--n-test", "100", "--batch-size", "32", "--threshold", "0.1", "--normalize-first",
+              "--linear-readout", "--quiet", "--out", str(tmp_path)])  # fmt: skip
+    assert exit_info.value.code == 0
+    report = json.loads((tmp_path / "robustness.json").read_text())
+    intff = report["methods"]["intff"]
+    assert intff["config"]["intff_normalize_first"] and 0.0 <= intff["linear_readout_accuracy"] <= 1.0
+    assert "linear_readout_accuracy" not in report["methods"]["bp"]

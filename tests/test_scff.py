@@ -358,3 +358,28 @@ def test_centred_spiking_net_is_not_exported(tmp_path):
     for export in (lambda t: check_exportable(t, LOIHI), lambda t: export_nir(t, tmp_path / "net.nir")):
         with pytest.raises(NeuroffError, match="scff-centre"):
             export(trained)
+
+
+def test_per_layer_settings_and_the_rate_schedule_restarts_per_layer(capsys):
+    """--scff-layer-*: one θ⁺/θ⁻/λ/lr per layer (the paper tunes each layer); the --lr-decay
+    schedule starts again at every layer, as when each layer is trained in a run of its own."""
+    from neuroff.cli import main
+
+    cfg = _config(scff_layer_threshold_pos=[4.0, 1.0], scff_layer_threshold_neg=[6.0, 2.0], scff_layer_lambda=[1e-4, 1e-3],
+                  scff_layer_lr=[0.003, 0.01], scff_epochs_per_layer=2, lr_decay=0.5)  # fmt: skip
+    model, rule = build(cfg, 20, 10, torch.Generator().manual_seed(0))
+    assert rule.thresholds == [(4.0, 6.0), (1.0, 2.0)] and rule.lams == [1e-4, 1e-3]
+    rates = []
+    for epoch in range(4):
+        rule.on_epoch_start(epoch)
+        rates.append((rule.layer, [opt.param_groups[0]["lr"] for opt in rule.optimizers]))
+    assert rates == [(0, [0.003, 0.01]), (0, [0.0015, 0.005]), (1, [0.003, 0.01]), (1, [0.0015, 0.005])]
+    default = build(_config(scff_threshold_pos=3.0), 20, 10, torch.Generator().manual_seed(0))[1]
+    assert default.thresholds == [(3.0, 2.0), (3.0, 2.0)] and default.lrs == [0.003, 0.003]
+    with pytest.raises(NeuroffError, match="--scff-layer-lr has 1 values for 2 layers"):
+        build(_config(scff_layer_lr=[0.1]), 20, 10, torch.Generator().manual_seed(0))
+    with pytest.raises(NeuroffError, match="must be finite and > 0"):
+        build(_config(scff_layer_lr=[0.1, 0.0]), 20, 10, torch.Generator().manual_seed(0))
+    with pytest.raises(SystemExit) as err:  # the CLI parses the lists and refuses them for spiking SCFF
+        main(["train", "--rule", "scff", "--mode", "spiking", "--scff-layer-lambda", "1e-4", "--dataset", "digits"])
+    assert err.value.code == 2 and "per-layer SCFF" in capsys.readouterr().err

@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("noise-std", "lr", "bp-lr", "threshold", "val-fraction"):
         rob.add_argument(f"--{name}", type=float, default=None)
     rob.add_argument("--head", default=None, choices=("sigma", "sym"), help="head of the core FF rule")
+    rob.add_argument("--normalize-first", action="store_true",
+                     help="IntFF methods also length-normalise block 0's input, as the paper normalises every block's input")
+    rob.add_argument("--linear-readout", action="store_true",
+                     help="also score the FF methods by a logistic read-out on their latents (the paper's linear variant)")
     rob.add_argument("--embedding", default=None, choices=("code", "onehot"))
     rob.add_argument("--out", default=None, help="directory for robustness.json and robustness.png")
     rob.add_argument("--threads", type=int, default=1, help="torch/BLAS/OpenMP threads (default 1; 0: library defaults)")
@@ -106,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--quiet", action="store_true", help="no progress bars")
 
     cont = sub.add_parser("continual", help="Split-dataset continual learning (class pairs in sequence, single head) vs backprop")
+    cont.add_argument("--preset", default=None, metavar="NAME",
+                      help=f"a named configuration ({', '.join(preset_names())}), e.g. thesis-split; --config and flags override it")
     cont.add_argument("--config", help="JSON file of options (command-line options override it)")
     cont.add_argument("--out", required=True, help="directory for continual.json, continual.png and the per-task runs")
     cont.add_argument("--no-backprop", action="store_true", help="skip the backprop reference")
@@ -113,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="Adam learning rate of the backprop reference (1e-3 kills a 4x2000 net within a few steps of task 2)")
     cont.add_argument("--bp-activation", choices=("relu", "tanh"),
                       help="activation of the backprop reference (default: the rule's, --ch-activation for contrastive-hebbian, else relu)")
+    cont.add_argument("--bp-dropout", type=float, default=None,
+                      help="dropout of the backprop reference (default: --ch-dropout for contrastive-hebbian, else 0)")
+    cont.add_argument("--joint", action="store_true",
+                      help="also train the rule and backprop on all tasks at once (the joint-training upper bound)")
     cont.add_argument("--threads", type=int, default=1, help="torch/BLAS/OpenMP threads (default 1; 0: library defaults)")
     cont.add_argument("--quiet", action="store_true", help="no progress bars")
     add_option_groups(cont)  # --epochs = epochs per task
@@ -236,7 +246,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         config, given = config_from_args(args)
         report = run_continual(config.validate(given), args.out, backprop=not args.no_backprop, bp_lr=args.bp_lr,
-                               bp_activation=args.bp_activation, progress=not args.quiet)  # fmt: skip
+                               bp_activation=args.bp_activation, progress=not args.quiet, bp_dropout=args.bp_dropout,
+                               joint=args.joint)  # fmt: skip
         print(format_report(report), end="")
     return 0
 

@@ -32,6 +32,16 @@ def index_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of layer indices") from None
 
 
+def float_list(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers, e.g. 4,6") from None
+    if not values:
+        raise argparse.ArgumentTypeError(f"{text!r}: give one number per layer, e.g. 4,6")
+    return values
+
+
 def boolean(text: str) -> bool:
     if text.lower() in ("1", "true", "yes", "on"):
         return True
@@ -45,6 +55,8 @@ def _kind(f: Field) -> dict[str, Any]:
     declared = str(f.type).removesuffix(" | None")  # None is "unset" (the family's default), never typed
     if declared.startswith("list[int]"):
         return {"type": int_list if f.name == "layers" else index_list, "metavar": "N,N,..."}
+    if declared.startswith("list[float]"):
+        return {"type": float_list, "metavar": "X,X,..."}
     if declared == "bool":
         return {"type": boolean, "metavar": "true|false"}
     if declared.startswith("int"):

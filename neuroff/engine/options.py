@@ -24,6 +24,7 @@ from neuroff.families.intff.options import IntFFOptions
 from neuroff.families.registry import FAMILIES, get_family
 from neuroff.families.scff.options import (
     AnalogSCFFOptions,
+    PerLayerSCFFOptions,
     SCFFOptions,
     SpikingSCFFOptions,
 )
@@ -81,11 +82,11 @@ RUN_GROUPS: tuple[type[OptionGroup], ...] = (RunOptions,)
 COMPONENT_GROUPS: tuple[type[OptionGroup], ...] = (
     EvaluationOptions, ProbeOptions, LabelEmbeddingOptions, NegativeLabelOptions, LayerSpecOptions, SpikeEncoderOptions, LIFNeuronOptions,
     GoodnessHeadOptions, NeoHebbianOptions, AnalogTrainingOptions, InputNormalisationOptions, IntFFOptions, SCFFOptions,
-    AnalogSCFFOptions, SpikingSCFFOptions, ContrastiveHebbianOptions, OnChipOptions,
+    AnalogSCFFOptions, PerLayerSCFFOptions, SpikingSCFFOptions, ContrastiveHebbianOptions, OnChipOptions,
 )
 ALL_GROUPS = RUN_GROUPS + COMPONENT_GROUPS
 # options whose None is a value of its own ("all", "one block per --layers entry"), not "unset"
-MAY_BE_NONE = ("n_train", "n_test", "score_layers", "blocks")
+MAY_BE_NONE = ("n_train", "n_test", "score_layers", "blocks", *PerLayerSCFFOptions.field_names())
 # options that a resumed run may change: they do not change the model
 RESUMABLE = ("epochs", "lr_decay", "eval_every", "eval_repeats", "n_test", "chunk", "probe", "probe_dropout", "probe_epochs")
 
@@ -131,6 +132,7 @@ RANGES: dict[str, Range] = {
     "scff_augment": AT_LEAST_0, "scff_probe_grid": AT_LEAST_0,
     "ch_eta": POSITIVE, "ch_eta_conv": POSITIVE, "ch_eta_decay": DECAY, "ch_meta_lr": POSITIVE,
     "ch_meta_weight_decay": AT_LEAST_0, "ch_momentum": BELOW_1, "ch_smoothing": BELOW_1,
+    "ch_dropout": BELOW_1,
     # on-chip learning: the chip's own bounds are checked, with its wording, in families/ff/onchip.py
     "onchip_vth": AT_LEAST_1, "onchip_lr_mantissa": Range(), "onchip_lr_exponent": Range(), "onchip_m_scale": AT_LEAST_1,
     "onchip_rng_seed": AT_LEAST_0,
@@ -177,7 +179,8 @@ def readers_of(group: type[OptionGroup]) -> list[str]:
 
 @dataclass
 class FFConfig(
-    OnChipOptions, ContrastiveHebbianOptions, SpikingSCFFOptions, AnalogSCFFOptions, SCFFOptions, IntFFOptions, InputNormalisationOptions, AnalogTrainingOptions,
+    OnChipOptions, ContrastiveHebbianOptions, SpikingSCFFOptions, PerLayerSCFFOptions, AnalogSCFFOptions, SCFFOptions, IntFFOptions,
+    InputNormalisationOptions, AnalogTrainingOptions,
     NeoHebbianOptions, GoodnessHeadOptions, LIFNeuronOptions, SpikeEncoderOptions, LayerSpecOptions,
     NegativeLabelOptions, LabelEmbeddingOptions, ProbeOptions, EvaluationOptions, RunOptions,
 ):

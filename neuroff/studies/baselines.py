@@ -30,27 +30,34 @@ ACTIVATIONS = ("relu", "tanh")
 class BackpropNet(nn.Module):
     """ReLU (or tanh) layers of ``spec`` (all blocks in one chain) followed by a linear classifier."""
 
-    def __init__(self, spec: BlockSpec, n_classes: int, generator: torch.Generator, activation: str = "relu") -> None:
+    def __init__(
+        self, spec: BlockSpec, n_classes: int, generator: torch.Generator, activation: str = "relu", dropout: float = 0.0
+    ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
             raise NeuroffError(f"unknown backprop activation {activation!r}; use one of {', '.join(ACTIVATIONS)}")
-        self.activation = activation
+        if not 0.0 <= dropout < 1.0:
+            raise NeuroffError(f"backprop dropout {dropout} must lie in [0, 1)")
+        self.activation, self.dropout = activation, float(dropout)
         self.input_shape = spec.input_shape
         self.layer_specs: list[Layer] = spec.layers
         shapes = [spec.input_shape, *layer_shapes(spec)]
         self.hidden = nn.ModuleList(build_layer(layer, shape, generator) for layer, shape in zip(self.layer_specs, shapes))
         self.classifier = build_layer(Dense(n_classes), shapes[-1], generator)
 
-    def hidden_features(self, x: torch.Tensor) -> torch.Tensor:
-        """The last hidden layer's output [B, F] (flattened) of a flat input batch [B, D]."""
+    def hidden_features(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The last hidden layer's output [B, F] (flattened) of a flat input batch [B, D]; with a
+        ``generator`` (training) every hidden output is dropped out (``dropout``), masks drawn from it."""
         h = x.reshape(-1, *self.input_shape)
         for module, layer in zip(self.hidden, self.layer_specs):
             h = layer_forward(module, layer, h, self.activation)
+            if generator is not None and self.dropout > 0.0:
+                h = h * (torch.rand(h.shape, generator=generator) >= self.dropout).to(h.dtype) / (1.0 - self.dropout)
         return h.flatten(1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits [B, C] of a flat input batch [B, D]."""
-        return self.classifier(self.hidden_features(x))
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Logits [B, C] of a flat input batch [B, D] (``generator``: training, see ``hidden_features``)."""
+        return self.classifier(self.hidden_features(x, generator))
 
 
 @dataclass
@@ -83,18 +90,19 @@ def train_backprop(
     progress: bool = True,
     model: BackpropNet | None = None,
     activation: str = "relu",
+    dropout: float = 0.0,
 ) -> BackpropResult:
     """Adam on the cross-entropy for up to ``epochs`` epochs; after each epoch the validation
     accuracy is recorded, and with ``patience`` training stops early. The returned model holds
     the weights of the best validation epoch. ``model`` continues training an existing net (as
     the continual-learning protocol does, task after task) instead of a fresh one; ``activation``
-    ("relu" or "tanh") applies to a fresh one."""
+    ("relu" or "tanh") and ``dropout`` (on every hidden output while training) apply to a fresh one."""
     if x_train.shape[1] != spec.n_inputs:
         raise NeuroffError(f"the backprop net expects {spec.n_inputs} input features, the data has {x_train.shape[1]}")
     if epochs < 1 or batch_size < 1:
         raise NeuroffError("epochs and batch_size must be >= 1")
     generator = torch.Generator().manual_seed(seed)
-    model = BackpropNet(spec, n_classes, generator, activation) if model is None else model
+    model = BackpropNet(spec, n_classes, generator, activation, dropout) if model is None else model
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     stopper = EarlyStopping(patience)
     result = BackpropResult(model)
@@ -105,7 +113,7 @@ def train_backprop(
         loss_sum = 0.0
         for lo in tqdm(range(0, n, batch_size), desc=f"backprop epoch {epoch}/{epochs}", disable=not progress, leave=False):
             idx = order[lo : lo + batch_size]
-            loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
+            loss = F.cross_entropy(model(x_train[idx], generator), y_train[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -16,6 +16,17 @@ output, loss > 2 on every later task), which measured the optimiser, not forgett
 
 R[i][j] = test accuracy on task j after training task i; the report gives R, the last row (the
 accuracy on every task after the last one) and its mean (the average accuracy).
+
+Two scores per task (van de Ven & Tolias's scenarios): class-incremental, the argmax over all
+classes (no task id at test time: the protocol above), and task-incremental, the argmax over the
+task's own two classes only (the task id given at test time: a net that keeps its features but
+whose head favours the latest pair still scores). Which one a paper reports decides what its
+Split numbers mean: plain fine-tuning scores about 1/5 class-incrementally on Split-MNIST.
+
+Bounds (``joint=True``): the same rule and the same backprop net trained once on all tasks
+together, ``epochs`` epochs (each sample is seen as often as in the sequence), tested on every
+task: the joint-training upper bound. Backprop trained task after task with nothing against
+forgetting is the naive fine-tuning lower bound.
 """
 
 from __future__ import annotations
@@ -33,7 +44,7 @@ from neuroff.errors import NeuroffError
 from neuroff.families.base import Readout
 from neuroff.io import atomic_write, write_json
 from neuroff.layers.spec import BlockSpec, blocks_from_layers, parse_blocks
-from neuroff.studies.baselines import accuracy, train_backprop
+from neuroff.studies.baselines import train_backprop
 
 SPLIT_PAIRS: tuple[tuple[int, ...], ...] = ((0, 1), (2, 3), (4, 5), (6, 7), (8, 9))
 
@@ -54,23 +65,46 @@ def split_tasks(ds: Dataset, groups: tuple[tuple[int, ...], ...] = SPLIT_PAIRS) 
     return tasks
 
 
-def summarise(matrix: list[list[float]]) -> dict[str, Any]:
+def summarise(matrix: list[list[float]], task_matrix: list[list[float]] | None = None) -> dict[str, Any]:
     final = matrix[-1]
-    return {"accuracy_matrix": matrix, "final_accuracy": final, "average_accuracy": sum(final) / len(final)}
+    out = {"accuracy_matrix": matrix, "final_accuracy": final, "average_accuracy": sum(final) / len(final)}
+    if task_matrix is not None:
+        out |= {"task_aware_matrix": task_matrix, "task_aware_final_accuracy": task_matrix[-1],
+                "task_aware_average_accuracy": sum(task_matrix[-1]) / len(task_matrix[-1])}  # fmt: skip
+    return out
 
 
-def continual_rule(config: FFConfig, tasks: list[Dataset], work_dir: Path, progress: bool = True) -> list[list[float]]:
-    """R for a neuroff rule: the tasks as consecutive epochs of one resumed engine run; each
-    task's checkpoint stays in ``work_dir/task<k>``."""
+def split_accuracies(scores: torch.Tensor, y: torch.Tensor, group: tuple[int, ...]) -> tuple[float, float]:
+    """(class-incremental, task-incremental) accuracy of scores [N, C] on a task's samples: the
+    argmax over all classes, and the argmax over the task's own classes only."""
+    if len(y) == 0:
+        return float("nan"), float("nan")
+    classes = torch.tensor(group)
+    within = classes[scores[:, classes].argmax(1)]
+    return float((scores.argmax(1) == y).float().mean()), float((within == y).float().mean())
+
+
+def _rows(scores_of: Any, tasks: list[Dataset], groups: tuple[tuple[int, ...], ...]) -> tuple[list[float], list[float]]:
+    pairs = [split_accuracies(scores_of(t.x_test), t.y_test, g) for t, g in zip(tasks, groups)]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def continual_rule(
+    config: FFConfig, tasks: list[Dataset], work_dir: Path, progress: bool = True, groups: tuple[tuple[int, ...], ...] = SPLIT_PAIRS
+) -> tuple[list[list[float]], list[list[float]]]:
+    """R (class-incremental) and its task-incremental twin for a neuroff rule: the tasks as
+    consecutive epochs of one resumed engine run; each task's checkpoint stays in ``work_dir/task<k>``."""
     if config.family.readout is Readout.PROBE:
         raise NeuroffError(f"rule {config.rule} learns no classifier; the continual protocol needs one")
-    matrix, per_task = [], config.epochs
+    matrix, task_matrix, per_task = [], [], config.epochs
     for k, task in enumerate(tasks):
         cfg = dataclasses.replace(config, epochs=(k + 1) * per_task, n_train=None, n_test=None)
         resume = work_dir / f"task{k - 1}" / "model.pt" if k else None
         trained = engine.train(cfg, out_dir=work_dir / f"task{k}", dataset=task, resume=resume, progress=progress)
-        matrix.append([engine.evaluate(trained, t.x_test, t.y_test) for t in tasks])
-    return matrix
+        row, task_row = _rows(lambda x, t=trained: engine.candidate_scores(t, x), tasks, groups)
+        matrix.append(row)
+        task_matrix.append(task_row)
+    return matrix, task_matrix
 
 
 def continual_backprop(
@@ -82,18 +116,52 @@ def continual_backprop(
     seed: int,
     progress: bool = True,
     activation: str = "relu",
-) -> list[list[float]]:
-    """R for plain backprop (Adam, cross-entropy over all classes) on the same layers, one net
-    trained task after task (no validation split, so no early stopping)."""
-    matrix, model = [], None
+    dropout: float = 0.0,
+    groups: tuple[tuple[int, ...], ...] = SPLIT_PAIRS,
+) -> tuple[list[list[float]], list[list[float]]]:
+    """R (and its task-incremental twin) for plain backprop (Adam, cross-entropy over all
+    classes) on the same layers, one net trained task after task (no validation split, so no
+    early stopping)."""
+    matrix, task_matrix, model = [], [], None
     empty_x, empty_y = torch.zeros(0, spec.n_inputs), torch.zeros(0, dtype=torch.int64)
     for k, task in enumerate(tasks):
         result = train_backprop(spec, task.x_train, task.y_train, empty_x, empty_y, task.n_classes, epochs=epochs,
                                 batch_size=batch_size, lr=lr, seed=seed + k, progress=progress, model=model,
-                                activation=activation)  # fmt: skip
+                                activation=activation, dropout=dropout)  # fmt: skip
         model = result.model
-        matrix.append([accuracy(model, t.x_test, t.y_test) for t in tasks])
-    return matrix
+        row, task_row = _rows(_logits_of(model), tasks, groups)
+        matrix.append(row)
+        task_matrix.append(task_row)
+    return matrix, task_matrix
+
+
+def _logits_of(model: Any) -> Any:
+    def logits(x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return torch.cat([model(x[i : i + 1000]) for i in range(0, len(x), 1000)]) if len(x) else torch.zeros(0, 1)
+
+    return logits
+
+
+def joint_rule(
+    config: FFConfig, ds: Dataset, tasks: list[Dataset], work_dir: Path, progress: bool = True,
+    groups: tuple[tuple[int, ...], ...] = SPLIT_PAIRS,
+) -> tuple[list[float], list[float]]:  # fmt: skip
+    """The rule trained on all tasks at once (``config.epochs`` epochs), its (class-, task-incremental) accuracy on each task."""
+    cfg = dataclasses.replace(config, n_train=None, n_test=None)
+    trained = engine.train(cfg, out_dir=work_dir, dataset=ds, progress=progress)
+    return _rows(lambda x: engine.candidate_scores(trained, x), tasks, groups)
+
+
+def joint_backprop(
+    spec: BlockSpec, ds: Dataset, tasks: list[Dataset], epochs: int, batch_size: int, lr: float, seed: int,
+    progress: bool = True, activation: str = "relu", dropout: float = 0.0, groups: tuple[tuple[int, ...], ...] = SPLIT_PAIRS,
+) -> tuple[list[float], list[float]]:  # fmt: skip
+    """Backprop on the same layers trained on all tasks at once, its (class-, task-incremental) accuracy on each task."""
+    empty_x, empty_y = torch.zeros(0, spec.n_inputs), torch.zeros(0, dtype=torch.int64)
+    model = train_backprop(spec, ds.x_train, ds.y_train, empty_x, empty_y, ds.n_classes, epochs=epochs, batch_size=batch_size,
+                           lr=lr, seed=seed, progress=progress, activation=activation, dropout=dropout).model  # fmt: skip
+    return _rows(_logits_of(model), tasks, groups)
 
 
 def network_spec(config: FFConfig, n_features: int) -> BlockSpec:
@@ -108,10 +176,16 @@ def run_continual(
     bp_lr: float = 1e-4,
     progress: bool = True,
     bp_activation: str | None = None,
+    bp_dropout: float | None = None,
+    joint: bool = False,
 ) -> dict[str, Any]:
-    """Split-``config.dataset`` for ``config.rule`` (and backprop on the same layers); writes
-    continual.json and continual.png to ``out_dir`` and returns the report."""
+    """Split-``config.dataset`` for ``config.rule`` (and backprop on the same layers; with
+    ``joint`` also both trained on all tasks at once, the upper bound); writes continual.json and
+    continual.png to ``out_dir`` and returns the report. ``bp_dropout`` defaults to the rule's
+    --ch-dropout for contrastive-hebbian (the same protocol), else 0."""
     config.validate()
+    if bp_dropout is not None and not 0.0 <= bp_dropout < 1.0:  # before any training
+        raise NeuroffError(f"--bp-dropout {bp_dropout} must lie in [0, 1), e.g. --bp-dropout 0.3")
     out = Path(out_dir)
     ds = load_dataset(config.dataset, seed=config.seed).subset(config.n_train, config.n_test)
     tasks = split_tasks(ds)
@@ -120,14 +194,22 @@ def run_continual(
         "tasks": [list(g) for g in SPLIT_PAIRS],
         "epochs_per_task": config.epochs,
         "config": config.to_dict(),
-        "methods": {config.rule: summarise(continual_rule(config, tasks, out / "runs", progress))},
+        "methods": {config.rule: summarise(*continual_rule(config, tasks, out / "runs", progress))},
     }
+    if joint:
+        row, task_row = joint_rule(config, ds, tasks, out / "runs" / "joint", progress)
+        report["methods"][f"{config.rule} joint"] = summarise([row], [task_row])
     if backprop:
         spec = network_spec(config, ds.n_features)
-        act = bp_activation or (config.ch_activation if config.rule == "contrastive-hebbian" else "relu")
-        matrix = continual_backprop(spec, tasks, config.epochs, config.batch_size, bp_lr, config.seed, progress, act)
-        report["methods"]["backprop"] = summarise(matrix)
-        report["backprop_lr"], report["backprop_activation"] = bp_lr, act
+        ch = config.rule == "contrastive-hebbian"
+        act = bp_activation or (config.ch_activation if ch else "relu")
+        drop = bp_dropout if bp_dropout is not None else (config.ch_dropout if ch else 0.0)
+        report["methods"]["backprop"] = summarise(*continual_backprop(spec, tasks, config.epochs, config.batch_size, bp_lr, config.seed,
+                                                                      progress, act, drop))  # fmt: skip
+        if joint:
+            row, task_row = joint_backprop(spec, ds, tasks, config.epochs, config.batch_size, bp_lr, config.seed, progress, act, drop)
+            report["methods"]["backprop joint"] = summarise([row], [task_row])
+        report["backprop_lr"], report["backprop_activation"], report["backprop_dropout"] = bp_lr, act, drop
     write_json(out / "continual.json", report)
     plot_continual(report, out / "continual.png")
     return report
@@ -135,11 +217,12 @@ def run_continual(
 
 def format_report(report: dict[str, Any]) -> str:
     names = [f"{'/'.join(map(str, g))}" for g in report["tasks"]]
-    lines = [f"Split-{report['dataset']}: accuracy on every task after the last one", "",
-             "| method | " + " | ".join(names) + " | average |", "|---" * (len(names) + 2) + "|"]  # fmt: skip
+    lines = [f"Split-{report['dataset']}: accuracy on every task after the last one (class-incremental; task-incremental average)", "",
+             "| method | " + " | ".join(names) + " | average | task-incremental average |", "|---" * (len(names) + 3) + "|"]  # fmt: skip
     for method, r in report["methods"].items():
         cells = " | ".join(f"{a:.3f}" for a in r["final_accuracy"])
-        lines.append(f"| {method} | {cells} | {r['average_accuracy']:.3f} |")
+        task = f"{r['task_aware_average_accuracy']:.3f}" if "task_aware_average_accuracy" in r else "–"
+        lines.append(f"| {method} | {cells} | {r['average_accuracy']:.3f} | {task} |")
     return "\n".join(lines) + "\n"
 
 

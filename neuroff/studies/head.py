@@ -3,8 +3,7 @@
 The head learns by Hebbian descent (``hebbian_descent``: ΔW = (T − softmax(logits))ᵀ X) with its
 weights L2-normalised after every step (``finish_weight``). Training it on features that do not
 change (e.g. a conv net frozen at its random initialisation) separates what the head can reach
-from what the hidden layers' learning costs (docs/contrastive_hebbian.md, "The head's weight
-norm"). Two classifiers of the same features:
+from what the hidden layers' learning costs (`bench/bench_contrastive_hebbian.py --sections head`). Two classifiers of the same features:
 
 - ``train_head``: the head (a ``ContrastiveHebbianNet`` without hidden layers) trained by plain
   Hebbian descent with every C at 1, or by the rule's own scheme with meta-learned C's

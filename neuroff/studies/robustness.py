@@ -64,6 +64,8 @@ class StudySettings:
     n_train: int | None = None
     n_test: int | None = None
     seed: int = 0
+    normalize_first: bool = False  # IntFF (and FF with IntFF's loss): length-normalise block 0's input too, as the paper
+    linear_readout: bool = False  # also score the FF methods by a logistic read-out on their latents (the paper's variant)
 
     def validate(self) -> "StudySettings":
         unknown = [m for m in self.methods if m not in METHODS]
@@ -113,7 +115,8 @@ def _ff_config(settings: StudySettings, method: str, spec: BlockSpec) -> FFConfi
     if method == "ff":
         return FFConfig(rule="ff", layers=[layer.units for layer in spec.layers if isinstance(layer, Dense)], **common)
     blocks = settings.blocks if method == "intff" else _one_layer_blocks(spec)
-    return FFConfig(rule="intff", blocks=blocks, intff_threshold=settings.threshold, **common)
+    return FFConfig(rule="intff", blocks=blocks, intff_threshold=settings.threshold, intff_normalize_first=settings.normalize_first,
+                    **common)  # fmt: skip
 
 
 def _train_ff(settings: StudySettings, method: str, spec: BlockSpec, train: Dataset, test: Dataset, progress: bool) -> dict[str, Any]:
@@ -131,7 +134,11 @@ def _train_ff(settings: StudySettings, method: str, spec: BlockSpec, train: Data
     history = [
         {"epoch": r["epoch"], "train_seconds": r["train_seconds"], "val_accuracy": r["test_accuracy"]} for r in trained.history
     ]
-    return _summary(engine.evaluate(trained, test.x_test, test.y_test), stopper.best_epoch, history, config.to_dict())
+    summary = _summary(engine.evaluate(trained, test.x_test, test.y_test), stopper.best_epoch, history, config.to_dict())
+    if settings.linear_readout:  # fitted on the training data the method saw (corrupted, if it was), tested on clean test data
+        seen = Dataset(train.name, train.x_train, train.y_train, test.x_test, test.y_test, train.image_shape, train.n_classes)
+        summary["linear_readout_accuracy"] = engine.readout_accuracy(trained, seen)
+    return summary
 
 
 def _train_bp(settings: StudySettings, spec: BlockSpec, train: Dataset, test: Dataset, progress: bool) -> dict[str, Any]:

@@ -29,7 +29,7 @@ def build(config: Any, ctx: BuildContext) -> tuple[Any, Rule]:
         raise NeuroffError(f"--blocks {format_blocks(spec)} starts with {spec.n_inputs} inputs but the data has {ctx.n_inputs} features")
     model = ContrastiveHebbianNet(
         spec.layers, spec.input_shape, ctx.n_classes, ctx.generator, config.ch_activation, config.ch_eta, config.ch_eta_conv,
-        config.ch_weight_norm,
+        config.ch_weight_norm, config.ch_bias, config.ch_dropout, config.ch_conv_loss,
     )
     rule = ContrastiveHebbianRule(
         model, config.ch_meta_lr, config.ch_meta_weight_decay, config.ch_momentum, config.ch_smoothing, config.batch_size,

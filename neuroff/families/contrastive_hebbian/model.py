@@ -23,10 +23,13 @@ learned (the "single forward pass" scheme) is in ``neuroff.families.contrastive_
 After every update each linear layer's weights are L2-normalised per input neuron (the columns
 of W: each presynaptic neuron's outgoing weights, as the thesis code's ``normalize_weights(dim=0)``;
 ``--ch-weight-norm fan-out``, the default) or per output neuron (the rows, ``fan-in``); conv
-kernels are clipped to [−10, 10] (``finish_weight``). The choice matters for the head: with unit
+kernels are clipped to [−10, 10] (``finish_weight``). Options that follow the thesis rather than
+neuroff's earlier measurements: no biases (``bias=False``), dropout on the hidden outputs while
+training (``dropout``), and a conv layer's loss on the convolution's output before its max-pool
+(``conv_loss="conv"``; default "pooled": on what the layer passes on). The choice matters for the head: with unit
 rows its logits are bounded by ||x||, so on small tanh features (||x|| ≈ 6.6 for the conv net at
 initialisation) the softmax stays near uniform and Hebbian descent stays close to a class-prototype
-classifier (docs/contrastive_hebbian.md, "The head's weight norm").
+classifier (the single-seed head measurements: `bench/bench_contrastive_hebbian.py --sections head`).
 """
 
 from __future__ import annotations
@@ -122,17 +125,37 @@ def layer_post(layer: Layer, act: str, z: torch.Tensor) -> torch.Tensor:
     return F.max_pool2d(y, layer.pool) if isinstance(layer, Conv) and layer.pool > 1 else y
 
 
+def dropout_mask(shape: torch.Size, p: float, generator: torch.Generator | None) -> torch.Tensor:
+    """Inverted dropout: each entry 0 with probability p, else 1 / (1 − p), drawn from ``generator``."""
+    keep = torch.rand(shape, generator=generator) >= p
+    return keep.to(torch.get_default_dtype()) / (1.0 - p)
+
+
 def contrastive_local_grad(
-    layer: Layer, act: str, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, m_pos: torch.Tensor, m_neg: torch.Tensor
+    layer: Layer,
+    act: str,
+    x: torch.Tensor,
+    w: torch.Tensor,
+    b: torch.Tensor,
+    m_pos: torch.Tensor,
+    m_neg: torch.Tensor,
+    conv_loss: str = "pooled",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(∂L/∂W, ∂L/∂b) of the layer's contrastive loss with its input x held fixed.
 
-    Dense: closed form, ∂L/∂Z = ∂L/∂Y ∘ act'(Z), ∂L/∂W = (∂L/∂Z)ᵀ x. Conv: ∂L/∂Y in closed form,
-    back through the max-pool and activation by autograd on this layer's output only, then the
-    convolution's weight gradient (``torch.nn.grad.conv2d_weight``)."""
+    Dense (and a conv layer with ``conv_loss="conv"``, whose loss is on act(Z) before the pool):
+    closed form, ∂L/∂Z = ∂L/∂Y ∘ act'(Z), ∂L/∂W = (∂L/∂Z)ᵀ x (conv: ``conv2d_weight``). Conv with
+    the loss on the pooled output (default): ∂L/∂Y in closed form, back through the max-pool and
+    activation by autograd on this layer's output only, then the convolution's weight gradient
+    (``torch.nn.grad.conv2d_weight``)."""
     x, w, b = x.detach(), w.detach(), b.detach()
     with torch.no_grad():
         z = layer_pre(layer, x, w, b)
+    if isinstance(layer, Conv) and conv_loss == "conv":
+        y = activate(act, z)
+        gz = contrastive_output_grad(y, m_pos, m_neg) * activation_grad(act, z, y)
+        gw = torch.nn.grad.conv2d_weight(x, w.shape, gz, stride=layer.stride, padding=layer.kernel // 2)
+        return gw, gz.sum((0, 2, 3))
     if isinstance(layer, Dense):
         y = activate(act, z)
         gz = contrastive_output_grad(y, m_pos, m_neg) * activation_grad(act, z, y)
@@ -240,8 +263,14 @@ class ContrastiveHebbianNet(nn.Module):
         eta: float = 1e-3,
         eta_conv: float = 1e-4,
         weight_norm: str = "fan-out",
+        bias: bool = True,
+        dropout: float = 0.0,
+        conv_loss: str = "pooled",
     ) -> None:
         super().__init__()
+        if not 0.0 <= dropout < 1.0:
+            raise NeuroffError(f"dropout={dropout} must lie in [0, 1)")
+        self.use_bias, self.dropout, self.conv_loss = bias, float(dropout), conv_loss
         if activation not in ACTIVATIONS:
             raise NeuroffError(f"unknown activation {activation!r}; use one of {', '.join(ACTIVATIONS)}")
         if weight_norm not in WEIGHT_NORMS:
@@ -264,6 +293,8 @@ class ContrastiveHebbianNet(nn.Module):
             fan_in = math.prod(w_shape[1:])
             w = uniform_fan_in(w_shape, fan_in, generator)
             b = uniform_fan_in((w_shape[0],), fan_in, generator)
+            if not bias:  # drawn anyway, so the weights are the same draws with and without biases
+                b = torch.zeros_like(b)
             self.register_buffer(f"weight_{i}", finish_weight(layer, w, weight_norm))
             self.register_buffer(f"bias_{i}", b)
             self.register_buffer(f"delta_w_{i}", torch.zeros(w_shape))
@@ -299,14 +330,21 @@ class ContrastiveHebbianNet(nn.Module):
         eta = (self.eta_conv if isinstance(layer, Conv) else self.eta) * eta_scale
         w, b = (t.detach() for t in self.layer_params(i))
         dw, db = getattr(self, f"delta_w_{i}").detach(), getattr(self, f"delta_b_{i}").detach()
-        return stepped_weight(layer, w, dw, c, eta, self.weight_norm), b + eta * c[0] * db
+        return stepped_weight(layer, w, dw, c, eta, self.weight_norm), (b + eta * c[0] * db if self.use_bias else b)
 
-    def forward_with(self, x: torch.Tensor, params: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """(hidden outputs, logits) of a flat input batch [B, D] under the given per-layer (W, b)."""
+    def forward_with(
+        self, x: torch.Tensor, params: list[tuple[torch.Tensor, torch.Tensor]], generator: torch.Generator | None = None
+    ) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """(hidden outputs, logits) of a flat input batch [B, D] under the given per-layer (W, b).
+        With a ``generator`` (training) and ``dropout`` > 0 every hidden output is dropped out
+        with masks drawn from it: the next layer (and the head) sees, and learns from, the
+        dropped-out output."""
         h = x.reshape(-1, *self.in_shape)
         hidden = []
         for layer, (w, b) in zip(self.layer_specs[:-1], params[:-1]):
             h = layer_post(layer, self.activation, layer_pre(layer, h, w, b))
+            if generator is not None and self.dropout > 0.0:
+                h = h * dropout_mask(h.shape, self.dropout, generator)
             hidden.append(h)
         w, b = params[-1]
         return hidden, F.linear(h.flatten(1), w, b)

@@ -9,6 +9,7 @@ from neuroff.options import OptionGroup, option
 
 ACTIVATIONS = ("tanh", "relu")
 WEIGHT_NORMS = ("fan-out", "fan-in")  # which weights of a dense layer are L2-normalised to 1 together
+CONV_LOSS_PLACES = ("pooled", "conv")  # where a conv layer's contrastive loss is taken
 
 
 @dataclass
@@ -23,3 +24,9 @@ class ContrastiveHebbianOptions(OptionGroup):
     ch_momentum: float = option(0.0, "momentum of the pending weight update, dW <- mu dW + dW_new")
     ch_smoothing: float = option(0.0, "label smoothing of the positive/negative pair masks")
     ch_weight_norm: str = option("fan-out", "dense weights L2-normalised per input neuron (fan-out) or per output neuron (fan-in)", choices=WEIGHT_NORMS)
+    # neuroff's defaults below keep what it measured before (biases, no dropout, the loss on what a
+    # conv layer passes on); the thesis's settings are the preset thesis-mnist / thesis-split
+    ch_bias: bool = option(True, "learn a bias per neuron (the thesis's networks have none: false)")
+    ch_dropout: float = option(0.0, "dropout on every hidden layer's output while training (the thesis's Split runs: 0.3)")
+    ch_conv_loss: str = option("pooled", "a conv layer's contrastive loss on its max-pooled output (pooled) or on the "
+                               "convolution's output before the pool (conv, as in the thesis)", choices=CONV_LOSS_PLACES)

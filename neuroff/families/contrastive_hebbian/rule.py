@@ -52,7 +52,7 @@ def local_updates(
     m_pos, m_neg = pair_masks(labels, smoothing)
     out = []
     for i, layer in enumerate(model.layer_specs[:-1]):
-        gw, gb = contrastive_local_grad(layer, model.activation, inputs[i], *params[i], m_pos, m_neg)
+        gw, gb = contrastive_local_grad(layer, model.activation, inputs[i], *params[i], m_pos, m_neg, model.conv_loss)
         out.append((gw.neg_(), gb.neg_()))  # in place: the gradient is a fresh tensor
     out.append(hebbian_descent(inputs[-1], logits, labels))
     return out
@@ -66,11 +66,13 @@ def meta_step(
     momentum: float = 0.0,
     smoothing: float = 0.0,
     eta_scale: float = 1.0,
+    generator: torch.Generator | None = None,
 ) -> tuple[float, int]:
     """One mini-batch (steps 1-5 of the module docstring); returns (cross-entropy, correct).
-    ``eta_scale`` multiplies the model's Hebbian rates (the rule's --ch-eta-decay schedule)."""
+    ``eta_scale`` multiplies the model's Hebbian rates (the rule's --ch-eta-decay schedule);
+    ``generator`` draws the dropout masks (if the model has dropout)."""
     params = [model.stepped_params(i, eta_scale) for i in range(model.n_layers)]
-    hidden, logits = model.forward_with(x, params)
+    hidden, logits = model.forward_with(x, params, generator)
     inputs = [x.reshape(-1, *model.in_shape), *hidden]
     updates = local_updates(model, inputs, params, logits, labels, smoothing)
     loss = F.cross_entropy(logits, labels)
@@ -131,7 +133,7 @@ class ContrastiveHebbianRule(RuleBase):
         n, correct, loss_sum = x_all.shape[0], 0, 0.0
         for lo in range(0, n, self.batch_size):
             x, y = x_all[lo : lo + self.batch_size], labels[lo : lo + self.batch_size]
-            loss, ok = meta_step(model, self.optimizer, x, y, self.momentum, self.smoothing, self.eta_scale)
+            loss, ok = meta_step(model, self.optimizer, x, y, self.momentum, self.smoothing, self.eta_scale, batch.generator)
             correct += ok
             loss_sum += loss * len(y)
         return StepStats(n, correct, loss_sum / max(n, 1))

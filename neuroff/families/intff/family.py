@@ -38,7 +38,8 @@ def build(config: Any, ctx: BuildContext) -> tuple[Any, Rule]:
                 f"--blocks {format_blocks(spec)} starts with {spec.n_inputs} inputs but the data has "
                 f"{ctx.n_inputs - extra} features; start the spec with {ctx.n_inputs - extra}"
             )
-    model = IntFFNet(spec, ctx.n_inputs, ctx.generator, config.intff_threshold, config.normalize_inputs, config.score_layers)
+    model = IntFFNet(spec, ctx.n_inputs, ctx.generator, config.intff_threshold, config.normalize_inputs, config.score_layers,
+                     config.intff_normalize_first)  # fmt: skip
     return model, IntFFRule(model, config.optimizer, config.analog_lr, config.batch_size, schedule=ctx.schedule)
 
 

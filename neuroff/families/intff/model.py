@@ -15,7 +15,7 @@ one-layer blocks (``tests/test_intff.py`` checks both facts).
 
 Block b sees h_b = normalise(detach(z_{b-1})) with normalise(v) = v / (||v|| + 1e-8) over all of
 a sample's features; block 0 sees the embedded input x unchanged (as the first layer of the
-core's ``AnalogFFNet``). The length normalisation removes the goodness of the previous block, so
+core's ``AnalogFFNet``), or normalised too with ``normalize_first`` (the paper's form). The length normalisation removes the goodness of the previous block, so
 a block cannot be good just by passing it on. Because of the detach, the gradient of the global
 objective sum_b L_b with respect to block b's weights is the gradient of L_b alone: each block
 runs backprop inside itself only.
@@ -64,6 +64,7 @@ class IntFFNet(nn.Module):
         threshold: float = DEFAULT_THRESHOLD,
         normalize_inputs: bool = True,
         score_blocks: list[int] | None = None,
+        normalize_first: bool = False,
     ) -> None:
         super().__init__()
         # dense nets take the flat input (data plus any appended label code); conv nets the image
@@ -77,7 +78,7 @@ class IntFFNet(nn.Module):
         shapes = layer_shapes(self.spec, format_blocks(spec))
         self.sizes = [n_inputs, *(math.prod(s) for s in shapes)]
         self.threshold = float(threshold)
-        self.normalize_inputs = normalize_inputs
+        self.normalize_inputs, self.normalize_first = normalize_inputs, normalize_first
         self.score_blocks = list(range(len(spec.blocks))) if score_blocks is None else list(score_blocks)
         bad = [b for b in self.score_blocks if not 0 <= b < len(spec.blocks)]
         if bad:
@@ -107,9 +108,9 @@ class IntFFNet(nn.Module):
 
     def block_input(self, h: torch.Tensor, b: int) -> torch.Tensor:
         """What block b sees of the previous block's output (or of the input, b = 0): detached,
-        length-normalised past block 0, in the block's input shape."""
+        length-normalised past block 0 (and at block 0 with ``normalize_first``), in the block's input shape."""
         h = h.detach().reshape(-1, *self.block_in_shapes[b])
-        return length_normalise(h) if b > 0 and self.normalize_inputs else h
+        return length_normalise(h) if (self.normalize_inputs if b > 0 else self.normalize_first) else h
 
     def block_forward(self, b: int, h: torch.Tensor) -> list[torch.Tensor]:
         """Every layer output of block b for its input h (gradients flow inside the block)."""

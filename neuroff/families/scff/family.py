@@ -17,6 +17,7 @@ from neuroff.families.base import (
 )
 from neuroff.families.scff.options import (
     AnalogSCFFOptions,
+    PerLayerSCFFOptions,
     SCFFOptions,
     SpikingSCFFOptions,
 )
@@ -69,10 +70,26 @@ def build(config: Any, ctx: BuildContext) -> tuple[Any, Rule]:
     else:
         algorithms = parse_algorithms(config.scff_algorithm, len(config.layers))
         model = SCFFNet.dense([n_inputs, *config.layers], algorithms, generator, probe_layers=config.score_layers, augment=config.scff_augment)
-    thresholds = (config.scff_threshold_pos, config.scff_threshold_neg)
-    rule = SCFFRule(model, config.optimizer, config.analog_lr, config.batch_size, thresholds,
-                    config.scff_lambda, config.scff_epochs_per_layer, schedule=ctx.schedule)  # fmt: skip
+    per_layer = {name: per_layer_values(config, name, default, model.n_layers) for name, default in (
+        ("scff_layer_threshold_pos", config.scff_threshold_pos), ("scff_layer_threshold_neg", config.scff_threshold_neg),
+        ("scff_layer_lambda", config.scff_lambda), ("scff_layer_lr", config.analog_lr))}  # fmt: skip
+    thresholds = list(zip(per_layer["scff_layer_threshold_pos"], per_layer["scff_layer_threshold_neg"]))
+    rule = SCFFRule(model, config.optimizer, per_layer["scff_layer_lr"], config.batch_size, thresholds,
+                    per_layer["scff_layer_lambda"], config.scff_epochs_per_layer, schedule=ctx.schedule)  # fmt: skip
     return model, rule
+
+
+def per_layer_values(config: Any, name: str, default: float, n_layers: int) -> list[float]:
+    """The --scff-layer-* list of ``name`` (one value per layer, checked), or ``default`` for every layer."""
+    values = getattr(config, name)
+    if values is None:
+        return [float(default)] * n_layers
+    flag = "--" + name.replace("_", "-")
+    if len(values) != n_layers:
+        raise NeuroffError(f"{flag} has {len(values)} values for {n_layers} layers; give one per layer, e.g. {flag} {','.join(['1'] * n_layers)}")
+    if any(not math.isfinite(v) for v in values) or (name in ("scff_layer_lr", "scff_layer_lambda") and any(v < 0 or (v == 0 and name == "scff_layer_lr") for v in values)):
+        raise NeuroffError(f"{flag} {','.join(map(str, values))}: every value must be finite{' and > 0' if name == 'scff_layer_lr' else ' and >= 0' if name == 'scff_layer_lambda' else ''}")
+    return [float(v) for v in values]
 
 
 FAMILY = Family(
@@ -82,7 +99,7 @@ FAMILY = Family(
     consumes=Consumes.SAMPLES,
     readout=Readout.PROBE,
     groups={
-        "analog": (LayerSpecOptions, AnalogTrainingOptions, SCFFOptions, AnalogSCFFOptions),
+        "analog": (LayerSpecOptions, AnalogTrainingOptions, SCFFOptions, AnalogSCFFOptions, PerLayerSCFFOptions),
         "spiking": (SpikeEncoderOptions, LIFNeuronOptions, NeoHebbianOptions, SCFFOptions, SpikingSCFFOptions),
     },
     # default epochs: the fewest within 1 point of the best on a digits validation split

@@ -18,6 +18,18 @@ class SCFFOptions(OptionGroup):
 
 
 @dataclass
+class PerLayerSCFFOptions(OptionGroup):
+    """The paper tunes each layer separately; unset, every layer takes the single value above
+    (--scff-threshold-pos, --scff-threshold-neg, --scff-lambda, --analog-lr)."""
+
+    title: ClassVar[str] = "per-layer SCFF (--rule scff --mode analog)"
+    scff_layer_threshold_pos: list[float] | None = option(None, "theta+ of each layer, e.g. 4,6 (one value per layer; default: --scff-threshold-pos for all)")
+    scff_layer_threshold_neg: list[float] | None = option(None, "theta- of each layer (default: --scff-threshold-neg for all)")
+    scff_layer_lambda: list[float] | None = option(None, "lambda of each layer (default: --scff-lambda for all)")
+    scff_layer_lr: list[float] | None = option(None, "learning rate of each layer's optimiser (default: --analog-lr for all)")
+
+
+@dataclass
 class AnalogSCFFOptions(OptionGroup):
     title: ClassVar[str] = "analog SCFF (--rule scff --mode analog)"
     scff_algorithm: str = option("1", "input of layers 1..L-1: 1 = outputs of pos/neg, 2 = re-paired positives; or per layer, e.g. 1,2")

@@ -36,29 +36,40 @@ class SCFFRule(LocalOptimizers):
         self,
         model: SCFFNet,
         optimizer: str = "adam",
-        lr: float = 0.003,
+        lr: float | list[float] = 0.003,
         batch_size: int = 64,
-        thresholds: tuple[float, float] = (1.0, 2.0),
-        lam: float = 0.001,
+        thresholds: tuple[float, float] | list[tuple[float, float]] = (1.0, 2.0),
+        lam: float | list[float] = 0.001,
         epochs_per_layer: int = 1,
         schedule: LRSchedule = LRSchedule(),
     ) -> None:
-        super().__init__(model.units, optimizer, lr, batch_size, schedule)
-        self.thresholds = thresholds
-        self.lam = lam
+        """``lr``, ``thresholds`` (θ⁺, θ⁻) and ``lam``: one value for every layer, or a list with one per layer."""
+        n = len(model.units)
+        self.lrs = list(lr) if isinstance(lr, list) else [lr] * n
+        super().__init__(model.units, optimizer, self.lrs[0], batch_size, schedule)
+        for opt, layer_lr in zip(self.optimizers, self.lrs):
+            for group in opt.param_groups:
+                group["lr"] = layer_lr
+        self.thresholds = list(thresholds) if isinstance(thresholds, list) else [thresholds] * n
+        self.lams = list(lam) if isinstance(lam, list) else [lam] * n
         self.epochs_per_layer = epochs_per_layer
         self.layer = 0
 
     def on_epoch_start(self, epoch: int) -> None:
-        super().on_epoch_start(epoch)
+        """Only the trained layer's rate matters; its --lr-decay schedule starts again at each
+        layer (epoch − layer·E), as when the authors train every layer in a run of its own."""
         self.layer = trainable_layer(epoch, self.epochs_per_layer, len(self.optimizers))
+        own_epoch = epoch - self.layer * self.epochs_per_layer
+        for opt, layer_lr in zip(self.optimizers, self.lrs):
+            for group in opt.param_groups:
+                group["lr"] = layer_lr * self.schedule.scale(own_epoch)
 
     def update(self, model: SCFFNet, part: Batch) -> StepStats:
         m, layer = len(part), {"layer": float(self.layer)}
         if m < 2:
             return StepStats(m, 0.0, None, layer)  # a lone sample has no partner for its negative
         g_pos, g_neg = model.layer_goodness(self.layer, part.x, part.generator)
-        loss = self.descend(self.layer, scff_loss(g_pos, g_neg, *self.thresholds, self.lam))
+        loss = self.descend(self.layer, scff_loss(g_pos, g_neg, *self.thresholds[self.layer], self.lams[self.layer]))
         # a pair is "correct" when the positive's mean goodness exceeds its negative's
         correct = float((g_pos.detach().reshape(m, -1).mean(1) > g_neg.detach().reshape(m, -1).mean(1)).sum())
         return StepStats(m, correct, loss, layer)
