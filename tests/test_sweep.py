@@ -38,6 +38,7 @@ def _state(path: Path) -> dict:
     return torch.load(path, weights_only=True)["state_dict"]
 
 
+@pytest.mark.slow  # ~45 s of Ray start-up and 4 workers; the default suite reproduces best.json in the 2-seed test
 def test_four_trial_grid_on_local_ray_and_the_best_config_reproduces(tmp_path, capsys):
     spec = _write(tmp_path, {"base": BASE, "grid": {"layers": [[8], [16]], "analog_lr": [0.003, 0.01]}, "validation": 40})
     code, out, err = _run(["sweep", str(spec), "--out", str(tmp_path / "sw")], capsys)
@@ -64,6 +65,13 @@ def test_one_configuration_two_seeds_reports_mean_and_sd(tmp_path, capsys):
     (row,) = json.loads((tmp_path / "sw" / "sweep.json").read_text())["rows"]
     runs = sorted(p.name for p in (tmp_path / "sw" / "runs").iterdir())
     assert runs == ["seed=0", "seed=1"] and row["n"] == 2 and row["sd"] >= 0.0 and "±" in out
+    # the best trial's configuration, trained again outside Ray, gives the same weights bit for bit
+    summary = json.loads((tmp_path / "sw" / "sweep.json").read_text())
+    code, _, err = _run(["train", "--config", str(tmp_path / "sw" / "best.json"), "--out", str(tmp_path / "again"), "--quiet"], capsys)
+    assert code == 0, err
+    trial = Path(summary["best"]["trial"])
+    for key, value in _state(trial / "model.pt").items():
+        assert torch.equal(value, _state(tmp_path / "again" / "model.pt")[key]), key
 
 
 @pytest.mark.parametrize(
