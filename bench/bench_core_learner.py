@@ -42,6 +42,10 @@ RUNS: dict[str, dict] = {
     "latency-search-init1-lr1e-3": {"layers": [400], "encoder": "latency", "epochs": 2, "n_train": 30000, "init_scale": 1.0, "lr": 0.001},
     "latency-search-init1-thr0.5": {"layers": [400], "encoder": "latency", "epochs": 2, "n_train": 30000, "init_scale": 1.0, "threshold": 0.5},
     "latency-search-thr1-beta0.85": {"layers": [400], "encoder": "latency", "epochs": 2, "n_train": 30000, "init_scale": 1.0, "threshold": 1.0, "beta": 0.85},
+    # the label features (value 1) spike first: a longer presynaptic memory or an earlier window keeps them in the Hebbian term
+    "latency-search-init1-decay0.97": {"layers": [400], "encoder": "latency", "epochs": 2, "n_train": 30000, "init_scale": 1.0, "pre_trace_decay": 0.97},
+    "latency-search-init1-decay0.99": {"layers": [400], "encoder": "latency", "epochs": 2, "n_train": 30000, "init_scale": 1.0, "pre_trace_decay": 0.99},
+    "latency-search-init1-start2": {"layers": [400], "encoder": "latency", "epochs": 2, "n_train": 30000, "init_scale": 1.0, "learn_start": 2},
     "latency-search-log": {"layers": [400], "encoder": "latency", "epochs": 2, "n_train": 30000, "init_scale": 1.0, "latency_mode": "log"},
 }
 
