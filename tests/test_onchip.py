@@ -159,3 +159,22 @@ def test_run_lava_learn_refuses_unrepresentable_weights_and_other_families(tmp_p
                          "--out", str(tmp_path / "an")], capsys)
     code, _, err = _run(["run-lava", "--learn", str(tmp_path / "an"), "--samples", "1", "--lava-venv", str(tmp_path / "venv")], capsys)
     assert code == 2 and "--mode loihi or --mode spiking" in err
+
+
+def test_deeper_layers_scaled_to_their_input_rate_in_the_integer_weights_too() -> None:
+    """--init-rate-scaling multiplies layer 1's float weights; the integer weights the emulator
+    trains carry the same scaling, so the float weights stay integer / k."""
+    import torch
+
+    from neuroff.engine.options import FFConfig
+    from neuroff.families.ff.onchip import OnChipFFNet
+
+    config = FFConfig(mode="loihi", head="sigma", layers=[50, 50], dataset="digits").validate()
+    model = OnChipFFNet(config, 74, torch.Generator().manual_seed(0))
+    before = model.int_weights[1].clone()
+    (factor,) = model.scale_to_input_rates(model.encode(torch.rand(64, 74, generator=torch.Generator().manual_seed(1)),
+                                                        torch.Generator().manual_seed(2)))
+    assert factor > 1.5  # layer 1's input (layer 0's spikes) is sparser than the pixels
+    assert float(model.int_weights[1].abs().double().mean()) > 1.5 * float(before.abs().double().mean())
+    for w, w_int in zip(model.weights, model.int_weights):
+        assert torch.equal(w, w_int.to(torch.float64) / model.k)

@@ -100,9 +100,21 @@ class OnChipFFNet(SpikingFFNet):
         self.net = onchip_net(config, self.sizes)
         self.k = config.onchip_vth / config.threshold
         for i, w in enumerate(self.weights):
-            w_int = (torch.round(w * self.k / 2) * 2).clamp(-LEARN_WEIGHT_MAX - 1, LEARN_WEIGHT_MAX - 1).to(torch.int64)
-            self.register_buffer(f"int_weight_{i}", w_int)
-            w.copy_(w_int.to(torch.float64) / self.k)
+            self.register_buffer(f"int_weight_{i}", self._quantised(w))
+        self.sync_float()
+
+    def _quantised(self, w: torch.Tensor) -> torch.Tensor:
+        """Integer weights of float ones: w k rounded to even (Lava truncates odd weights on load)."""
+        return (torch.round(w * self.k / 2) * 2).clamp(-LEARN_WEIGHT_MAX - 1, LEARN_WEIGHT_MAX - 1).to(torch.int64)
+
+    def scale_to_input_rates(self, spikes: torch.Tensor) -> list[float]:
+        """The float stack's scaling of deeper layers (``SpikingFFNet.scale_to_input_rates``), carried
+        into the integer weights the emulator trains (else the first ``sync_float`` would undo it)."""
+        factors = super().scale_to_input_rates(spikes)
+        for i, w in enumerate(self.weights):
+            getattr(self, f"int_weight_{i}").copy_(self._quantised(w))
+        self.sync_float()
+        return factors
 
     @property
     def int_weights(self) -> list[torch.Tensor]:
