@@ -245,3 +245,20 @@ def test_cli_compare_errors_are_one_line(checkpoints, tmp_path, capsys):
     _one_line_error(code, err, "unknown embedding 'lle'")
     code, _, err = _run([*base, "--label", "true"], capsys)
     _one_line_error(code, err, "invalid choice")
+
+
+def test_verdict_is_undetermined_without_intervals() -> None:
+    """With no bootstrap interval (--resamples 0) no difference is significant either way: the
+    verdict must say undetermined, not 'similar'."""
+    import math
+
+    from neuroff.latents.report import _similar, verdict
+
+    diffs = [
+        {"kind": "between", "layer": 0, "metric": "hoyer", "difference": 0.2, "ci": [math.nan, math.nan], "significant": False},
+        {"kind": "between", "layer": 0, "metric": "knn_agreement", "difference": 0.2, "ci": [math.nan, math.nan], "significant": False},
+    ]
+    report = {"models": {"a": {"role": "model"}, "b": {"role": "model"}}, "differences": diffs}
+    (layer,) = verdict(report)["layers"]
+    assert layer["claims"]["sparsity"]["holds"] is None and layer["holds"] is None
+    assert _similar(None).startswith("undetermined") and _similar(True) == "similar" and _similar(False) == "not similar"

@@ -340,12 +340,16 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
             between = _find(diffs, kind="between", layer=i, metric=metric)
             seed = _find(diffs, kind="seed", layer=i, metric=metric)
             similar = not between["significant"] or (seed is not None and abs(between["difference"]) <= abs(seed["difference"]))
+            # without a finite interval (--resamples 0, or a degenerate statistic) nothing is significant
+            # either way: the claim is undetermined (None), not "similar"
+            determined = _finite_ci(between["ci"])
             claim = {"difference": between["difference"], "ci": between["ci"], "significant": between["significant"],
-                     "seed_difference": seed["difference"] if seed else None, "holds": bool(similar)}
+                     "seed_difference": seed["difference"] if seed else None, "holds": bool(similar) if determined else None}
             if metric == "knn_agreement":
                 trained = [_find(diffs, kind="training", layer=i, metric=metric, first=n) for n in (a, b)]
                 claim["above_untrained"] = {n: (t is not None and t["significant"] and t["difference"] > 0) for n, t in zip((a, b), trained)}
-                claim["holds"] = bool(similar and all(claim["above_untrained"].values()))
+                determined = determined and all(t is None or _finite_ci(t["ci"]) for t in trained)
+                claim["holds"] = bool(similar and all(claim["above_untrained"].values())) if determined else None
             claims["sparsity" if metric == "hoyer" else "separability"] = claim
         seed_cka = _find(diffs, kind="structure-seed", layer=i)
         ctrl_cka = _find(diffs, kind="structure-training", layer=i)
@@ -354,11 +358,22 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
         claims["structure"] = {
             "cka_minus_seed_cka": seed_cka["difference"] if seed_cka else None, "ci_seed": seed_cka["ci"] if seed_cka else None,
             "cka_minus_control_cka": ctrl_cka["difference"] if ctrl_cka else None, "ci_control": ctrl_cka["ci"] if ctrl_cka else None,
-            "holds": bool(above_control and not_below_seed and seed_cka is not None),
+            "holds": (bool(above_control and not_below_seed and seed_cka is not None)
+                      if ctrl_cka is None or _finite_ci(ctrl_cka["ci"]) else None),
         }
-        out.append({"layer": i, "claims": claims, "holds": all(c["holds"] for c in claims.values())})
+        verdicts = [c["holds"] for c in claims.values()]
+        holds = None if None in verdicts else all(verdicts)
+        out.append({"layer": i, "claims": claims, "holds": holds})
     against = f"the untrained twins and the seed reference {', '.join(refs)}" if refs else "the untrained twins only (no --reference given: what 'similar' means between two seeds is unknown, so structure cannot be judged)"
     return {"a": a, "b": b, "against": against, "layers": out}
+
+
+def _finite_ci(ci: Any) -> bool:
+    return ci is not None and all(isinstance(c, (int, float)) and math.isfinite(c) for c in ci)
+
+
+def _similar(holds: bool | None) -> str:
+    return "undetermined (no interval)" if holds is None else ("similar" if holds else "not similar")
 
 
 def _fmt(v: Any) -> str:
@@ -470,17 +485,17 @@ def verdict_lines(report: dict[str, Any]) -> list[str]:
         knn = {n: report["models"][n]["latents"][report["models"][n]["primary"]][i]["knn_agreement"] for n in (a, b)}
         seed_txt = lambda d: f", seed-to-seed {_fmt(d['seed_difference'])}" if d.get("seed_difference") is not None else ""
         lines.append("")
-        lines.append(f"**Layer {i}: the claim {'holds' if layer['holds'] else 'does not hold'}.**")
+        lines.append(f"**Layer {i}: the claim {'is undetermined (no interval: pass --resamples > 0)' if layer['holds'] is None else ('holds' if layer['holds'] else 'does not hold')}.**")
         lo, hi = PAPER_RANGES["hoyer"]
         inside = [n for n in (a, b) if hoyer[n] is not None and lo <= hoyer[n] <= hi]
         in_range = ("both" if len(inside) == 2 else ", ".join(inside) or "neither") + f" inside the paper's {lo}-{hi}"
         lines.append(
-            f"- sparsity {'similar' if sp['holds'] else 'not similar'}: Hoyer {_fmt(hoyer[a])} vs {_fmt(hoyer[b])} ({in_range}), "
+            f"- sparsity {_similar(sp['holds'])}: Hoyer {_fmt(hoyer[a])} vs {_fmt(hoyer[b])} ({in_range}), "
             f"difference {_fmt(sp['difference'])} {_ci(sp['ci'])} ({'significant' if sp['significant'] else 'not significant'}{seed_txt(sp)})."
         )
         above = ", ".join(f"{n} {'above' if ok else 'NOT above'} its untrained twin" for n, ok in se["above_untrained"].items())
         lines.append(
-            f"- separability {'similar' if se['holds'] else 'not similar'}: 5-NN {_fmt(knn[a])} vs {_fmt(knn[b])}, "
+            f"- separability {_similar(se['holds'])}: 5-NN {_fmt(knn[a])} vs {_fmt(knn[b])}, "
             f"difference {_fmt(se['difference'])} {_ci(se['ci'])} ({'significant' if se['significant'] else 'not significant'}{seed_txt(se)}); {above}."
         )
         parts = []
@@ -488,7 +503,7 @@ def verdict_lines(report: dict[str, Any]) -> list[str]:
             parts.append(f"CKA({a}, {b}) − CKA of two seeds = {_fmt(st['cka_minus_seed_cka'])} {_ci(st['ci_seed'])}")
         if st["cka_minus_control_cka"] is not None:
             parts.append(f"CKA({a}, {b}) − CKA({a}, {b} untrained) = {_fmt(st['cka_minus_control_cka'])} {_ci(st['ci_control'])}")
-        lines.append(f"- structure {'similar' if st['holds'] else 'not similar'}: " + ("; ".join(parts) or "no control") + ".")
+        lines.append(f"- structure {_similar(st['holds'])}: " + ("; ".join(parts) or "no control") + ".")
     lines += ["", ("Rules: a metric is similar when the A − B difference is not significant or no larger than the seed-to-seed "
                    "difference; separability also needs each model significantly above its untrained twin; structure needs "
                    "CKA(A, B) significantly above the untrained control and not significantly below the CKA of two seeds.")]
