@@ -209,4 +209,8 @@ def test_files_that_are_not_nir_graphs(trained, tmp_path):
     nir.write(tmp_path / "no_dt.nir", graph)
     code, _, err = cli("import", tmp_path / "no_dt.nir", "-o", tmp_path / "run", "--dataset", "digits")
     assert code == 2 and "pass --dt" in err
+    graph.metadata = {"dt": "abc"}  # damaged metadata: one line, not an internal error
+    nir.write(tmp_path / "bad_dt.nir", graph)
+    code, _, err = cli("import", tmp_path / "bad_dt.nir", "-o", tmp_path / "run", "--dataset", "digits")
+    assert code == 2 and err.count("\n") == 1 and "'dt' is 'abc', not a number" in err, err
     assert not (tmp_path / "run").exists()

@@ -160,11 +160,23 @@ def export_nir(
     return atomic_write(out, lambda f: nir.write(f, graph), mode="w+b")
 
 
+def metadata_number(meta: dict[str, Any], key: str) -> float | None:
+    """The number ``meta[key]`` of a graph's or node's metadata, None when absent; a value that is
+    not one scalar number is one line (a damaged or foreign file), not a traceback."""
+    if key not in meta:
+        return None
+    try:
+        return float(np.asarray(meta[key], dtype=np.float64).reshape(()))
+    except (TypeError, ValueError):
+        raise NeuroffError(f"the graph's metadata {key!r} is {meta[key]!r}, not a number; the file is damaged or was "
+                           f"not written for neuroff (pass --dt for the time step)") from None
+
+
 def recorded_dt(graph: Any) -> float | None:
     """The time step a NIR graph records (graph metadata, else a node's), or None."""
     for meta in [getattr(graph, "metadata", None) or {}, *[getattr(n, "metadata", None) or {} for n in graph.nodes.values()]]:
         if "dt" in meta:
-            return float(np.asarray(meta["dt"]))
+            return metadata_number(meta, "dt")
     return None
 
 

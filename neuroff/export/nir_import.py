@@ -219,7 +219,9 @@ def _fold(factor: np.ndarray) -> np.ndarray:
 
 
 def recorded(meta: dict[str, Any], key: str) -> float | None:
-    return float(np.asarray(meta[key])) if key in meta else None
+    from neuroff.export.nir import metadata_number
+
+    return metadata_number(meta, key)
 
 
 def to_neuroff(graph: Any, dt: float | None = None) -> ImportedNet:
