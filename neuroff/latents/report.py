@@ -279,7 +279,9 @@ def paired_differences(
 
     def add(kind: str, layer: int, metric: str, first: str, second: str, f1: S.Statistic, f2: S.Statistic) -> None:
         value = float(f1(np.arange(n)) - f2(np.arange(n)))
-        ci = S.difference_ci(f1, f2, n, n_resamples, seed, _method(metric))
+        # percentile for every difference: the reflected (basic) interval corrects a one-sided bias
+        # of a single bounded statistic, and applied to a difference it can exclude its own estimate
+        ci = S.difference_ci(f1, f2, n, n_resamples, seed, "percentile")
         out.append({"kind": kind, "layer": layer, "metric": metric, "first": first, "second": second,
                     "difference": value, "ci": list(ci), "significant": S.significant(ci)})
 
@@ -411,7 +413,7 @@ def markdown_report(report: dict[str, Any]) -> str:
         "",
         (f"{report['n_test']} test samples (linear probe trained on {report['n_train']} training samples), seed {report['seed']}. "
          f"Brackets: 95 % bootstrap intervals over the test samples ({report.get('n_resamples', '-')} resamples; percentile, "
-         f"basic for the silent fraction and lifetime sparsity); p: one-sided permutation tests ({report.get('n_resamples', '-')} "
+         f"basic for the silent fraction and lifetime sparsity of one model, percentile for every difference); p: one-sided permutation tests ({report.get('n_resamples', '-')} "
          f"permutations). {k}-NN separability = fraction of the {k} nearest neighbours sharing the class "
          f"(chance ≈ {1 / report['n_classes']:.2f})."),
         f"Paper ({PAPER_REFERENCE}); its numbers were measured label-conditioned"
