@@ -104,6 +104,12 @@ def test_setup_script_refuses_a_foreign_directory(tmp_path: Path) -> None:
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.parametrize("extra", [["--chunk", "10"], ["--checkpoint", "x.pt"]])
+def test_run_lava_learn_refuses_the_replay_options(tmp_path: Path, capsys: pytest.CaptureFixture, extra: list[str]) -> None:
+    """--learn ignores nothing silently: the options of replaying a model.net are refused by name."""
+    refused(["run-lava", "--learn", str(tmp_path / "run"), *extra], capsys, tmp_path, extra[0], "not to --learn")
+
+
 @pytest.mark.parametrize("content", ["{not json", "[1, 2]"])
 def test_corrupt_sidecar(tmp_path: Path, capsys: pytest.CaptureFixture, content: str) -> None:
     (tmp_path / "model.net").write_bytes(b"")

@@ -51,10 +51,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                     help="on-chip learning instead: train --samples training samples from this ff checkpoint (--mode loihi or spiking) "
                     "in Lava's learning engine and in neuroff's emulator, comparing weights and spikes after every presentation")
     rl.add_argument("--dataset", default=None, help="defaults to the dataset the model was trained on")
-    rl.add_argument("--samples", type=int, default=20, help="test samples (each presented with every label)")
+    rl.add_argument("--samples", type=int, default=20,
+                    help="test samples, each presented with every label (with --learn: training samples, positive and negative)")
     rl.add_argument("--checkpoint", default=None, help="float checkpoint for the float accuracy (default: the one exported)")
     rl.add_argument("--lava-venv", default=None, help="the Python 3.10 Lava venv (default .venv-lava, created if missing)")
-    rl.add_argument("--chunk", type=int, default=500, help="presentations per Lava run call (progress reports)")
+    rl.add_argument("--chunk", type=int, default=None, help="presentations per Lava run call (progress reports; default 500; not with --learn)")
     rl.add_argument("--out", default=None, help="also write the report as JSON here")
 
 
@@ -126,6 +127,9 @@ def run_lava_command(args: argparse.Namespace) -> None:
     if args.learn is not None:
         if args.netx is not None:
             raise NeuroffError(f"--learn trains from a checkpoint; drop the model.net argument {args.netx!r}")
+        ignored = [flag for flag, value in (("--checkpoint", args.checkpoint), ("--chunk", args.chunk)) if value is not None]
+        if ignored:
+            raise NeuroffError(f"{ignored[0]} applies to running an exported model.net, not to --learn; drop it")
         from neuroff.export.lava_learn import print_learn_report, run_lava_learn
 
         report = run_lava_learn(args.learn, args.dataset, args.samples, args.lava_venv or DEFAULT_VENV)
@@ -137,7 +141,8 @@ def run_lava_command(args: argparse.Namespace) -> None:
         raise NeuroffError("run-lava needs a model.net (from `neuroff export --target loihi`), or --learn CKPT_OR_RUN_DIR")
 
     report = run_lava(
-        args.netx, args.dataset, args.samples, checkpoint=args.checkpoint, venv=args.lava_venv or DEFAULT_VENV, chunk=args.chunk
+        args.netx, args.dataset, args.samples, checkpoint=args.checkpoint, venv=args.lava_venv or DEFAULT_VENV,
+        chunk=500 if args.chunk is None else args.chunk,
     )
     float_acc = f"{report['float_accuracy']:.4f}" if "float_accuracy" in report else "n/a"
     print(
