@@ -137,6 +137,11 @@ def test_norse_convention_graph_matches_norse(tmp_path):
 def test_imported_checkpoint_evaluates_exports_and_resumes(trained, tmp_path):
     export_nir(trained, tmp_path / "model.nir")
     assert cli("import", tmp_path / "model.nir", "-o", tmp_path / "run", "--epochs", "1")[0] == 0
+    # compare gives it no untrained twin: its start is the graph maker's, not neuroff's initialisation
+    from neuroff.latents.collection import imported_from
+
+    assert imported_from(tmp_path / "run" / "model.pt") == str((tmp_path / "model.nir").resolve())
+    assert imported_from(tmp_path / "nowhere" / "model.pt") is None
     code, out, _ = cli("evaluate", tmp_path / "run", "--quiet")
     assert code == 0 and '"test_accuracy"' in out
     code, _, err = cli("export", "--target", "loihi", tmp_path / "run", "-o", tmp_path / "model.net", "--quiet", "--check-samples", "10")

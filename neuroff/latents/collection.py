@@ -173,6 +173,16 @@ def unique_names(paths: list[Path], modes: list[str]) -> list[str]:
     return names
 
 
+def imported_from(path: Path) -> str | None:
+    """The NIR file a checkpoint was made from (``neuroff import`` records it in its run's
+    metrics.json), or None for a checkpoint neuroff trained."""
+    metrics = (path if path.is_dir() else path.parent) / "metrics.json"
+    try:
+        return json.loads(metrics.read_text()).get("imported_from")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def untrained_twin(trained):
     """The model ``trained`` started from: its configuration and seed, 0 epochs (the same
     initialisation, including a family's data-dependent one, on its own training samples), and
@@ -268,6 +278,10 @@ def collect(
     notes: list[str] = []
     if controls:  # after every check: the twins load the training data again
         for name, p, t, _, _ in entries[: len(models)]:
+            source = imported_from(Path(p))
+            if source is not None:  # its configuration is neuroff's defaults, not what the graph's maker started from
+                notes.append(f"no untrained twin of {name}: imported from {source}; the initialisation it started from is unknown")
+                continue
             try:
                 entries.append((f"{name} untrained", p, untrained_twin(t), "control", name))
             except NeuroffError as err:  # e.g. an imported checkpoint whose configuration cannot be trained here
