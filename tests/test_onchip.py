@@ -27,6 +27,7 @@ from neuroff.core.loihi_learning import (
     table_m,
 )
 from neuroff.core.loihi_neurons import CubaParams
+from neuroff.errors import NeuroffError
 from neuroff.layers.fixed_point import FixedLayer, run_fixed
 
 SIGMA = ["--head", "sigma", "--theta", "5", "--alpha", "0.5"]
@@ -138,6 +139,7 @@ def test_train_mode_loihi_saves_integer_weights_that_export_and_evaluate(tmp_pat
         (["--head", "sigma", "--onchip-lr-mantissa", "9"], ["--onchip-lr-mantissa 9", "1..7"]),
         (["--head", "sigma", "--onchip-m-scale", "200"], ["--onchip-m-scale 200", "7-bit"]),
         (["--head", "sigma", "--batch-size", "8"], ["--batch-size 8", "online"]),
+        (["--init-scale", "40"], ["layer 0's initial weights", "[-256, 255]", "lower --onchip-vth or --init-scale"]),
     ],
 )
 def test_what_the_chip_cannot_express_is_a_one_line_error(argv, needles, tmp_path, capsys):
@@ -169,7 +171,7 @@ def test_deeper_layers_scaled_to_their_input_rate_in_the_integer_weights_too() -
     from neuroff.engine.options import FFConfig
     from neuroff.families.ff.onchip import OnChipFFNet
 
-    config = FFConfig(mode="loihi", head="sigma", layers=[50, 50], dataset="digits").validate()
+    config = FFConfig(mode="loihi", head="sigma", layers=[50, 50], dataset="digits", onchip_vth=256).validate()
     model = OnChipFFNet(config, 74, torch.Generator().manual_seed(0))
     before = model.int_weights[1].clone()
     (factor,) = model.scale_to_input_rates(model.encode(torch.rand(64, 74, generator=torch.Generator().manual_seed(1)),
@@ -178,3 +180,18 @@ def test_deeper_layers_scaled_to_their_input_rate_in_the_integer_weights_too() -
     assert float(model.int_weights[1].abs().double().mean()) > 1.5 * float(before.abs().double().mean())
     for w, w_int in zip(model.weights, model.int_weights):
         assert torch.equal(w, w_int.to(torch.float64) / model.k)
+
+
+def test_loihi_mode_defaults_to_the_sigma_head_and_other_families_forget_an_unread_head() -> None:
+    """The modulator sends one M per layer, the sigma head's: --mode loihi needs no --head. A config
+    saved when --head defaulted to "sym" for every family loads for a family without a head."""
+    from neuroff.engine.options import FFConfig
+
+    assert FFConfig(mode="loihi").validate().head == "sigma"
+    assert FFConfig(mode="spiking").validate().head == "sym"
+    assert FFConfig(mode="analog").validate().head == "sym"
+    stored = FFConfig(rule="scff", mode="spiking", head="sym")
+    with pytest.raises(NeuroffError, match="--head"):
+        FFConfig.from_dict(stored.to_dict()).validate()
+    assert FFConfig.from_dict(stored.to_dict()).reset_unread().validate().head is None
+    assert FFConfig(rule="ff", mode="spiking", head="sigma").reset_unread().head == "sigma"  # read: kept

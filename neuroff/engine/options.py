@@ -197,6 +197,20 @@ class FFConfig(
         defaults = FFConfig()
         return {f.name for f in fields(self) if getattr(self, f.name) != getattr(defaults, f.name)}
 
+    def reset_unread(self) -> "FFConfig":
+        """Options the family does not read back to their declared defaults. A stored config holds,
+        for those, the defaults of the version that saved it (e.g. --head was "sym" for every family
+        before it became the FF family's per-mode default); they were never chosen. Returns self."""
+        family = get_family(self.rule)
+        if self.mode not in family.modes:
+            return self
+        read = {name for group in groups_read_by(family, self.mode) for name in group.field_names()} | {"embedding"}
+        defaults = FFConfig()
+        for f in fields(self):
+            if f.name not in read and f.name not in ("rule", "mode"):
+                setattr(self, f.name, getattr(defaults, f.name))
+        return self
+
     def validate(self, given: set[str] | frozenset[str] = frozenset()) -> "FFConfig":
         """Resolve the family's defaults, refuse options the family does not read (``given``: names
         the user set explicitly, even to their default), then check values. Returns self."""

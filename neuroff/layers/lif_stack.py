@@ -60,8 +60,9 @@ class SpikingFFNet(nn.Module):
         self.sizes = [n_inputs, *[int(n) for n in config.layers]]
         self.lif = LIFParams(config.beta, config.threshold, config.reset, config.refractory)
         check_lif_params(self.lif)
-        self.head = HeadParams(config.head, config.alpha, config.theta, config.eps)
-        for n in self.sizes[1:]:
+        # None for a family without a goodness head (SCFF reads its spikes through a probe)
+        self.head = HeadParams(config.head, config.alpha, config.theta, config.eps) if config.head is not None else None
+        for n in self.sizes[1:] if self.head is not None else []:
             check_head(self.head, n)
         for i, (d, n) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
             self.register_buffer(f"weight_{i}", spiking_weights(n, d, config.init, config.init_scale, generator))
@@ -144,7 +145,7 @@ class SpikingFFNet(nn.Module):
                 out, states[i] = lif_step(current, states[i], self.lif)
                 traces[i] = trace_step(traces[i], out, self.config.trace, self.config.trace_decay)
                 counts[i] += out
-                if t >= learn_start or t == steps - 1:
+                if self.head is not None and (t >= learn_start or t == steps - 1):
                     p = probability(traces[i], self.head)
                     if t >= learn_start:
                         p_sum[:, i] += p

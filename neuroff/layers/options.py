@@ -69,7 +69,7 @@ class SpikeEncoderOptions(OptionGroup):
 @dataclass
 class GoodnessHeadOptions(OptionGroup):
     title: ClassVar[str] = "goodness head (FF)"
-    head: str = option(_HEAD["kind"], "P(positive): sigma = sigmoid(alpha (G - theta)); sym = G+/(G+ + G-) over the layer's halves", choices=HEADS)
+    head: str | None = option(None, "P(positive): sigma = sigmoid(alpha (G - theta)); sym = G+/(G+ + G-) over the layer's halves", choices=HEADS)
     alpha: float = option(_HEAD["alpha"], "sigma head: slope of the sigmoid", unit="1/goodness")
     theta: float = option(_HEAD["theta"], "sigma head: goodness threshold", unit="goodness = sum of squared traces")
     eps: float = option(_HEAD["eps"], "sym head: added to both halves' goodness", unit="goodness")

@@ -110,10 +110,10 @@ def _one_layer_blocks(spec: BlockSpec) -> str:
 def _ff_config(settings: StudySettings, method: str, spec: BlockSpec) -> FFConfig:
     common = dict(
         mode="analog", dataset=settings.dataset, epochs=settings.epochs, batch_size=settings.batch_size,
-        analog_lr=settings.lr, seed=settings.seed, embedding=settings.embedding, head=settings.head,
+        analog_lr=settings.lr, seed=settings.seed, embedding=settings.embedding,
     )
-    if method == "ff":
-        return FFConfig(rule="ff", layers=[layer.units for layer in spec.layers if isinstance(layer, Dense)], **common)
+    if method == "ff":  # the FF head; IntFF's blocks have their own threshold loss
+        return FFConfig(rule="ff", head=settings.head, layers=[layer.units for layer in spec.layers if isinstance(layer, Dense)], **common)
     blocks = settings.blocks if method == "intff" else _one_layer_blocks(spec)
     return FFConfig(rule="intff", blocks=blocks, intff_threshold=settings.threshold, intff_normalize_first=settings.normalize_first,
                     **common)  # fmt: skip

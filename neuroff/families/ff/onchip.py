@@ -23,6 +23,7 @@ import torch
 
 from neuroff.core.loihi_learning import (
     LEARN_WEIGHT_MAX,
+    LEARN_WEIGHT_MIN,
     TRACE_MAX,
     OnChipNet,
     RandomStreams,
@@ -100,19 +101,27 @@ class OnChipFFNet(SpikingFFNet):
         self.net = onchip_net(config, self.sizes)
         self.k = config.onchip_vth / config.threshold
         for i, w in enumerate(self.weights):
-            self.register_buffer(f"int_weight_{i}", self._quantised(w))
+            self.register_buffer(f"int_weight_{i}", self._quantised(i, w))
         self.sync_float()
 
-    def _quantised(self, w: torch.Tensor) -> torch.Tensor:
-        """Integer weights of float ones: w k rounded to even (Lava truncates odd weights on load)."""
-        return (torch.round(w * self.k / 2) * 2).clamp(-LEARN_WEIGHT_MAX - 1, LEARN_WEIGHT_MAX - 1).to(torch.int64)
+    def _quantised(self, layer: int, w: torch.Tensor) -> torch.Tensor:
+        """Integer weights of float ones: w k rounded to even (Lava truncates odd weights on load);
+        refused, not clipped, when the learning synapses cannot hold them."""
+        q = (torch.round(w * self.k / 2) * 2).to(torch.int64)
+        if q.numel() and (int(q.min()) < LEARN_WEIGHT_MIN or int(q.max()) > LEARN_WEIGHT_MAX):
+            raise NeuroffError(
+                f"layer {layer}'s initial weights{' (scaled to its input rate)' if layer else ''} reach |w| = {float(w.abs().max()):.3g}, {int(q.abs().max())} weight steps at "
+                f"k = --onchip-vth / --threshold = {self.k:.4g}; Loihi's learning synapses hold integers in "
+                f"[{LEARN_WEIGHT_MIN}, {LEARN_WEIGHT_MAX}]; lower --onchip-vth or --init-scale"
+            )
+        return q
 
     def scale_to_input_rates(self, spikes: torch.Tensor) -> list[float]:
         """The float stack's scaling of deeper layers (``SpikingFFNet.scale_to_input_rates``), carried
         into the integer weights the emulator trains (else the first ``sync_float`` would undo it)."""
         factors = super().scale_to_input_rates(spikes)
         for i, w in enumerate(self.weights):
-            getattr(self, f"int_weight_{i}").copy_(self._quantised(w))
+            getattr(self, f"int_weight_{i}").copy_(self._quantised(i, w))
         self.sync_float()
         return factors
 
