@@ -37,6 +37,22 @@ def test_lava_learning_engine_matches_the_emulator_weight_for_weight(tmp_path):
     _check(run_lava_learn(run, None, 3, DEFAULT_VENV), 3)
 
 
+def test_learning_from_a_fresh_network_two_layers(tmp_path, capsys):
+    """--learn fresh: the network train --mode loihi starts from (options from --config), both layers learning."""
+    import json
+
+    config = tmp_path / "net.json"
+    config.write_text(json.dumps({"layers": [12, 8], "theta": 5, "alpha": 0.5, "n_train": 40, "seed": 3, "onchip_vth": 256}))
+    out = tmp_path / "report.json"
+    with pytest.raises(SystemExit) as exc:
+        main(["run-lava", "--learn", "fresh", "--config", str(config), "--dataset", "digits", "--samples", "2", "--out", str(out)])
+    assert exc.value.code == 0
+    assert "from a fresh network (seed 3)" in capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert report["layers"] == [12, 8]
+    _check(report, 2)
+
+
 @pytest.mark.slow
 def test_digits_one_layer_50_samples(tmp_path):
     run = _train(tmp_path, "digits", "--layers", "200", "--n-train", "300", "--n-test", "60")

@@ -195,3 +195,18 @@ def test_loihi_mode_defaults_to_the_sigma_head_and_other_families_forget_an_unre
         FFConfig.from_dict(stored.to_dict()).validate()
     assert FFConfig.from_dict(stored.to_dict()).reset_unread().validate().head is None
     assert FFConfig(rule="ff", mode="spiking", head="sigma").reset_unread().head == "sigma"  # read: kept
+
+
+def test_run_lava_config_belongs_to_learn_fresh(tmp_path, capsys):
+    code, _, err = _run(["train", "--mode", "loihi", "--layers", "8", "--n-train", "10", "--n-test", "10", "--epochs", "1",
+                         "--quiet", "--out", str(tmp_path / "a")], capsys)
+    assert code == 0, err
+    (tmp_path / "c.json").write_text("{}")
+    venv = ["--lava-venv", str(tmp_path / "venv")]
+    code, _, err = _run(["run-lava", "--learn", str(tmp_path / "a"), "--config", str(tmp_path / "c.json"), *venv], capsys)
+    assert code == 2 and "drop --config, or use --learn fresh" in err and len(err.strip().splitlines()) == 1
+    code, _, err = _run(["run-lava", "model.net", "--config", str(tmp_path / "c.json"), *venv], capsys)
+    assert code == 2 and "--config sets up a fresh network" in err
+    (tmp_path / "bad.json").write_text('{"mode": "loihi", "head": "sym"}')
+    code, _, err = _run(["run-lava", "--learn", "fresh", "--config", str(tmp_path / "bad.json"), *venv], capsys)
+    assert code == 2 and "--head sym" in err and len(err.strip().splitlines()) == 1

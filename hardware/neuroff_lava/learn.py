@@ -4,7 +4,8 @@
 
 ``learn.npz`` holds ``spikes`` uint8 [P, T, D0] (presentations), ``positive`` [P] (1: positive),
 ``weight_<l>`` int [N_l, D_l], ``bounds_<l>`` (the modulator's table of layer l) and the integer
-parameters ``params`` = [du, dv, vth, dz, z_impulse, mant, exp, rng_seed, learn_start]. Per layer:
+parameters ``params`` = [du, dv, vth, dz, z_impulse, mant, exp, rng_seed, learn_start] and ``rule``, the
+dw string neuroff writes (``RuleParams.lava_string``). Per layer:
 RecordingLearningDense (Loihi3FLearningRule) -> FFLearnNeuron -> FFModulator; layer l's spikes
 feed layer l + 1's Dense. ``result.npz`` gets ``weights_<l>`` [P, N_l, D_l] after every
 presentation, ``spikes_<l>`` [P, T, N_l], ``m`` and ``g`` [P, L], the timings and
@@ -37,7 +38,7 @@ def run(inputs: dict, tmp: str) -> dict:
 
     spikes = inputs["spikes"]
     positive = inputs["positive"]
-    du, dv, vth, dz, z_imp, mant, exp_, rng_seed, learn_start = (int(v) for v in inputs["params"])
+    du, dv, vth, dz, z_imp, _mant, _exp, rng_seed, learn_start = (int(v) for v in inputs["params"])
     n_pres, steps, d0 = spikes.shape
     n_layers = sum(1 for k in inputs if k.startswith("weight_"))
     t0 = time.perf_counter()
@@ -45,7 +46,7 @@ def run(inputs: dict, tmp: str) -> dict:
     stream[:] = spikes.reshape(n_pres * steps, d0)
     stream.flush()
     source = SpikeFileSource(path=os.path.join(tmp, "in.npy"), shape=(d0,))
-    rule_str = f"{mant}*2^{exp_}*x0*y1*y2 - {mant}*2^{exp_}*x0*y1*y3"
+    rule_str = str(inputs["rule"])  # neuroff's RuleParams.lava_string(): the rule is written once
     pre = source.s_out
     dumps = []
     for layer in range(n_layers):

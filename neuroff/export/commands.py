@@ -48,8 +48,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     rl = sub.add_parser("run-lava", help="run an exported model.net on Intel Lava and compare it with the fixed-point reference")
     rl.add_argument("netx", nargs="?", help="model.net written by `neuroff export --target loihi` (not with --learn)")
     rl.add_argument("--learn", default=None, metavar="CKPT_OR_RUN_DIR",
-                    help="on-chip learning instead: train --samples training samples from this ff checkpoint (--mode loihi or spiking) "
-                    "in Lava's learning engine and in neuroff's emulator, comparing weights and spikes after every presentation")
+                    help="on-chip learning instead: train --samples training samples from this ff checkpoint (--mode loihi or spiking), "
+                    "or from a fresh network with 'fresh' (a directory of that name: ./fresh), in Lava's learning engine and in "
+                    "neuroff's emulator, comparing weights and spikes after every presentation")
+    rl.add_argument("--config", default=None,
+                    help="with --learn fresh: JSON file of train options for the fresh network (as `neuroff train --config` reads; "
+                    "default: ff --mode loihi's defaults on --dataset)")
     rl.add_argument("--dataset", default=None, help="defaults to the dataset the model was trained on")
     rl.add_argument("--samples", type=int, default=20,
                     help="test samples, each presented with every label (with --learn: training samples, positive and negative)")
@@ -132,11 +136,13 @@ def run_lava_command(args: argparse.Namespace) -> None:
             raise NeuroffError(f"{ignored[0]} applies to running an exported model.net, not to --learn; drop it")
         from neuroff.export.lava_learn import print_learn_report, run_lava_learn
 
-        report = run_lava_learn(args.learn, args.dataset, args.samples, args.lava_venv or DEFAULT_VENV)
+        report = run_lava_learn(args.learn, args.dataset, args.samples, args.lava_venv or DEFAULT_VENV, args.config)
         print_learn_report(report)
         if args.out:
             write_json(args.out, report)
         return
+    if args.config is not None:
+        raise NeuroffError("--config sets up a fresh network for --learn fresh; an exported model.net brings its own options: drop --config")
     if args.netx is None:
         raise NeuroffError("run-lava needs a model.net (from `neuroff export --target loihi`), or --learn CKPT_OR_RUN_DIR")
 

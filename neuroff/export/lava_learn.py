@@ -38,6 +38,7 @@ def run_lava_learning(python: Path, net: OnChipNet, weights: list[np.ndarray], s
         arrays: dict[str, Any] = {"spikes": spikes.astype(np.uint8), "positive": positive.astype(np.int64)}
         r = net.rule
         arrays["params"] = np.array([net.du, net.dv, net.vth, net.trace.dz, net.trace.impulse, r.mant, r.exp, r.rng_seed, net.learn_start], np.int64)
+        arrays["rule"] = np.array(r.lava_string())  # the dw string Lava's Loihi3FLearningRule parses
         for i, (w, table) in enumerate(zip(weights, net.tables)):
             arrays[f"weight_{i}"] = w.astype(np.int64)
             arrays[f"bounds_{i}"] = np.asarray(table, np.int64)
@@ -170,9 +171,29 @@ def onchip_from_trained(trained: Any) -> tuple[OnChipNet, list[np.ndarray]]:
     return net, weights
 
 
-def run_lava_learn(checkpoint: str, dataset: str | None, samples: int, venv: str | Path) -> dict[str, Any]:
-    """Train ``samples`` samples (a positive and a negative presentation each) from the checkpoint in
-    Lava and in the emulator; the report counts differing weights and spikes after every presentation."""
+FRESH = "fresh"  # --learn fresh: a new network, not a checkpoint (a directory of that name: ./fresh)
+
+
+def fresh_network(dataset: str | None, config_file: str | None) -> Any:
+    """The untrained network ``neuroff train --mode loihi`` would start from: ff --mode loihi with the
+    options of ``config_file`` (a JSON file as ``train --config`` reads), on ``dataset`` if given;
+    the same seeded initialisation, including the deeper layers' scaling to their input rate."""
+    from neuroff.engine.options import FFConfig, load_config_file
+    from neuroff.engine.training import create, prepare_dataset
+
+    data: dict[str, Any] = {"rule": "ff", "mode": "loihi"}
+    data |= load_config_file(config_file) if config_file else {}
+    if dataset is not None:
+        data["dataset"] = dataset
+    config = FFConfig.from_dict(data)
+    config.validate(set(data))
+    return create(config, prepare_dataset(config))
+
+
+def run_lava_learn(checkpoint: str, dataset: str | None, samples: int, venv: str | Path, config_file: str | None = None) -> dict[str, Any]:
+    """Train ``samples`` samples (a positive and a negative presentation each) from the checkpoint, or
+    from a fresh network (``checkpoint == "fresh"``, options from ``config_file``), in Lava and in the
+    emulator; the report counts differing weights and spikes after every presentation."""
     import torch
 
     from neuroff import engine
@@ -185,7 +206,9 @@ def run_lava_learn(checkpoint: str, dataset: str | None, samples: int, venv: str
         raise NeuroffError(problem)
     if samples < 1:
         raise NeuroffError(f"--samples {samples} must be >= 1")
-    trained = engine.load_trained(checkpoint)
+    if config_file is not None and checkpoint != FRESH:
+        raise NeuroffError(f"--config sets up a fresh network; a checkpoint brings its own options: drop --config, or use --learn {FRESH}")
+    trained = fresh_network(dataset, config_file) if checkpoint == FRESH else engine.load_trained(checkpoint)
     net, weights = onchip_from_trained(trained)
     name = dataset or trained.config.dataset
     ds = load_dataset(name, seed=trained.config.seed)
@@ -200,6 +223,7 @@ def run_lava_learn(checkpoint: str, dataset: str | None, samples: int, venv: str
     report = compare_learning(python, net, weights, spikes, positive)
     report["dataset"] = name
     report["samples"] = samples
+    report["start"] = f"a fresh network (seed {trained.config.seed})" if checkpoint == FRESH else str(checkpoint)
     report["rule"] = net.rule.lava_string()
     sizes = list(trained.model.sizes)
     in_spikes = [float(spikes.reshape(2 * samples, -1).sum(1).mean())]
@@ -212,7 +236,7 @@ def print_learn_report(r: dict[str, Any]) -> None:
     per_sample = np.asarray(r["differing_weights"]).reshape(-1, 2).sum(1)
     spikes = np.asarray(r["differing_spikes"]).reshape(-1, 2).sum(1)
     print(f"on-chip learning on {r['dataset']}, layers {r['layers']}, rule '{r['rule']}': {r['samples']} samples "
-          f"({r['presentations']} presentations, positive then negative)")
+          f"({r['presentations']} presentations, positive then negative) from {r['start']}")
     print("differing weights (Lava vs emulator) after each sample: " + " ".join(str(int(v)) for v in per_sample))
     print(f"differing weights: {int(per_sample.max())} at most; differing spikes: {int(spikes.sum())} in all; "
           f"differing M: {r['differing_m']}; weights changed by learning: {r['weights_changed_by_learning']}")
