@@ -172,7 +172,7 @@ def test_resume_at_or_below_its_epochs(tmp_path: Path, capsys: pytest.CaptureFix
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--mode", "analog", "--analog-lr", "nan"], "--analog-lr nan must be a finite number > 0; e.g. --analog-lr 0.003"),
+        (["--mode", "analog", "--analog-lr", "nan"], "--analog-lr nan must be a finite number > 0; see `neuroff train --help` for --analog-lr"),
         (["--lr", "nan"], "--lr nan must be a finite number > 0"),
         (["--lr", "inf"], "--lr inf must be a finite number > 0"),
         (["--code-bits", "0"], "--code-bits 0 must be >= 1; e.g. --code-bits 100"),

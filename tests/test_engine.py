@@ -277,7 +277,7 @@ def test_hard_negatives_follow_the_scores_and_never_the_true_label():
 
 
 def test_hard_negatives_train_and_differ_from_uniform_after_the_first_epoch():
-    common = dict(mode="analog", layers=[32], epochs=2, n_train=300, n_test=100, seed=1)
+    common = dict(mode="analog", layers=[32], analog_lr=0.003, epochs=2, n_train=300, n_test=100, seed=1)
     hard = engine.train(FFConfig(negatives="hard", **common), progress=False)
     uniform = engine.train(FFConfig(**common), progress=False)
     one_epoch = [engine.train(FFConfig(**{**common, "epochs": 1}, negatives=n), progress=False) for n in ("hard", "uniform")]

@@ -101,7 +101,7 @@ OPTIMIZERS = ("adam", "sgd")
 class AnalogTrainingOptions(OptionGroup):
     title: ClassVar[str] = "analog optimiser (ff --mode analog, intff, scff)"
     optimizer: str = option("adam", "optimiser of each independently trained layer or block", choices=OPTIMIZERS)
-    analog_lr: float = option(0.003, "learning rate of that optimiser", unit="per mini-batch")
+    analog_lr: float | None = option(None, "learning rate of that optimiser", unit="per mini-batch")
 
 
 @dataclass

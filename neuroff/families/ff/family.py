@@ -75,7 +75,7 @@ FAMILY = Family(
         # threshold and larger initial weights so the layer fires (bench/bench_ff_defaults.py)
         "spiking:latency": {"pre_trace": "leaky", "learn_start": 5, "threshold": 0.2, "beta": 0.95, "init_scale": 3.0,
                             "lr": 0.003, "lr_decay": 1.0, "epochs": 30},
-        "analog": {**CONSTANT_LR, "head": "sym", "embedding": "code", "batch_size": 64, "epochs": 15},
+        "analog": {**CONSTANT_LR, "head": "sym", "analog_lr": 0.001, "embedding": "code", "batch_size": 64, "epochs": 20},
         # --lr-decay lowers the modulator's m_scale per epoch; the modulator broadcasts one M per
         # layer, the sigma head's (families/ff/onchip.py)
         "loihi": {**REFERENCE_SPIKING, "head": "sigma", "max_rate": 1.0, "lr_decay": 0.8, "embedding": "code", "batch_size": 1, "epochs": 10},

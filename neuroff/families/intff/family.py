@@ -52,6 +52,6 @@ FAMILY = Family(
     groups={"analog": (LabelEmbeddingOptions, NegativeLabelOptions, LayerSpecOptions, AnalogTrainingOptions, InputNormalisationOptions, IntFFOptions)},
     # default epochs: the fewest within 1 point of the best on a digits validation split
     # (bench/bench_family_defaults.py, bench/results/family_defaults.json)
-    defaults={"analog": {**CONSTANT_LR, "embedding": "code", "batch_size": 64, "epochs": 30}},
+    defaults={"analog": {**CONSTANT_LR, "analog_lr": 0.003, "embedding": "code", "batch_size": 64, "epochs": 30}},
     build=build,
 )

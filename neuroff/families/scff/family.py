@@ -105,7 +105,7 @@ FAMILY = Family(
     # default epochs: the fewest within 1 point of the best on a digits validation split
     # (bench/bench_family_defaults.py, bench/results/family_defaults.json)
     defaults={
-        "analog": {**CONSTANT_LR, "embedding": "none", "batch_size": 64, "epochs": 1},
+        "analog": {**CONSTANT_LR, "analog_lr": 0.003, "embedding": "none", "batch_size": 64, "epochs": 1},
         "spiking": {**REFERENCE_SPIKING, **CONSTANT_LR, "embedding": "none", "batch_size": 32, "epochs": 1},
     },
     build=build,
