@@ -4,6 +4,7 @@ with the same architecture (``--mode spiking``, same layers, encoder, sigma head
     .venv/bin/python bench/bench_onchip.py --part accuracy --runs digits --seeds 0,1,2
     .venv/bin/python bench/bench_onchip.py --part accuracy --runs fashion --seeds 0
     .venv/bin/python bench/bench_onchip.py --part speed       # emulator samples/s next to Lava's per-sample time
+    .venv/bin/python bench/bench_onchip.py --part validation  # Fashion-MNIST candidates, validation split only
 
 Accuracy: each configuration trains on the full training set and meets the full test set once
 (digits: the family's 10 epochs; Fashion-MNIST: 1 epoch); writes bench/results/onchip_accuracy.json
@@ -79,6 +80,41 @@ def accuracy(runs: list[str], seeds: list[int], modes: list[str]) -> None:
         print(f"{key:16s} {entry['mean']:.4f} +- {entry['sd']:.4f} over {len(entry['seeds'])} seed(s)")
 
 
+# Validation-only candidates on Fashion-MNIST (10,000 held out, seed 0; the test set is not read).
+VALIDATION_BASE = {**ARCH["fashion"], "validation": 10000, "n_test": 1, "seed": 0}
+VALIDATION_CANDIDATES = {
+    "loihi 4096/48, 3 epochs": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 48, "epochs": 3},
+    "float lr 0.0007, 3 epochs": {"mode": "spiking", "lr": 0.0007, "epochs": 3},
+    "loihi 2048/24": {"mode": "loihi", "onchip_vth": 2048, "onchip_m_scale": 24},
+    "loihi 2048/48": {"mode": "loihi", "onchip_vth": 2048, "onchip_m_scale": 48},
+    "loihi 3072/36": {"mode": "loihi", "onchip_vth": 3072, "onchip_m_scale": 36},
+    "loihi 3072/72": {"mode": "loihi", "onchip_vth": 3072, "onchip_m_scale": 72},
+    "loihi 6144/72": {"mode": "loihi", "onchip_vth": 6144, "onchip_m_scale": 72},
+    "loihi 4096/96, learn-start 19": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 96, "learn_start": 19},
+    "loihi 4096/64, learn-start 19": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 64, "learn_start": 19},
+    "loihi 4096/127, learn-start 20": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 127, "learn_start": 20},
+    "float lr 0.00035": {"mode": "spiking", "lr": 0.00035},
+    "float lr 0.0014": {"mode": "spiking", "lr": 0.0014},
+    "float lr 0.0028": {"mode": "spiking", "lr": 0.0028},
+}
+
+
+def validation(names: list[str]) -> None:
+    """Validation accuracy per epoch of each candidate (VALIDATION_CANDIDATES); merged into
+    bench/results/onchip_validation.json."""
+    out = RESULTS / "onchip_validation.json"
+    stored = json.loads(out.read_text()) if out.exists() else {}
+    ds = load_dataset("fashion-mnist", seed=0)
+    for name in names:
+        options = {**VALIDATION_BASE, **VALIDATION_CANDIDATES[name]}
+        start = time.perf_counter()
+        trained = engine.train(FFConfig(**options), dataset=ds, progress=False)
+        stored[name] = {"command": command(options), "validation": [h["validation_accuracy"] for h in trained.history],
+                        "layer_activity": [h["layer_activity"] for h in trained.history], "seconds": time.perf_counter() - start}
+        print(f"{name:34s} validation {' / '.join(f'{v:.4f}' for v in stored[name]['validation'])}", flush=True)
+        write_json(out, stored)
+
+
 def speed(checkpoint: str, samples: int) -> None:
     from neuroff.export.lava import DEFAULT_VENV
     from neuroff.export.lava_learn import run_lava_learn
@@ -100,14 +136,17 @@ def speed(checkpoint: str, samples: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("accuracy", "speed"), required=True)
+    parser.add_argument("--part", choices=("accuracy", "validation", "speed"), required=True)
+    parser.add_argument("--candidates", default=",".join(VALIDATION_CANDIDATES), help="validation: comma list of candidate names")
     parser.add_argument("--runs", default="digits", help="accuracy: comma list of digits, fashion")
     parser.add_argument("--seeds", default="0", help="accuracy: comma list")
     parser.add_argument("--modes", default="spiking,loihi", help="accuracy: comma list of spiking, loihi")
     parser.add_argument("--checkpoint", default=None, help="speed: a checkpoint (--mode loihi or spiking)")
     parser.add_argument("--samples", type=int, default=20, help="speed: training samples")
     args = parser.parse_args()
-    if args.part == "accuracy":
+    if args.part == "validation":
+        validation(args.candidates.split(","))
+    elif args.part == "accuracy":
         accuracy(args.runs.split(","), [int(s) for s in args.seeds.split(",")], args.modes.split(","))
     else:
         speed(args.checkpoint, args.samples)
