@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from neuroff.core.params import ENCODERS, LABEL_ENCODERS
+from neuroff.core.params import ENCODERS
 from neuroff.errors import NeuroffError
 
 
@@ -104,30 +104,3 @@ def encode(
     if encoder == "latency":
         return latency_encode(x, steps, latency_mode, normalize=normalize)
     raise NeuroffError(f"unknown encoder {encoder!r}; use one of {', '.join(ENCODERS)}")
-
-
-def encode_with_label(
-    x: torch.Tensor,
-    label_features: int,
-    label_encoder: str,
-    encoder: str,
-    steps: int,
-    max_rate: float = 1.0,
-    generator: torch.Generator | None = None,
-    latency_mode: str = "linear",
-    normalize: bool = False,
-    noise_shape: tuple[int, ...] | None = None,
-) -> torch.Tensor:
-    """``encode`` with the last ``label_features`` inputs (the label code) encoded by
-    ``label_encoder``: "same" (by ``encoder``) or "rate" (Bernoulli at ``max_rate``). Under a latency
-    image a latency-coded label spikes once, before most of the learning window; a rate-coded one
-    keeps telling the layer which label it sees while the goodness and the update are computed."""
-    if label_encoder not in LABEL_ENCODERS:
-        raise NeuroffError(f"unknown label encoder {label_encoder!r}; use one of {', '.join(LABEL_ENCODERS)}")
-    if label_encoder == "same" or label_features == 0 or encoder == "rate":
-        return encode(x, encoder, steps, max_rate, generator, latency_mode, normalize, noise_shape)
-    d = x.shape[-1] - label_features
-    image = encode(x[..., :d], encoder, steps, max_rate, generator, latency_mode, normalize,
-                   None if noise_shape is None else (*noise_shape[:-1], d))  # fmt: skip
-    label = rate_encode(x[..., d:], steps, max_rate, generator, None if noise_shape is None else (*noise_shape[:-1], label_features))
-    return torch.cat([image, label], -1)

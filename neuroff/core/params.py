@@ -12,7 +12,6 @@ RESETS = ("zero", "subtract")
 TRACES = ("count", "leaky", "hard-leaky")
 HEADS = ("sigma", "sym")
 ENCODERS = ("rate", "latency")
-LABEL_ENCODERS = ("same", "rate")  # how the label code's inputs become spikes
 PRE_TRACES = ("none", "leaky")
 
 

@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING, NamedTuple
 import torch
 from torch import nn
 
-from neuroff.core.encoding import encode_with_label
+from neuroff.core.encoding import encode
 from neuroff.core.goodness import HeadParams, check_head, modulation, probability
 from neuroff.core.init import spiking_weights
-from neuroff.errors import NeuroffError
 from neuroff.core.neurons import (
     LIFParams,
     check_lif_params,
@@ -61,11 +60,6 @@ class SpikingFFNet(nn.Module):
         self.sizes = [n_inputs, *[int(n) for n in config.layers]]
         self.lif = LIFParams(config.beta, config.threshold, config.reset, config.refractory)
         check_lif_params(self.lif)
-        # the label code is appended as the last code_bits inputs (neuroff.data.pairing.LabelEmbedding)
-        self.label_features = config.code_bits if config.embedding == "code" else 0
-        if config.label_encoder != "same" and self.label_features == 0:
-            raise NeuroffError(f"--label-encoder {config.label_encoder} encodes the appended label code; use --embedding code "
-                               f"(this run has --embedding {config.embedding}) or --label-encoder same")
         # None for a family without a goodness head (SCFF reads its spikes through a probe)
         self.head = HeadParams(config.head, config.alpha, config.theta, config.eps) if config.head is not None else None
         for n in self.sizes[1:] if self.head is not None else []:
@@ -110,8 +104,7 @@ class SpikingFFNet(nn.Module):
         self, x: torch.Tensor, generator: torch.Generator | None = None, noise_shape: tuple[int, ...] | None = None
     ) -> torch.Tensor:
         c = self.config
-        return encode_with_label(x, self.label_features, c.label_encoder, c.encoder, c.steps, c.max_rate, generator,
-                                 c.latency_mode, c.normalize_latency, noise_shape)  # fmt: skip
+        return encode(x, c.encoder, c.steps, c.max_rate, generator, c.latency_mode, c.normalize_latency, noise_shape)
 
     def present(
         self,

@@ -11,7 +11,6 @@ from typing import ClassVar
 
 from neuroff.core.params import (
     ENCODERS,
-    LABEL_ENCODERS,
     HEADS,
     PRE_TRACES,
     RESETS,
@@ -65,9 +64,6 @@ class SpikeEncoderOptions(OptionGroup):
     max_rate: float | None = option(None, "rate code: spike probability per step of a pixel of intensity 1", unit="per step")
     latency_mode: str = option("linear", "latency code: spike time linear or logarithmic in the intensity", choices=LATENCY_MODES)
     normalize_latency: bool = option(False, "latency code: stretch each sample's first..last spike over all steps")
-    label_encoder: str = option(
-        "same", "how the label code's inputs (--embedding code) become spikes: same = by --encoder; rate = a Bernoulli "
-        "rate code at --max-rate, firing through the learning window under a latency-coded image", choices=LABEL_ENCODERS)
 
 
 @dataclass
