@@ -5,6 +5,7 @@ with the same architecture (``--mode spiking``, same layers, encoder, sigma head
     .venv/bin/python bench/bench_onchip.py --part accuracy --runs fashion --seeds 0
     .venv/bin/python bench/bench_onchip.py --part speed       # emulator samples/s next to Lava's per-sample time
     .venv/bin/python bench/bench_onchip.py --part validation  # Fashion-MNIST candidates, validation split only
+    .venv/bin/python bench/bench_onchip.py --part weight-range  # the float rule's weights clamped to the chip's range
 
 Accuracy: each configuration trains on the full training set and meets the full test set once
 (digits: the family's 10 epochs; Fashion-MNIST: 1 epoch); writes bench/results/onchip_accuracy.json
@@ -115,6 +116,37 @@ def validation(names: list[str]) -> None:
         write_json(out, stored)
 
 
+def weight_range() -> None:
+    """How much of the float rule's validation accuracy survives the learning synapses' range: the
+    float rule trained on Fashion-MNIST (1 epoch, validation split), then evaluated on the
+    validation split with its weights clamped to [-256, 255] / k, for the k of --onchip-vth 2048,
+    4096 (no learning under the limit: what the range alone costs a net that grew beyond it)."""
+    import torch
+
+    from neuroff.data.dataset import hold_out
+    from neuroff.engine.training import evaluate
+
+    options = {**VALIDATION_BASE, **VALIDATION_CANDIDATES["float lr 0.0007, 3 epochs"], "epochs": 1}
+    ds = load_dataset("fashion-mnist", seed=0)
+    trained = engine.train(FFConfig(**options), dataset=ds, progress=False)
+    _, val = hold_out(ds, options["validation"], options["seed"])
+    weights = [w.clone() for w in trained.model.weights]
+    rows = {"float weights": evaluate(trained, val.x_test, val.y_test)}
+    for vth in (2048, 4096):
+        k = vth / trained.config.threshold
+        for w, w0 in zip(trained.model.weights, weights):
+            w.copy_(w0.clamp(-256 / k, 255 / k))
+        rows[f"clamped to the range of --onchip-vth {vth} (|w| <= {255 / k:.4f})"] = evaluate(trained, val.x_test, val.y_test)
+    beyond = {vth: float(torch.cat([(w0.abs() > 255 / (vth / trained.config.threshold)).flatten() for w0 in weights]).double().mean())
+              for vth in (2048, 4096)}
+    result = {"command": command(options), "validation_accuracy": rows, "fraction_beyond_range": beyond,
+              "largest_abs_weight": max(float(w0.abs().max()) for w0 in weights)}
+    write_json(RESULTS / "onchip_weight_range.json", result)
+    for name, acc in rows.items():
+        print(f"{name:55s} validation {acc:.4f}")
+    print(f"fraction of float weights beyond the range: {beyond}; largest |w| {result['largest_abs_weight']:.3f}")
+
+
 def speed(checkpoint: str, samples: int) -> None:
     from neuroff.export.lava import DEFAULT_VENV
     from neuroff.export.lava_learn import run_lava_learn
@@ -136,7 +168,7 @@ def speed(checkpoint: str, samples: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("accuracy", "validation", "speed"), required=True)
+    parser.add_argument("--part", choices=("accuracy", "validation", "weight-range", "speed"), required=True)
     parser.add_argument("--candidates", default=",".join(VALIDATION_CANDIDATES), help="validation: comma list of candidate names")
     parser.add_argument("--runs", default="digits", help="accuracy: comma list of digits, fashion")
     parser.add_argument("--seeds", default="0", help="accuracy: comma list")
@@ -144,7 +176,9 @@ def main() -> None:
     parser.add_argument("--checkpoint", default=None, help="speed: a checkpoint (--mode loihi or spiking)")
     parser.add_argument("--samples", type=int, default=20, help="speed: training samples")
     args = parser.parse_args()
-    if args.part == "validation":
+    if args.part == "weight-range":
+        weight_range()
+    elif args.part == "validation":
         validation(args.candidates.split(","))
     elif args.part == "accuracy":
         accuracy(args.runs.split(","), [int(s) for s in args.seeds.split(",")], args.modes.split(","))
