@@ -34,6 +34,14 @@ RUNS: dict[str, dict] = {
     "latency-1x400": {"layers": [400], "encoder": "latency", "epochs": 4},
     # wider, longer analog twin with hard negatives (the hint in shared/research/hard_negatives.md was still rising at 10)
     "analog-1x2000-hard-20": {"mode": "analog", "layers": [2000], "epochs": 20, "analog_lr": 0.001, "lr_decay": 0.9, "negatives": "hard"},
+    # analog levers screened at 1x400 with hard negatives, 10 epochs, validation only (stop 26)
+    "analog-search-onehot": {"mode": "analog", "layers": [400], "epochs": 10, "analog_lr": 0.001, "lr_decay": 0.85, "negatives": "hard",
+                             "embedding": "onehot"},
+    "analog-search-lr2e-3": {"mode": "analog", "layers": [400], "epochs": 10, "analog_lr": 0.002, "lr_decay": 0.85, "negatives": "hard"},
+    "analog-search-batch32": {"mode": "analog", "layers": [400], "epochs": 10, "analog_lr": 0.001, "lr_decay": 0.85, "negatives": "hard",
+                              "batch_size": 32},
+    "analog-search-code300": {"mode": "analog", "layers": [400], "epochs": 10, "analog_lr": 0.001, "lr_decay": 0.85, "negatives": "hard",
+                              "code_bits": 300},
     # a Fashion-MNIST latency search (20,000 trained, 2 epochs each): the digits latency defaults
     # (init scale 3, threshold 0.2, lr 0.003) make a quarter of the neurons fire on 784 inputs
     "latency-search-base": {"layers": [400], "encoder": "latency", "epochs": 2, "n_train": 30000},

@@ -163,7 +163,7 @@ def test_v1_options_the_family_never_read_are_reset():
     data = {"config": {**FFConfig().to_dict(), "rule": "ff", "mode": "analog", "embedding": "code", "lr": 0.5, "beta": 0.5,
                        "batch_size": None}, "metrics": [{"epoch": 1, "train_pair_accuracy": 0.5}]}
     converted = convert_v1(data)
-    config = FFConfig.from_dict(converted["config"]).validate()  # would refuse lr/beta for analog FF
+    config = FFConfig.from_dict(converted["config"]).reset_unread().validate()  # as load_trained: lr/beta would be refused
     assert config.lr == FFConfig().lr and config.batch_size == 64
     assert converted["metrics"][0] == {"epoch": 1, "train_accuracy": 0.5, "train_metric": "pair accuracy"}
     with pytest.raises(NeuroffError, match="belongs to the"):

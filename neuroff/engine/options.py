@@ -202,9 +202,10 @@ class FFConfig(
         for those, the defaults of the version that saved it (e.g. --head was "sym" for every family
         before it became the FF family's per-mode default); they were never chosen. Returns self."""
         family = get_family(self.rule)
-        if self.mode not in family.modes:
-            return self
-        read = {name for group in groups_read_by(family, self.mode) for name in group.field_names()} | {"embedding"}
+        mode = self.mode or family.modes[0]  # unset in a v1 checkpoint: the family's default mode
+        if mode not in family.modes:
+            return self  # validate names the problem
+        read = {name for group in groups_read_by(family, mode) for name in group.field_names()} | {"embedding"}
         defaults = FFConfig()
         for f in fields(self):
             if f.name not in read and f.name not in ("rule", "mode"):

@@ -434,17 +434,12 @@ def save_trained(trained: Trained, path: str | Path) -> Path:
 
 
 def convert_v1(data: dict[str, Any]) -> dict[str, Any]:
-    """A format-v1 checkpoint as v2: options its family never read are reset to their defaults
-    (they had no effect), unresolved run options take the family's defaults (in ``validate``),
-    and the metrics' ``train_pair_accuracy`` becomes ``train_accuracy`` with its metric named."""
+    """A format-v1 checkpoint as v2: unresolved run options take the family's defaults (in
+    ``validate``; options its family never read are reset by ``FFConfig.reset_unread``, as for
+    every checkpoint), and the metrics' ``train_pair_accuracy`` becomes ``train_accuracy`` with
+    its metric named."""
     config = dict(data["config"])
     family = get_family(config.get("rule", "ff"))
-    mode = config.get("mode") or family.modes[0]
-    read = {name for group in groups_read_by(family, mode) for name in group.field_names()}
-    defaults = FFConfig()
-    for name in list(config):
-        if name not in read and name not in ("mode", "embedding"):
-            config[name] = getattr(defaults, name)
     metrics = []
     for record in data.get("metrics", []):
         record = dict(record)
