@@ -46,6 +46,9 @@ def main() -> None:
         print(f"{name:28s} epochs {chosen:2d}  validation {curve[chosen - 1]:.4f}  (best {max(curve):.4f})", flush=True)
     winner = max(rows, key=lambda n: rows[n]["validation"])
     bare = FFConfig(mode="analog", dataset="digits").validate()  # the family's defaults as shipped
+    shipped = FFConfig(mode="analog", dataset="digits", epochs=rows[winner]["chosen_epochs"], **CANDIDATES[winner]).validate()
+    if shipped != bare:
+        print(f"note: the shipped defaults are not the winner's ({winner}, {rows[winner]['chosen_epochs']} epochs); testing the shipped ones")
     test = test_once(bare, ds, seeds)
     acc = [r["test_accuracy"] for r in test]
     result = {

@@ -219,3 +219,16 @@ def test_files_that_are_not_nir_graphs(trained, tmp_path):
     code, _, err = cli("import", tmp_path / "bad_dt.nir", "-o", tmp_path / "run", "--dataset", "digits")
     assert code == 2 and err.count("\n") == 1 and "'dt' is 'abc', not a number" in err, err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_file_written_before_a_default_became_the_familys_imports(trained, tmp_path):
+    """Files record every option; those the family never reads carry the writer's declared
+    defaults (--analog-lr was 0.003 for every family before it became per-family): not a choice."""
+    path = export_nir(trained, tmp_path / "model.nir")
+    graph = nir.read(path)
+    config = {**trained.config.to_dict(), "analog_lr": 0.003}
+    graph.metadata["neuroff_config"] = __import__("json").dumps(config)
+    nir.write(tmp_path / "old.nir", graph)
+    code, _, err = cli("import", tmp_path / "old.nir", "-o", tmp_path / "back")
+    assert code == 0, err
+    assert engine.load_trained(tmp_path / "back").config.analog_lr is None

@@ -27,6 +27,8 @@ from neuroff.core.loihi_learning import (
     table_m,
 )
 from neuroff.core.loihi_neurons import CubaParams
+from neuroff.data import load_dataset
+from neuroff.engine.options import FFConfig
 from neuroff.errors import NeuroffError
 from neuroff.layers.fixed_point import FixedLayer, run_fixed
 
@@ -206,7 +208,22 @@ def test_run_lava_config_belongs_to_learn_fresh(tmp_path, capsys):
     code, _, err = _run(["run-lava", "--learn", str(tmp_path / "a"), "--config", str(tmp_path / "c.json"), *venv], capsys)
     assert code == 2 and "drop --config, or use --learn fresh" in err and len(err.strip().splitlines()) == 1
     code, _, err = _run(["run-lava", "model.net", "--config", str(tmp_path / "c.json"), *venv], capsys)
-    assert code == 2 and "--config sets up a fresh network" in err
+    assert code == 2 and "--config applies only to --learn fresh" in err
     (tmp_path / "bad.json").write_text('{"mode": "loihi", "head": "sym"}')
     code, _, err = _run(["run-lava", "--learn", "fresh", "--config", str(tmp_path / "bad.json"), *venv], capsys)
     assert code == 2 and "--head sym" in err and len(err.strip().splitlines()) == 1
+
+
+def test_loading_an_onchip_checkpoint_checks_its_weights_not_a_fresh_draw(tmp_path, capsys):
+    """The initial-weight range is checked once, for a fresh network: a checkpoint loads on its own
+    integer weights even where a fresh draw of its configuration would not fit."""
+    code, _, err = _run(["train", "--mode", "loihi", "--layers", "8", "--n-train", "20", "--n-test", "10", "--epochs", "1",
+                         "--quiet", "--out", str(tmp_path / "a")], capsys)
+    assert code == 0, err
+    ckpt = torch.load(tmp_path / "a" / "model.pt", weights_only=False)
+    ckpt["config"]["onchip_vth"] = 16000  # a fresh draw at this k reaches far beyond [-256, 255]
+    torch.save(ckpt, tmp_path / "a" / "model.pt")
+    with pytest.raises(NeuroffError, match="initial weights"):
+        engine.create(FFConfig(mode="loihi", layers=[8], onchip_vth=16000).validate(), load_dataset("digits", seed=0))
+    loaded = engine.load_trained(tmp_path / "a")
+    assert int(loaded.model.int_weights[0].abs().max()) <= 256

@@ -142,7 +142,7 @@ def run_lava_command(args: argparse.Namespace) -> None:
             write_json(args.out, report)
         return
     if args.config is not None:
-        raise NeuroffError("--config sets up a fresh network for --learn fresh; an exported model.net brings its own options: drop --config")
+        raise NeuroffError("--config applies only to --learn fresh (an exported model.net brings its own options); drop --config")
     if args.netx is None:
         raise NeuroffError("run-lava needs a model.net (from `neuroff export --target loihi`), or --learn CKPT_OR_RUN_DIR")
 

@@ -207,7 +207,7 @@ def run_lava_learn(checkpoint: str, dataset: str | None, samples: int, venv: str
     if samples < 1:
         raise NeuroffError(f"--samples {samples} must be >= 1")
     if config_file is not None and checkpoint != FRESH:
-        raise NeuroffError(f"--config sets up a fresh network; a checkpoint brings its own options: drop --config, or use --learn {FRESH}")
+        raise NeuroffError(f"--config applies only to --learn {FRESH} (a checkpoint brings its own options); drop --config, or use --learn {FRESH}")
     trained = fresh_network(dataset, config_file) if checkpoint == FRESH else engine.load_trained(checkpoint)
     net, weights = onchip_from_trained(trained)
     name = dataset or trained.config.dataset

@@ -329,7 +329,9 @@ def import_nir(
         raise NeuroffError(problem)
     given = set(given or ())
     net = to_neuroff(read_graph(path), dt)
-    config = FFConfig.from_dict(_options(net, dict(request or {}), given))
+    # reset_unread: a file records every option of its run, with the declared defaults of the
+    # version that wrote it for those its family never read (e.g. --analog-lr 0.003 before stop 26)
+    config = FFConfig.from_dict(_options(net, dict(request or {}), given)).reset_unread()
     config.validate(given - set(FROM_GRAPH))
     ds = load_dataset(config.dataset, seed=config.seed)
     kind, meta = config.embedding, net.metadata

@@ -107,7 +107,7 @@ def run_float(model: SpikingFFNet, spikes: torch.Tensor) -> list[torch.Tensor]:
 def decode_rasters(rasters: list[torch.Tensor], config: FFConfig) -> Presentation:
     """The off-chip read-out: traces, spike counts and P(positive) from per-layer rasters
     [T, B, N_l] (any 0/1 dtype); identical to what ``SpikingFFNet.present`` reports."""
-    head = HeadParams(config.head, config.alpha, config.theta, config.eps)
+    head = HeadParams(config.head, config.alpha, config.theta, config.eps) if config.head is not None else None
     steps, batch = rasters[0].shape[0], rasters[0].shape[1]
     n_layers = len(rasters)
     traces = [torch.zeros(batch, r.shape[2], dtype=torch.float64) for r in rasters]
@@ -119,7 +119,7 @@ def decode_rasters(rasters: list[torch.Tensor], config: FFConfig) -> Presentatio
             out = rasters[i][t].to(torch.float64)
             traces[i] = trace_step(traces[i], out, config.trace, config.trace_decay)
             counts[i] += out
-            if t >= config.learn_start or t == steps - 1:
+            if head is not None and (t >= config.learn_start or t == steps - 1):  # no head (SCFF): P stays 0
                 p = probability(traces[i], head)
                 if t >= config.learn_start:
                     p_sum[:, i] += p

@@ -50,8 +50,11 @@ def build(config: Any, ctx: BuildContext) -> tuple[Any, Rule]:
 def initialise(config: Any, model: Any, x: torch.Tensor, generator: torch.Generator) -> None:
     """Spiking nets deeper than one layer: initial weights scaled to each layer's input rate
     (``SpikingFFNet.scale_to_input_rates``), measured on the positives x with their own stream."""
-    if config.mode in ("spiking", "loihi") and config.init_rate_scaling and model.n_layers > 1:
+    scaled = config.mode in ("spiking", "loihi") and config.init_rate_scaling and model.n_layers > 1
+    if scaled:
         model.scale_to_input_rates(model.encode(x, generator))
+    if config.mode == "loihi":  # a fresh on-chip net: its integer weights must fit the learning synapses
+        model.check_initial_weights(scaled)
 
 
 FAMILY = Family(
@@ -75,6 +78,7 @@ FAMILY = Family(
         # threshold and larger initial weights so the layer fires (bench/bench_ff_defaults.py)
         "spiking:latency": {"pre_trace": "leaky", "learn_start": 5, "threshold": 0.2, "beta": 0.95, "init_scale": 3.0,
                             "lr": 0.003, "lr_decay": 1.0, "epochs": 30},
+        # analog: Adam 0.001 for 20 epochs, chosen on a digits validation split by bench/bench_analog_defaults.py
         "analog": {**CONSTANT_LR, "head": "sym", "analog_lr": 0.001, "embedding": "code", "batch_size": 64, "epochs": 20},
         # --lr-decay lowers the modulator's m_scale per epoch; the modulator broadcasts one M per
         # layer, the sigma head's (families/ff/onchip.py)

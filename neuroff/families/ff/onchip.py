@@ -101,27 +101,35 @@ class OnChipFFNet(SpikingFFNet):
         self.net = onchip_net(config, self.sizes)
         self.k = config.onchip_vth / config.threshold
         for i, w in enumerate(self.weights):
-            self.register_buffer(f"int_weight_{i}", self._quantised(i, w))
+            self.register_buffer(f"int_weight_{i}", self._quantised(w))
         self.sync_float()
 
-    def _quantised(self, layer: int, w: torch.Tensor) -> torch.Tensor:
-        """Integer weights of float ones: w k rounded to even (Lava truncates odd weights on load);
-        refused, not clipped, when the learning synapses cannot hold them."""
-        q = (torch.round(w * self.k / 2) * 2).to(torch.int64)
-        if q.numel() and (int(q.min()) < LEARN_WEIGHT_MIN or int(q.max()) > LEARN_WEIGHT_MAX):
-            raise NeuroffError(
-                f"layer {layer}'s initial weights{' (scaled to its input rate)' if layer else ''} reach |w| = {float(w.abs().max()):.3g}, {int(q.abs().max())} weight steps at "
-                f"k = --onchip-vth / --threshold = {self.k:.4g}; Loihi's learning synapses hold integers in "
-                f"[{LEARN_WEIGHT_MIN}, {LEARN_WEIGHT_MAX}]; lower --onchip-vth or --init-scale"
-            )
-        return q
+    def _quantised(self, w: torch.Tensor) -> torch.Tensor:
+        """Integer weights of float ones: w k rounded to even (Lava truncates odd weights on load).
+        Not clipped: a fresh network checks them (``check_initial_weights``), a loaded one its own."""
+        return (torch.round(w * self.k / 2) * 2).to(torch.int64)
+
+    def check_initial_weights(self, scaled: bool) -> None:
+        """Refuse, on one line, a fresh network whose integer weights the learning synapses cannot
+        hold (called once by the family's ``initialise``, after the deeper layers' scaling; never on
+        load, where the checkpoint's weights replace these)."""
+        for layer, q in enumerate(self.int_weights):
+            if q.numel() and (int(q.min()) < LEARN_WEIGHT_MIN or int(q.max()) > LEARN_WEIGHT_MAX):
+                w = self.weights[layer]
+                deeper = layer > 0 and scaled
+                fix = "lower --onchip-vth, or pass --init-rate-scaling false" if deeper else "lower --onchip-vth or --init-scale"
+                raise NeuroffError(
+                    f"layer {layer}'s initial weights{' (scaled to its input rate)' if deeper else ''} reach |w| = "
+                    f"{float(w.abs().max()):.3g}, {int(q.abs().max())} weight steps at k = --onchip-vth / --threshold = "
+                    f"{self.k:.4g}; Loihi's learning synapses hold integers in [{LEARN_WEIGHT_MIN}, {LEARN_WEIGHT_MAX}]; {fix}"
+                )
 
     def scale_to_input_rates(self, spikes: torch.Tensor) -> list[float]:
         """The float stack's scaling of deeper layers (``SpikingFFNet.scale_to_input_rates``), carried
         into the integer weights the emulator trains (else the first ``sync_float`` would undo it)."""
         factors = super().scale_to_input_rates(spikes)
         for i, w in enumerate(self.weights):
-            getattr(self, f"int_weight_{i}").copy_(self._quantised(i, w))
+            getattr(self, f"int_weight_{i}").copy_(self._quantised(w))
         self.sync_float()
         return factors
 
