@@ -105,9 +105,14 @@ def check_rule(rule: RuleParams, trace: TraceParams, m_scale: int) -> None:
         raise NeuroffError(f"the trace impulse {trace.impulse} must be 1..{TRACE_MAX} (a {TRACE_BITS}-bit trace); use a --trace-decay below 1")
 
 
+def learning_weights_fit(w: np.ndarray) -> bool:
+    """Whether the learning synapses can hold these integer weights: all in [-256, 255]."""
+    return not w.size or (w.min() >= LEARN_WEIGHT_MIN and w.max() <= LEARN_WEIGHT_MAX)
+
+
 def check_learning_weights(w: np.ndarray) -> None:
     """Weights the learning engine can hold: integers in [-256, 255]."""
-    if w.size and (w.min() < LEARN_WEIGHT_MIN or w.max() > LEARN_WEIGHT_MAX):
+    if not learning_weights_fit(w):
         raise NeuroffError(
             f"weights span [{int(w.min())}, {int(w.max())}]; Loihi's learning synapses hold integers in "
             f"[{LEARN_WEIGHT_MIN}, {LEARN_WEIGHT_MAX}] (lower --onchip-vth, or retrain)"

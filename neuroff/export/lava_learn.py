@@ -156,7 +156,7 @@ def onchip_from_trained(trained: Any) -> tuple[OnChipNet, list[np.ndarray]]:
     """The learning network and integer weights of a checkpoint: a --mode loihi one as it is, a
     --mode spiking one mapped with k = --onchip-vth / --threshold (refused when the chip cannot hold it)."""
     from neuroff.core.loihi_learning import check_learning_weights
-    from neuroff.families.ff.onchip import OnChipFFNet, onchip_net
+    from neuroff.families.ff.onchip import OnChipFFNet, integer_weights, onchip_net
 
     c = trained.config
     if isinstance(trained.model, OnChipFFNet):
@@ -165,7 +165,7 @@ def onchip_from_trained(trained: Any) -> tuple[OnChipNet, list[np.ndarray]]:
         raise NeuroffError(f"--learn needs an ff checkpoint trained with --mode loihi or --mode spiking; this one is --rule {c.rule} --mode {c.mode}")
     net = onchip_net(c, list(trained.model.sizes))
     k = net.vth / c.threshold
-    weights = [(np.round(w.detach().numpy() * k / 2) * 2).astype(np.int64) for w in trained.model.weights]
+    weights = [integer_weights(w.detach(), k).numpy() for w in trained.model.weights]
     for w in weights:
         check_learning_weights(w)
     return net, weights

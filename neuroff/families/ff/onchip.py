@@ -30,6 +30,7 @@ from neuroff.core.loihi_learning import (
     RuleParams,
     TraceParams,
     check_learning_weights,
+    learning_weights_fit,
     check_rule,
     modulator_table,
     run_emulator,
@@ -92,6 +93,12 @@ def onchip_net(c: FFConfig, sizes: list[int], m_scale: int | None = None) -> OnC
     return OnChipNet(params.du, params.dv, params.vth, trace, rule, c.steps, c.learn_start, tables)
 
 
+def integer_weights(w: torch.Tensor, k: float) -> torch.Tensor:
+    """The integer weights of float ones at k weight steps per unit: w k rounded to an even integer
+    (Lava's LearningDense truncates odd weights on load)."""
+    return (torch.round(w * k / 2) * 2).to(torch.int64)
+
+
 class OnChipFFNet(SpikingFFNet):
     """The spiking FF stack as the chip holds it: integer weights, read out in fixed point."""
 
@@ -105,16 +112,15 @@ class OnChipFFNet(SpikingFFNet):
         self.sync_float()
 
     def _quantised(self, w: torch.Tensor) -> torch.Tensor:
-        """Integer weights of float ones: w k rounded to even (Lava truncates odd weights on load).
-        Not clipped: a fresh network checks them (``check_initial_weights``), a loaded one its own."""
-        return (torch.round(w * self.k / 2) * 2).to(torch.int64)
+        """Not clipped: a fresh network checks them (``check_initial_weights``), a loaded one its own."""
+        return integer_weights(w, self.k)
 
     def check_initial_weights(self, scaled: bool) -> None:
         """Refuse, on one line, a fresh network whose integer weights the learning synapses cannot
         hold (called once by the family's ``initialise``, after the deeper layers' scaling; never on
         load, where the checkpoint's weights replace these)."""
         for layer, q in enumerate(self.int_weights):
-            if q.numel() and (int(q.min()) < LEARN_WEIGHT_MIN or int(q.max()) > LEARN_WEIGHT_MAX):
+            if not learning_weights_fit(q.numpy()):
                 w = self.weights[layer]
                 deeper = layer > 0 and scaled
                 fix = "lower --onchip-vth, or pass --init-rate-scaling false" if deeper else "lower --onchip-vth or --init-scale"
