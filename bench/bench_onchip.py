@@ -109,6 +109,15 @@ VALIDATION_CANDIDATES = {
     "float lr 0.00035": {"mode": "spiking", "lr": 0.00035},
     "float lr 0.0014": {"mode": "spiking", "lr": 0.0014},
     "float lr 0.0028": {"mode": "spiking", "lr": 0.0028},
+    # stop 27: the modulator recomputes M from every step's goodness (--onchip-m-timing step), the float rule's timing
+    "loihi 4096/16, M every step": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 16, "onchip_m_timing": "step"},
+    "loihi 4096/24, M every step": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 24, "onchip_m_timing": "step"},
+    "loihi 4096/32, M every step": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 32, "onchip_m_timing": "step"},
+    "loihi 4096/48, M every step": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 48, "onchip_m_timing": "step"},
+    "loihi 3072/24, M every step": {"mode": "loihi", "onchip_vth": 3072, "onchip_m_scale": 24, "onchip_m_timing": "step"},
+    "loihi 6144/48, M every step": {"mode": "loihi", "onchip_vth": 6144, "onchip_m_scale": 48, "onchip_m_timing": "step"},
+    "loihi 4096/32, M every step, 3 epochs": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 32, "onchip_m_timing": "step",
+                                             "epochs": 3},
 }
 
 

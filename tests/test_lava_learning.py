@@ -37,12 +37,15 @@ def test_lava_learning_engine_matches_the_emulator_weight_for_weight(tmp_path):
     _check(run_lava_learn(run, None, 3, DEFAULT_VENV), 3)
 
 
-def test_learning_from_a_fresh_network_two_layers(tmp_path, capsys):
-    """--learn fresh: the network train --mode loihi starts from (options from --config), both layers learning."""
+@pytest.mark.parametrize("m_timing", ["window", "step"])
+def test_learning_from_a_fresh_network_two_layers(tmp_path, capsys, m_timing):
+    """--learn fresh: the network train --mode loihi starts from (options from --config), both layers
+    learning; the modulator's M once per presentation or on every step."""
     import json
 
     config = tmp_path / "net.json"
-    config.write_text(json.dumps({"layers": [12, 8], "theta": 5, "alpha": 0.5, "n_train": 40, "seed": 3, "onchip_vth": 256}))
+    config.write_text(json.dumps({"layers": [12, 8], "theta": 5, "alpha": 0.5, "n_train": 40, "seed": 3, "onchip_vth": 256,
+                                  "onchip_m_timing": m_timing}))
     out = tmp_path / "report.json"
     with pytest.raises(SystemExit) as exc:
         main(["run-lava", "--learn", "fresh", "--config", str(config), "--dataset", "digits", "--samples", "2", "--out", str(out)])

@@ -4,7 +4,8 @@
 
 ``learn.npz`` holds ``spikes`` uint8 [P, T, D0] (presentations), ``positive`` [P] (1: positive),
 ``weight_<l>`` int [N_l, D_l], ``bounds_<l>`` (the modulator's table of layer l) and the integer
-parameters ``params`` = [du, dv, vth, dz, z_impulse, mant, exp, rng_seed, learn_start] and ``rule``, the
+parameters ``params`` = [du, dv, vth, dz, z_impulse, mant, exp, rng_seed, learn_start, m_every_step]
+(m_every_step 1: the modulator sends M from every step's goodness, 0: once per presentation) and ``rule``, the
 dw string neuroff writes (``RuleParams.lava_string``). Per layer:
 RecordingLearningDense (Loihi3FLearningRule) -> FFLearnNeuron -> FFModulator; layer l's spikes
 feed layer l + 1's Dense. ``result.npz`` gets ``weights_<l>`` [P, N_l, D_l] after every
@@ -38,7 +39,7 @@ def run(inputs: dict, tmp: str) -> dict:
 
     spikes = inputs["spikes"]
     positive = inputs["positive"]
-    du, dv, vth, dz, z_imp, _mant, _exp, rng_seed, learn_start = (int(v) for v in inputs["params"])
+    du, dv, vth, dz, z_imp, _mant, _exp, rng_seed, learn_start, m_every_step = (int(v) for v in inputs["params"])
     n_pres, steps, d0 = spikes.shape
     n_layers = sum(1 for k in inputs if k.startswith("weight_"))
     t0 = time.perf_counter()
@@ -61,7 +62,7 @@ def run(inputs: dict, tmp: str) -> dict:
                                        name=f"dense_{layer}")
         neuron = FFLearnNeuron(shape=(n,), du=du, dv=dv, vth=vth, bias_mant=0, bias_exp=0, learning_rule=rule,
                                steps=steps, dz=dz, z_impulse=z_imp, spikes_path=paths["s"], name=f"neuron_{layer}")
-        mod = FFModulator(n=n, steps=steps, learn_start=learn_start, dz=dz, z_impulse=z_imp,
+        mod = FFModulator(n=n, steps=steps, learn_start=learn_start, every_step=m_every_step, dz=dz, z_impulse=z_imp,
                           bounds=inputs[f"bounds_{layer}"], positive=positive, m_path=paths["m"])
         pre.connect(dense.s_in)
         dense.a_out.connect(neuron.a_in)

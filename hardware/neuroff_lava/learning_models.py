@@ -103,9 +103,13 @@ class PyFFModulatorModel(PyLoihiProcessModel):
         self._z = trace_step(self._z, s, p["dz"], p["z_impulse"])
         if tau < start:
             self._g += int(np.sum(self._z * self._z))
-        if tau == start - 1 and k < len(p["positive"]):
-            self._m = self._table(bool(p["positive"][k]), self._g)
-            self._out[k] = (self._m, self._g)
+        if k < len(p["positive"]):
+            if p["every_step"] and start - 1 <= tau < steps - 1:
+                self._m = self._table(bool(p["positive"][k]), int(np.sum(self._z * self._z)))
+                self._out[k] = (self._m, self._g)
+            elif tau == start - 1:
+                self._m = self._table(bool(p["positive"][k]), self._g)
+                self._out[k] = (self._m, self._g)
         if tau == steps - 1:
             self._m = 0
 

@@ -33,12 +33,13 @@ class FFLearnNeuron(LearningLIF):
 class FFModulator(AbstractProcess):
     """Goodness g = sum over steps tau < learn_start of sum_j z_j^2 (integers); at tau = learn_start - 1
     Mq = the table's value for (positive[p], g); sends Mq from the next step to the end of the
-    presentation. ``bounds``: ``neuroff.core.loihi_learning.modulator_table``. Writes (Mq, g) of
+    presentation. With ``every_step``, Mq is instead the table's value for this step's sum_j z_j^2,
+    recomputed on every step from learn_start - 1 to T - 2 (each sent on the next step). ``bounds``: ``neuroff.core.loihi_learning.modulator_table``. Writes (Mq, g) of
     presentation p to row p of ``m_path``."""
 
-    def __init__(self, *, n: int, steps: int, learn_start: int, dz: int, z_impulse: int, bounds: np.ndarray,
-                 positive: np.ndarray, m_path: str) -> None:
-        super().__init__(n=n, steps=steps, learn_start=learn_start, dz=dz, z_impulse=z_impulse,
+    def __init__(self, *, n: int, steps: int, learn_start: int, every_step: int, dz: int, z_impulse: int,
+                 bounds: np.ndarray, positive: np.ndarray, m_path: str) -> None:
+        super().__init__(n=n, steps=steps, learn_start=learn_start, every_step=every_step, dz=dz, z_impulse=z_impulse,
                          bounds=np.asarray(bounds, np.int64), positive=np.asarray(positive, np.int64), m_path=m_path)
         self.s_in = InPort(shape=(n,))
         self.m_out = OutPort(shape=(n,))

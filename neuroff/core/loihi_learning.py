@@ -28,12 +28,16 @@ presentation of T steps::
     neuron  : a = a_buf (0 at tau = 0, when u, v, z reset);  a_buf = W s_pre[tau]  (Dense's one-step delay)
               (s, u, v) = CUBA step (neuroff.core.loihi_neurons);  z = min(127, (z (4096 - dz)) >> 12 + imp s)
               y1 = z;  (y2, y3) = the channels of the Mq the modulator sent this step
-    modulator (sends, then receives s): g += sum z^2 for tau < learn_start; at tau = learn_start - 1
-              Mq = MOD_TABLE(s_label, g);  at tau = T - 1 Mq = 0
+    modulator (sends, then receives s): g += sum z^2 for tau < learn_start;
+              M_TIMING "window": at tau = learn_start - 1  Mq = MOD_TABLE(s_label, g)  (one M per presentation)
+              M_TIMING "step":   at learn_start - 1 <= tau < T - 1  Mq = MOD_TABLE(s_label, sum z^2 of this step)
+              at tau = T - 1 Mq = 0
     synapses: the learning step above, with x0 = s_pre[tau]  (weights of this step's a_buf: before it)
 
-so M reaches the synapses on steps learn_start .. T-1. A multi-layer stack is this per layer,
-each layer with its own modulator and goodness.
+so M reaches the synapses on steps learn_start .. T-1: in "window" timing one M from the goodness
+of the first learn_start steps; in "step" timing the goodness of the step before, as the float
+rule's M, which it recomputes from the current traces every learning step (one step earlier). A
+multi-layer stack is this per layer, each layer with its own modulator and goodness.
 """
 
 from __future__ import annotations
@@ -191,7 +195,14 @@ class OnChipNet(NamedTuple):
     rule: RuleParams
     steps: int
     learn_start: int
-    tables: list  # per layer: the modulator's bounds (``modulator_table``)
+    tables: list  # per layer: the modulator's bounds (``modulator_table`` over ``modulator_window`` steps)
+    m_timing: str = "window"  # neuroff.core.params.M_TIMINGS: when the modulator computes M
+
+
+def modulator_window(m_timing: str, learn_start: int) -> int:
+    """Steps the goodness that sets M is summed over (the window of its ``modulator_table``):
+    learn_start, or 1 when M follows every step."""
+    return 1 if m_timing == "step" else learn_start
 
 
 # --- The emulator ------------------------------------------------------------------------------------
@@ -224,6 +235,7 @@ def emulate(
     dims,  # int64 [L, 3]: D_l, N_l, offset of layer l in wflat (flat arrays, not typed Lists: those cost
     #        numba tens of seconds of compilation per process, uncached)
     du, dv, vth, dz, z_imp, mant, exp_, learn_start,
+    m_every_step,  # 1: M from each step's goodness (M_TIMING "step"), 0: once from the window's
     tables,  # int64 [L, m_scale + 1]: the modulator's bounds per layer
     r_y, r_w,  # float64 [P * T]: Lava's per-step uniforms
     ydecay,
@@ -311,7 +323,14 @@ def emulate(
                     for j in range(n):
                         gs += z[j] * z[j]
                     g_acc[layer] += gs
-                if tau == learn_start - 1:
+                if m_every_step and learn_start - 1 <= tau < steps - 1:
+                    gs = 0
+                    for j in range(n):
+                        gs += z[j] * z[j]
+                    m_cur[layer] = table_m(tables[layer], s_lab, gs)
+                    rec_m[pres, layer] = m_cur[layer]
+                    rec_g[pres, layer] = g_acc[layer]
+                elif tau == learn_start - 1:
                     m_cur[layer] = table_m(tables[layer], s_lab, g_acc[layer])
                     rec_m[pres, layer] = m_cur[layer]
                     rec_g[pres, layer] = g_acc[layer]
@@ -394,7 +413,7 @@ def run_emulator(
     max_a = np.zeros(n_layers, np.int64)
     emulate(
         np.ascontiguousarray(spikes, dtype=np.uint8), np.asarray(positive, np.uint8), wflat, dims, net.du, net.dv, net.vth,
-        net.trace.dz, net.trace.impulse, net.rule.mant, net.rule.exp, net.learn_start,
+        net.trace.dz, net.trace.impulse, net.rule.mant, net.rule.exp, net.learn_start, int(net.m_timing == "step"),
         np.stack([np.asarray(t, np.int64) for t in net.tables]), r_y, r_w, y_decay_factor(),
         rec_spikes, out_m, out_g, rec_w, max_a, counts,
     )  # fmt: skip

@@ -13,6 +13,9 @@ TRACES = ("count", "leaky", "hard-leaky")
 HEADS = ("sigma", "sym")
 ENCODERS = ("rate", "latency")
 PRE_TRACES = ("none", "leaky")
+# when the on-chip modulator computes M (neuroff.core.loihi_learning): once per presentation from the
+# goodness of steps [0, learn_start), or every step from that step's goodness (the float rule's timing)
+M_TIMINGS = ("window", "step")
 
 
 class LIFParams(NamedTuple):

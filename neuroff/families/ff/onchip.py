@@ -11,7 +11,8 @@ Mapping from the float options (each checked; what the chip cannot express is re
     dv = round(4096 (1 - beta)), du = 4095 (no current persistence), vth = --onchip-vth
     W_int = round_even(k W_float), k = vth / threshold                  (initial weights)
     z: dz = round(4096 (1 - trace_decay)), impulse = round(127 (1 - trace_decay))   (leaky trace only)
-    M: the sigma head, measured over steps [0, learn_start), sent as round(m_scale M)
+    M: the sigma head, sent as round(m_scale M): from the goodness of steps [0, learn_start) once per
+       presentation (--onchip-m-timing window) or from each step's goodness (step)
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from neuroff.core.loihi_learning import (
     learning_weights_fit,
     check_rule,
     modulator_table,
+    modulator_window,
     run_emulator,
 )
 from neuroff.core.loihi_neurons import (
@@ -89,8 +91,9 @@ def onchip_net(c: FFConfig, sizes: list[int], m_scale: int | None = None) -> OnC
     check_rule(rule, trace, m_scale)
     params = CubaParams(du=DECAY_UNITY - 1, dv=round(DECAY_UNITY * (1.0 - c.beta)), vth=c.onchip_vth)
     check_cuba_params(params)
-    tables = [modulator_table(c.alpha, c.theta, c.learn_start, n, m_scale) for n in sizes[1:]]
-    return OnChipNet(params.du, params.dv, params.vth, trace, rule, c.steps, c.learn_start, tables)
+    window = modulator_window(c.onchip_m_timing, c.learn_start)
+    tables = [modulator_table(c.alpha, c.theta, window, n, m_scale) for n in sizes[1:]]
+    return OnChipNet(params.du, params.dv, params.vth, trace, rule, c.steps, c.learn_start, tables, c.onchip_m_timing)
 
 
 def integer_weights(w: torch.Tensor, k: float) -> torch.Tensor:
