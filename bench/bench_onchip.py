@@ -47,10 +47,19 @@ MODES = {
     # 3 0.883, 3.5 0.880, 4 0.890, 5 0.878 (--lr-decay 0.9 0.853, 1.0 0.840; 1024/24 0.828); float 3 0.920, 4 0.922, 5 0.930
     # epochs per learner (seeds 0-1): on chip theta 4 at 20 epochs 0.900 (--lr-decay 0.9: 0.890), the float
     # rule at 20 epochs 0.927 (at 10: 0.930): each trains for its validation-chosen length
-    "digits": {"spiking": {"mode": "spiking", "lr": 0.008}, "loihi": {"mode": "loihi", "theta": 4.0, "epochs": 20, "eval_every": 20}},
+    # stop 27, on chip with M recomputed every step (--onchip-m-timing step), same split, seeds 0-1: 1024/16
+    # theta 4 10 epochs 0.892, theta 5 0.895, 1024/8 0.885, 1024/24 0.888; 20 epochs: 1024/16 theta 4 0.907,
+    # theta 5 0.903, theta 4.5 0.910, 1024/12 0.900, 1536/24 0.912 (theta 4.5 0.907), 2048/24 0.907, 2048/32 0.897;
+    # 30 epochs: 1024/16 0.923, 1536/24 0.923, 2048/24 0.920; 40 epochs: 1536/24 0.918 -> 1024/16, theta 4, 30 epochs
+    "digits": {"spiking": {"mode": "spiking", "lr": 0.008},
+               "loihi": {"mode": "loihi", "theta": 4.0, "epochs": 30, "eval_every": 30, "onchip_m_timing": "step"}},
     # the float rule's lr chosen on the validation split (VALIDATION_CANDIDATES: 0.00035 0.704, 0.0007
     # 0.736, 0.0014 0.760, 0.0028 0.765); until stop 25 it ran with the sym-head preset's 0.0007
-    "fashion": {"spiking": {"mode": "spiking", "lr": 0.0028}, "loihi": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 48}},
+    # on chip (stop 27): M recomputed every step (VALIDATION_CANDIDATES "loihi step ...": 4096/32 0.731 best of
+    # 4096/16 0.703, 4096/24 0.724, 4096/48 0.721, 3072/24 0.726, 6144/48 0.728; theta 2 0.732, 3 0.732 vs 2.5's
+    # 0.731, so the float rule's theta stays); the window timing's best was 4096/48, 0.697
+    "fashion": {"spiking": {"mode": "spiking", "lr": 0.0028},
+                "loihi": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 32, "onchip_m_timing": "step"}},
 }
 
 
@@ -110,13 +119,15 @@ VALIDATION_CANDIDATES = {
     "float lr 0.0014": {"mode": "spiking", "lr": 0.0014},
     "float lr 0.0028": {"mode": "spiking", "lr": 0.0028},
     # stop 27: the modulator recomputes M from every step's goodness (--onchip-m-timing step), the float rule's timing
-    "loihi 4096/16, M every step": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 16, "onchip_m_timing": "step"},
-    "loihi 4096/24, M every step": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 24, "onchip_m_timing": "step"},
-    "loihi 4096/32, M every step": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 32, "onchip_m_timing": "step"},
-    "loihi 4096/48, M every step": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 48, "onchip_m_timing": "step"},
-    "loihi 3072/24, M every step": {"mode": "loihi", "onchip_vth": 3072, "onchip_m_scale": 24, "onchip_m_timing": "step"},
-    "loihi 6144/48, M every step": {"mode": "loihi", "onchip_vth": 6144, "onchip_m_scale": 48, "onchip_m_timing": "step"},
-    "loihi 4096/32, M every step, 3 epochs": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 32, "onchip_m_timing": "step",
+    "loihi step 4096/16": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 16, "onchip_m_timing": "step"},
+    "loihi step 4096/24": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 24, "onchip_m_timing": "step"},
+    "loihi step 4096/32": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 32, "onchip_m_timing": "step"},
+    "loihi step 4096/48": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 48, "onchip_m_timing": "step"},
+    "loihi step 3072/24": {"mode": "loihi", "onchip_vth": 3072, "onchip_m_scale": 24, "onchip_m_timing": "step"},
+    "loihi step 6144/48": {"mode": "loihi", "onchip_vth": 6144, "onchip_m_scale": 48, "onchip_m_timing": "step"},
+    "loihi step 4096/32 theta 2": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 32, "onchip_m_timing": "step", "theta": 2.0},
+    "loihi step 4096/32 theta 3": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 32, "onchip_m_timing": "step", "theta": 3.0},
+    "loihi step 4096/32 3 epochs": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 32, "onchip_m_timing": "step",
                                              "epochs": 3},
 }
 
@@ -190,7 +201,8 @@ def speed(checkpoint: str, samples: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=("accuracy", "validation", "weight-range", "speed"), required=True)
-    parser.add_argument("--candidates", default=",".join(VALIDATION_CANDIDATES), help="validation: comma list of candidate names")
+    parser.add_argument("--candidates", default=";".join(VALIDATION_CANDIDATES),
+                        help="validation: candidate names separated by ';' (names hold commas)")
     parser.add_argument("--runs", default="digits", help="accuracy: comma list of digits, fashion")
     parser.add_argument("--seeds", default="0", help="accuracy: comma list")
     parser.add_argument("--modes", default="spiking,loihi", help="accuracy: comma list of spiking, loihi")
@@ -200,7 +212,7 @@ def main() -> None:
     if args.part == "weight-range":
         weight_range()
     elif args.part == "validation":
-        validation(args.candidates.split(","))
+        validation(args.candidates.split(";"))
     elif args.part == "accuracy":
         accuracy(args.runs.split(","), [int(s) for s in args.seeds.split(",")], args.modes.split(","))
     else:
