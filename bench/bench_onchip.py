@@ -127,6 +127,18 @@ VALIDATION_CANDIDATES = {
     "loihi step 6144/48": {"mode": "loihi", "onchip_vth": 6144, "onchip_m_scale": 48, "onchip_m_timing": "step"},
     "loihi step 4096/32 theta 2": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 32, "onchip_m_timing": "step", "theta": 2.0},
     "loihi step 4096/32 theta 3": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 32, "onchip_m_timing": "step", "theta": 3.0},
+    # a longer learning window (learn-start 10 of 23 steps), which a fresh M every step makes usable; the float rule's too
+    "loihi step 4096/16 learn-start 10": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 16, "onchip_m_timing": "step",
+                                          "learn_start": 10},
+    "loihi step 4096/24 learn-start 10": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 24, "onchip_m_timing": "step",
+                                          "learn_start": 10},
+    "float lr 0.0014 learn-start 10": {"mode": "spiking", "lr": 0.0014, "learn_start": 10},
+    "float lr 0.0028 learn-start 10": {"mode": "spiking", "lr": 0.0028, "learn_start": 10},
+    # the chosen pair on two more validation seeds (split and training order both follow the seed)
+    "float lr 0.0028 seed 1": {"mode": "spiking", "lr": 0.0028, "seed": 1},
+    "float lr 0.0028 seed 2": {"mode": "spiking", "lr": 0.0028, "seed": 2},
+    "loihi step 4096/32 seed 1": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 32, "onchip_m_timing": "step", "seed": 1},
+    "loihi step 4096/32 seed 2": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 32, "onchip_m_timing": "step", "seed": 2},
     "loihi step 4096/32 3 epochs": {"mode": "loihi", "onchip_vth": 4096, "onchip_m_scale": 32, "onchip_m_timing": "step",
                                              "epochs": 3},
 }
