@@ -227,3 +227,44 @@ def test_loading_an_onchip_checkpoint_checks_its_weights_not_a_fresh_draw(tmp_pa
         engine.create(FFConfig(mode="loihi", layers=[8], onchip_vth=16000).validate(), load_dataset("digits", seed=0))
     loaded = engine.load_trained(tmp_path / "a")
     assert int(loaded.model.int_weights[0].abs().max()) <= 256
+
+
+def test_a_checkpoint_from_before_the_m_timing_option_keeps_the_window_timing(tmp_path, capsys):
+    """--onchip-m-timing's default is step; a checkpoint written before the option existed was
+    trained with one M per presentation, and continues (or runs in Lava) with that timing."""
+    code, _, err = _run(["train", "--mode", "loihi", "--layers", "8", "--n-train", "20", "--n-test", "10", "--epochs", "1",
+                         "--quiet", "--out", str(tmp_path / "a")], capsys)
+    assert code == 0, err
+    assert engine.load_trained(tmp_path / "a").model.net.m_timing == "step"
+    ckpt = torch.load(tmp_path / "a" / "model.pt", weights_only=False)
+    del ckpt["config"]["onchip_m_timing"]
+    torch.save(ckpt, tmp_path / "a" / "model.pt")
+    loaded = engine.load_trained(tmp_path / "a")
+    assert loaded.config.onchip_m_timing == "window" and loaded.model.net.m_timing == "window"
+
+
+@pytest.mark.parametrize("m_timing", ["window", "step"])
+def test_the_modulator_reads_the_goodness_of_its_timing(m_timing):
+    """The last M a presentation sends, recomputed from the recorded spikes with the 7-bit trace:
+    the table's value for the goodness summed over steps [0, learn_start) (window), or for the
+    goodness of step T - 2, the last M that reaches a learning step (step)."""
+    from neuroff.core.loihi_learning import modulator_window
+
+    rng = np.random.default_rng(5)
+    sizes, steps, learn_start = [30, 12], 12, 5
+    tables = [modulator_table(0.5, 1.0, modulator_window(m_timing, learn_start), 12, 16)]
+    net = _net(sizes, tables=tables, steps=steps, learn_start=learn_start)._replace(m_timing=m_timing)
+    w = rng.integers(-60, 120, (12, 30)).astype(np.int64)
+    spikes = (rng.random((4, steps, 30)) < 0.4).astype(np.uint8)
+    positive = np.array([1, 0, 1, 0], np.uint8)
+    res = run_emulator(net, [w], spikes, positive, RandomStreams(3), record=True)
+    dz, imp = net.trace
+    for p in range(4):
+        z, g_window, g_last = np.zeros(12, np.int64), 0, 0
+        for tau in range(steps - 1):
+            z = np.minimum(127, ((z * (4096 - dz)) >> 12) + imp * res.spikes[p, tau].astype(np.int64))
+            g_window += int((z * z).sum()) if tau < learn_start else 0
+            g_last = int((z * z).sum())
+        want = table_m(tables[0], bool(positive[p]), g_window if m_timing == "window" else g_last)
+        assert res.m[p, 0] == want and res.g[p, 0] == g_window
+    assert (res.m != 0).any()

@@ -277,6 +277,20 @@ class FFConfig(
             raise NeuroffError(f"unknown config option(s) {', '.join(unknown)}; see `neuroff train --help`")
         return cls(**data)
 
+    @classmethod
+    def from_stored(cls, data: dict[str, Any]) -> "FFConfig":
+        """The config a checkpoint or NIR file records: an option it lacks was added, with a new
+        default, after the file was written, so the file's run had the behaviour before it
+        (``SUPERSEDED_DEFAULTS``)."""
+        return cls.from_dict({**SUPERSEDED_DEFAULTS, **data})
+
+
+# Options added with a default that differs from what neuroff did before them: a stored config
+# without the option was run with these values.
+SUPERSEDED_DEFAULTS: dict[str, Any] = {
+    "onchip_m_timing": "window",  # stop 27: the on-chip modulator sent one M per presentation
+}
+
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
     """Read a JSON config file of FFConfig field names: flat (``{"beta": 0.9}``), or grouped one

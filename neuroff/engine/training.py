@@ -460,7 +460,7 @@ def load_trained(
     try:
         if data["format"] == FORMAT_V1:
             data = convert_v1(data)
-        config = FFConfig.from_dict(dict(data["config"])).reset_unread()
+        config = FFConfig.from_stored(dict(data["config"])).reset_unread()
         if epochs is not None:
             config.epochs = epochs
         if request is not None:

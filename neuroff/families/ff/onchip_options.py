@@ -22,7 +22,7 @@ class OnChipOptions(OptionGroup):
         16, "the third factor is sent as round(m_scale M) in two unsigned 7-bit channels (1..127): the rule's "
         "learning rate is ~ m 2^e m_scale 127 / 8 weight steps per unit of z M")
     onchip_m_timing: str = option(
-        "window", "when the modulator computes M: once per presentation from the goodness summed over steps "
+        "step", "when the modulator computes M: once per presentation from the goodness summed over steps "
         "[0, --learn-start) (window), or on every step from that step's goodness, as the float rule (step)",
         choices=M_TIMINGS)
     onchip_rng_seed: int = option(1234, "rng_seed of Lava's Loihi3FLearningRule (its stochastic rounding streams)")
