@@ -64,7 +64,7 @@ def test_digits_one_layer_50_samples(tmp_path):
 
 @pytest.mark.slow
 def test_two_layers_each_learning_from_its_own_goodness(tmp_path):
-    run = _train(tmp_path, "two", "--layers", "60,40", "--n-train", "300", "--n-test", "60")
+    run = _train(tmp_path, "two", "--layers", "60,40", "--n-train", "300", "--n-test", "60", "--onchip-vth", "512")
     report = run_lava_learn(run, None, 20, DEFAULT_VENV)
     _check(report, 20)
     m = report["m_sent"]
