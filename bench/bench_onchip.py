@@ -8,7 +8,7 @@ with the same architecture (``--mode spiking``, same layers, encoder, sigma head
     .venv/bin/python bench/bench_onchip.py --part weight-range  # the float rule's weights clamped to the chip's range
 
 Accuracy: each configuration trains on the full training set and meets the full test set once
-(digits: the float rule 10 epochs, on chip 20, each chosen on validation; Fashion-MNIST: 1 epoch); writes bench/results/onchip_accuracy.json
+(digits: the float rule 10 epochs, on chip 30, each chosen on validation; Fashion-MNIST: 1 epoch); writes bench/results/onchip_accuracy.json
 after every run. Speed: ``neuroff run-lava --learn`` on a checkpoint (Lava and the emulator on
 the same samples, 0 differing weights required); writes bench/results/onchip_speed.json.
 """
