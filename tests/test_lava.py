@@ -74,3 +74,28 @@ def test_run_lava_end_to_end(tmp_path):
     assert report["mismatched_spikes"] == 0 and report["identical_rasters"]
     assert report["prediction_agreement"] == 1.0 and report["runner_decode_matches_neuroff"]
     assert report["lava_accuracy"] == report["fixed_accuracy"]
+
+
+def test_a_label_free_net_exports_and_runs_without_a_goodness_read_out(tmp_path, capsys):
+    """SCFF's spiking stack has no head: model.json says so (head null), and neither export nor
+    run-lava reports an accuracy (an argmax over zero scores would read as one); the spikes match."""
+    import json
+
+    from neuroff.cli import main
+
+    def cli(argv):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 0
+        return capsys.readouterr().out
+
+    cli(["train", "--rule", "scff", "--mode", "spiking", "--n-train", "40", "--n-test", "10", "--epochs", "1", "--quiet",
+         "--out", str(tmp_path / "run")])
+    out = cli(["export", str(tmp_path / "run"), "--target", "loihi", "-o", str(tmp_path / "m" / "model.net"), "--quiet"])
+    assert "no goodness read-out" in out and "accuracy" not in out
+    decode = json.loads((tmp_path / "m" / "model.json").read_text())["decode"]
+    assert decode["head"] is None and "no goodness read-out" in decode["rule"]
+    out = cli(["run-lava", str(tmp_path / "m" / "model.net"), "--samples", "2", "--out", str(tmp_path / "r.json")])
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert "no goodness read-out" in out and report["lava_accuracy"] is None and report["mismatched_spikes"] == 0
+    assert report["lava_spikes"] > 0

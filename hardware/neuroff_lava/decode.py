@@ -37,11 +37,20 @@ def probability(z: np.ndarray, head: dict[str, Any]) -> np.ndarray:
     return (gp + head["eps"]) / (gp + gn + 2 * head["eps"])
 
 
+def has_readout(decode: dict[str, Any]) -> bool:
+    """Whether the net has a goodness head (a label-free family's sidecar has none: head null, or
+    before stop 27 a head of kind null)."""
+    return bool(decode["head"]) and decode["head"]["kind"] is not None
+
+
 def p_window(rasters: list[np.ndarray], decode: dict[str, Any]) -> np.ndarray:
-    """rasters: per layer [P, T, N] 0/1 -> [P, L] P(positive) averaged over t >= learn_start."""
+    """rasters: per layer [P, T, N] 0/1 -> [P, L] P(positive) averaged over t >= learn_start; zeros
+    for a net without a goodness head (``head`` null: a label-free family)."""
     steps = rasters[0].shape[1]
     start = decode["learn_start"]
     out = np.zeros((rasters[0].shape[0], len(rasters)))
+    if not has_readout(decode):
+        return out
     for i, r in enumerate(rasters):
         z = np.zeros((r.shape[0], r.shape[2]))
         for t in range(steps):

@@ -19,7 +19,7 @@ import tempfile
 
 import numpy as np
 
-from neuroff_lava.decode import candidate_scores
+from neuroff_lava.decode import candidate_scores, has_readout
 from neuroff_lava.runner import run_presentations
 
 
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         "run_s": run.run_s,
         "run_s_per_sample": run.run_s / max(n_samples, 1),
     }
-    if labels is not None:
+    if labels is not None and has_readout(sidecar["decode"]):  # no head: no prediction to score
         summary["accuracy"] = float((predictions == labels).mean()) if n_samples else float("nan")
     _save_npz_atomic(
         args.out, scores=scores, predictions=predictions, summary=np.array(json.dumps(summary)), **out

@@ -90,9 +90,12 @@ def export_command(args: argparse.Namespace) -> None:
             from neuroff.export.lava_learn import format_learning_resources, learning_resources
 
             print(format_learning_resources(learning_resources(list(trained.model.sizes))))
+        accuracy = (
+            f"float accuracy {q['float_accuracy']:.4f}, fixed-point accuracy {q['fixed_accuracy']:.4f}"
+            if q["float_accuracy"] is not None else "no goodness read-out (a label-free family)"
+        )
         print(
-            f"float accuracy {q['float_accuracy']:.4f}, fixed-point accuracy {q['fixed_accuracy']:.4f} "
-            f"on {q['n_samples']} test samples; spike agreement {', '.join(f'{a:.5f}' for a in q['spike_agreement'])}; "
+            f"{accuracy} on {q['n_samples']} test samples; spike agreement {', '.join(f'{a:.5f}' for a in q['spike_agreement'])}; "
             f"clipped weights {', '.join(f'{c:.4%}' for c in q['clipped_fraction'])}"
         )
         print(json.dumps({"netx": str(net), "sidecar": str(side)}))
@@ -150,13 +153,16 @@ def run_lava_command(args: argparse.Namespace) -> None:
         args.netx, args.dataset, args.samples, checkpoint=args.checkpoint, venv=args.lava_venv or DEFAULT_VENV,
         chunk=500 if args.chunk is None else args.chunk,
     )
-    float_acc = f"{report['float_accuracy']:.4f}" if "float_accuracy" in report else "n/a"
+    if report["lava_accuracy"] is not None:
+        float_acc = f"{report['float_accuracy']:.4f}" if "float_accuracy" in report else "n/a"
+        accuracy = f"Lava accuracy {report['lava_accuracy']:.4f}, fixed-point reference {report['fixed_accuracy']:.4f}, float {float_acc}"
+        agreement = f"; prediction agreement {report['prediction_agreement']:.4f}"
+    else:
+        accuracy, agreement = "no goodness read-out (a label-free family): the spikes are compared", ""
     print(
-        f"{report['samples']} samples x {report['presentations'] // report['samples']} labels on {report['dataset']}: "
-        f"Lava accuracy {report['lava_accuracy']:.4f}, fixed-point reference {report['fixed_accuracy']:.4f}, float {float_acc}\n"
+        f"{report['samples']} samples x {report['presentations'] // report['samples']} labels on {report['dataset']}: {accuracy}\n"
         f"spikes: {report['mismatched_spikes']} of {report['raster_entries']} raster entries differ "
-        f"(reference {report['reference_spikes']} spikes, Lava {report['lava_spikes']}); "
-        f"prediction agreement {report['prediction_agreement']:.4f}\n"
+        f"(reference {report['reference_spikes']} spikes, Lava {report['lava_spikes']}){agreement}\n"
         f"time per sample: Lava {report['lava_s_per_sample'] * 1e3:.1f} ms (compiled once in {report['lava_compile_s']:.1f} s), "
         f"fixed-point reference {report['reference_s_per_sample'] * 1e3:.2f} ms"
     )

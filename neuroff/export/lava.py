@@ -81,15 +81,14 @@ def ensure_lava_venv(venv: str | Path = DEFAULT_VENV) -> Path:
 def decode_config(sidecar: dict[str, Any]) -> FFConfig:
     """An FFConfig carrying the sidecar's read-out settings (what ``decode_rasters`` reads)."""
     d = sidecar["decode"]
+    head = d["head"] or {"kind": None}  # null (or, before stop 27, kind null): no goodness read-out
     return FFConfig(
         steps=sidecar["timing"]["steps"],
         learn_start=d["learn_start"],
         trace=d["trace"],
         trace_decay=d["trace_decay"],
-        head=d["head"]["kind"],
-        alpha=d["head"]["alpha"],
-        theta=d["head"]["theta"],
-        eps=d["head"]["eps"],
+        head=head["kind"],
+        **{k: head[k] for k in ("alpha", "theta", "eps") if k in head},
         score_layers=d["score_layers"],
     )
 
@@ -206,14 +205,15 @@ def run_lava(
         "dataset": ds.name,
         "samples": s,
         "presentations": s * c,
-        "lava_accuracy": float((lava_pred == y).double().mean()),
-        "fixed_accuracy": float((ref_scores.argmax(1) == y).double().mean()),
+        # a label-free family (SCFF) has no goodness read-out: no accuracy, only the spikes to compare
+        "lava_accuracy": float((lava_pred == y).double().mean()) if cfg.head is not None else None,
+        "fixed_accuracy": float((ref_scores.argmax(1) == y).double().mean()) if cfg.head is not None else None,
         "mismatched_spikes": mismatched,
         "raster_entries": total,
         "reference_spikes": ref_spikes,
         "lava_spikes": lava_spikes,
         "identical_rasters": mismatched == 0,
-        "prediction_agreement": float((lava_pred == ref_scores.argmax(1)).double().mean()),
+        "prediction_agreement": float((lava_pred == ref_scores.argmax(1)).double().mean()) if cfg.head is not None else None,
         "runner_decode_matches_neuroff": bool((lava_scores.argmax(1) == lava_pred).all()),
         "lava_compile_s": summary["compile_s"],
         "lava_run_s": summary["run_s"],
@@ -221,7 +221,7 @@ def run_lava(
         "reference_s_per_sample": ref_s / s,
     }
     ckpt = checkpoint if checkpoint is not None else sidecar.get("source_checkpoint")
-    if ckpt and Path(ckpt).is_file():
+    if ckpt and Path(ckpt).is_file() and cfg.head is not None:
         from neuroff.engine.training import load_trained
         from neuroff.layers.fixed_point import run_float
 

@@ -182,11 +182,12 @@ def compare(
             max_a[i] = max(max_a[i], ma[i])
     bar.close()
     n = max(len(x), 1)
+    readout = c.head is not None  # a label-free family (SCFF) has no goodness read-out: only spikes compare
     return {
         "n_samples": len(x),
-        "float_accuracy": correct_f / n,
-        "fixed_accuracy": correct_q / n,
-        "prediction_agreement": agree_pred / n,
+        "float_accuracy": correct_f / n if readout else None,
+        "fixed_accuracy": correct_q / n if readout else None,
+        "prediction_agreement": agree_pred / n if readout else None,
         "spike_agreement": [s / max(t, 1) for s, t in zip(same, total)],
         "count_agreement": [1.0 - d / max(f, 1.0) for d, f in zip(count_diff, count_float)],
         "clipped_fraction": list(qnet.clipped_fraction),
@@ -358,12 +359,15 @@ def sidecar(
         "decode": {
             "trace": c.trace,
             "trace_decay": c.trace_decay,
-            "head": {"kind": c.head, "alpha": c.alpha, "theta": c.theta, "eps": c.eps},
+            "head": {"kind": c.head, "alpha": c.alpha, "theta": c.theta, "eps": c.eps} if c.head is not None else None,
             "learn_start": c.learn_start,
             "score_layers": c.score_layers,
             "rule": (
                 "per layer: z[t] = trace(z[t-1], s[t]); P = P_head(z); p = mean of P over steps t >= learn_start; "
                 "score(label) = sum of p over the score layers (all layers when null); prediction = argmax over labels"
+                if c.head is not None else
+                "no goodness read-out (head null: a label-free family); the output is the spike rasters, whose counts "
+                "and traces z[t] = trace(z[t-1], s[t]) are the latents a linear probe reads"
             ),
         },
         "quantisation": report,
