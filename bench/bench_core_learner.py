@@ -16,6 +16,7 @@ from pathlib import Path
 
 from neuroff import engine
 from neuroff.data import load_dataset
+from neuroff.data.dataset import hold_out
 from neuroff.engine.options import FFConfig
 from neuroff.io import write_json
 
@@ -41,6 +42,8 @@ RUNS: dict[str, dict] = {
     "analog-search-lr2e-3": {"mode": "analog", "layers": [400], "epochs": 10, "analog_lr": 0.002, "lr_decay": 0.85, "negatives": "hard"},
     "analog-search-batch32": {"mode": "analog", "layers": [400], "epochs": 10, "analog_lr": 0.001, "lr_decay": 0.85, "negatives": "hard",
                               "batch_size": 32},
+    # stop 27: the same net read by a linear read-out instead of goodness argmax (run with --probe)
+    "analog-1x400-hard-probe": {"mode": "analog", "layers": [400], "epochs": 10, "analog_lr": 0.001, "lr_decay": 0.85, "negatives": "hard"},
     "analog-search-code300": {"mode": "analog", "layers": [400], "epochs": 10, "analog_lr": 0.001, "lr_decay": 0.85, "negatives": "hard",
                               "code_bits": 300},
     # a Fashion-MNIST latency search (20,000 trained, 2 epochs each): the digits latency defaults
@@ -67,6 +70,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-test", action="store_true", help="a search: validation only, the test set is not read")
     parser.add_argument("--list", action="store_true", help="print the configurations and exit")
+    parser.add_argument("--probe", action="store_true",
+                        help="also fit the linear read-out (logistic regression on the latents, neutral label) on the kept "
+                             "training samples and score it on the validation split")
     args = parser.parse_args()
     if args.list:
         for name, overrides in RUNS.items():
@@ -80,12 +86,16 @@ def main() -> None:
         start = time.perf_counter()
         trained = engine.train(config, dataset=ds, progress=False, test_at_end=not args.no_test)
         h = trained.history
+        probe = None
+        if args.probe:  # the read-out of `neuroff evaluate --readout linear`, on the validation split
+            probe = engine.readout_accuracy(trained, hold_out(engine.prepare_dataset(trained.config, ds), args.validation, args.seed)[1])
         stored[name] = {
             "config": trained.config.to_dict(),
             "command": "neuroff train " + " ".join(f"--{k.replace('_', '-')} {','.join(map(str, v)) if isinstance(v, list) else v}"
                                                    for k, v in {"dataset": args.dataset, "validation": args.validation,
                                                                 "seed": args.seed, **RUNS[name]}.items()),
             "validation_accuracy": [e["validation_accuracy"] for e in h],
+            **({"validation_linear_readout": probe} if probe is not None else {}),
             "test_accuracy": h[-1]["test_accuracy"],
             "layer_activity": [e["layer_activity"] for e in h],
             "train_seconds_per_epoch": [e["train_seconds"] for e in h],
