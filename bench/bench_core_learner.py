@@ -27,6 +27,7 @@ RUNS: dict[str, dict] = {
     "spiking-1x400-hard": {**FASHION_SPIKING, "layers": [400], "epochs": 4, "negatives": "hard"},
     "spiking-2x400": {**FASHION_SPIKING, "layers": [400, 400], "epochs": 4},
     "spiking-2x400-hard": {**FASHION_SPIKING, "layers": [400, 400], "epochs": 4, "negatives": "hard"},
+    "spiking-3x400-hard": {**FASHION_SPIKING, "layers": [400, 400, 400], "epochs": 4, "negatives": "hard"},
     "spiking-3x400": {**FASHION_SPIKING, "layers": [400, 400, 400], "epochs": 3},
     "spiking-1x2000": {**FASHION_SPIKING, "layers": [2000], "epochs": 3},
     "analog-1x400": {"mode": "analog", "layers": [400], "epochs": 10, "analog_lr": 0.001, "lr_decay": 0.85},
