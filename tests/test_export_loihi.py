@@ -170,3 +170,26 @@ def test_cli_export_loihi(digits, tmp_path, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("neuroff: error:")
+
+
+def test_a_label_free_net_exports_without_a_goodness_read_out(tmp_path):
+    """SCFF's spiking stack has no head: the sidecar says so (head null), the quantisation report
+    has no accuracy, and both sidecar forms (head null; before stop 27, a head of kind null)
+    decode to a config without a head. (tests/test_lava.py runs the same export in Lava.)"""
+    import json
+
+    from neuroff import engine
+    from neuroff.data import load_dataset
+    from neuroff.engine.options import FFConfig
+    from neuroff.export.lava import decode_config
+
+    ds = load_dataset("digits", seed=0).subset(40, 10)
+    trained = engine.train(FFConfig(rule="scff", mode="spiking", epochs=1), dataset=ds, progress=False)
+    _, side, meta = export_loihi(trained, tmp_path / "m.net", ds.x_test, ds.y_test)
+    q = meta["quantisation"]
+    assert q["float_accuracy"] is None and q["fixed_accuracy"] is None and q["prediction_agreement"] is None
+    sidecar = json.loads(side.read_text())
+    assert sidecar["decode"]["head"] is None and "no goodness read-out" in sidecar["decode"]["rule"]
+    assert decode_config(sidecar).head is None
+    sidecar["decode"]["head"] = {"kind": None, "alpha": 6.0, "theta": 1.0, "eps": 0.01}
+    assert decode_config(sidecar).head is None

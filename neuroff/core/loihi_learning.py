@@ -240,7 +240,7 @@ def emulate(
     r_y, r_w,  # float64 [P * T]: Lava's per-step uniforms
     ydecay,
     rec_spikes,  # uint8 [P, T, sum N_l] out, or [0, 0, 0] to skip
-    rec_m,  # int64 [P, L] out: Mq each layer sent
+    rec_m,  # int64 [P, L] out: the last Mq each layer computed (window timing: its only one)
     rec_g,  # int64 [P, L] out: its integer goodness g
     rec_w,  # int16 [P, sum D_l N_l] out: wflat after every presentation (or [0, 0] to skip)
     max_a,  # int64 [L] out: largest |dendritic sum|

@@ -279,7 +279,7 @@ class FFConfig(
 
     @classmethod
     def from_stored(cls, data: dict[str, Any]) -> "FFConfig":
-        """The config a checkpoint or NIR file records: an option it lacks was added, with a new
+        """The config a checkpoint records: an option it lacks was added, with a new
         default, after the file was written, so the file's run had the behaviour before it
         (``SUPERSEDED_DEFAULTS``)."""
         return cls.from_dict({**SUPERSEDED_DEFAULTS, **data})

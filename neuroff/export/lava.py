@@ -214,7 +214,7 @@ def run_lava(
         "lava_spikes": lava_spikes,
         "identical_rasters": mismatched == 0,
         "prediction_agreement": float((lava_pred == ref_scores.argmax(1)).double().mean()) if cfg.head is not None else None,
-        "runner_decode_matches_neuroff": bool((lava_scores.argmax(1) == lava_pred).all()),
+        "runner_decode_matches_neuroff": bool((lava_scores.argmax(1) == lava_pred).all()) if cfg.head is not None else None,
         "lava_compile_s": summary["compile_s"],
         "lava_run_s": summary["run_s"],
         "lava_s_per_sample": summary["run_s_per_sample"],

@@ -226,6 +226,7 @@ def run_lava_learn(checkpoint: str, dataset: str | None, samples: int, venv: str
     report["samples"] = samples
     report["start"] = f"a fresh network (seed {trained.config.seed})" if checkpoint == FRESH else str(checkpoint)
     report["rule"] = net.rule.lava_string()
+    report["m_timing"] = net.m_timing
     sizes = list(trained.model.sizes)
     in_spikes = [float(spikes.reshape(2 * samples, -1).sum(1).mean())]
     in_spikes += [float(c) for c in np.asarray(report.pop("_counts")).mean(0)[:-1]]
@@ -236,7 +237,7 @@ def run_lava_learn(checkpoint: str, dataset: str | None, samples: int, venv: str
 def print_learn_report(r: dict[str, Any]) -> None:
     per_sample = np.asarray(r["differing_weights"]).reshape(-1, 2).sum(1)
     spikes = np.asarray(r["differing_spikes"]).reshape(-1, 2).sum(1)
-    print(f"on-chip learning on {r['dataset']}, layers {r['layers']}, rule '{r['rule']}': {r['samples']} samples "
+    print(f"on-chip learning on {r['dataset']}, layers {r['layers']}, rule '{r['rule']}', M timing {r['m_timing']}: {r['samples']} samples "
           f"({r['presentations']} presentations, positive then negative) from {r['start']}")
     print("differing weights (Lava vs emulator) after each sample: " + " ".join(str(int(v)) for v in per_sample))
     print(f"differing weights: {int(per_sample.max())} at most; differing spikes: {int(spikes.sum())} in all; "
