@@ -1,7 +1,8 @@
 """Core learner on a validation split: each named configuration trains with --validation N held
 out of the training set (seeded), reports validation accuracy and layer activity per epoch, and
 meets the test set once after its last epoch. Configurations are compared on validation only.
-Writes bench/results/core_learner_<dataset>.json after every run (partial results survive).
+Writes bench/results/core_learner_<dataset>.json after every run (partial results survive); a run at
+--seed S other than 0 is stored as "NAME (seed S)".
 
     .venv/bin/python bench/bench_core_learner.py --dataset fashion-mnist --runs spiking-1x400,analog-1x400
     .venv/bin/python bench/bench_core_learner.py --list
@@ -80,7 +81,6 @@ def main() -> None:
             print(f"{name:22s} {overrides}")
         return
     out = Path(__file__).parent / "results" / f"core_learner_{args.dataset}.json"
-    stored = json.loads(out.read_text()) if out.exists() else {}
     ds = load_dataset(args.dataset, seed=args.seed)
     for name in args.runs.split(","):
         config = FFConfig(dataset=args.dataset, validation=args.validation, seed=args.seed, **RUNS[name])
@@ -90,7 +90,8 @@ def main() -> None:
         probe = None
         if args.probe:  # the read-out of `neuroff evaluate --readout linear`, on the validation split
             probe = engine.readout_accuracy(trained, hold_out(engine.prepare_dataset(trained.config, ds), args.validation, args.seed)[1])
-        stored[name] = {
+        key = name if args.seed == 0 else f"{name} (seed {args.seed})"  # seed 0 keeps the names of earlier stops
+        entry = {
             "config": trained.config.to_dict(),
             "command": "neuroff train " + " ".join(f"--{k.replace('_', '-')} {','.join(map(str, v)) if isinstance(v, list) else v}"
                                                    for k, v in {"dataset": args.dataset, "validation": args.validation,
@@ -102,9 +103,12 @@ def main() -> None:
             "train_seconds_per_epoch": [e["train_seconds"] for e in h],
             "wall_seconds": time.perf_counter() - start,
         }
-        print(f"{name:22s} validation {' '.join(f'{v:.4f}' for v in stored[name]['validation_accuracy'])}  "
-              f"test {stored[name]['test_accuracy']:.4f}  activity {[round(a, 3) for a in h[-1]['layer_activity']]}  "
-              f"{stored[name]['wall_seconds']:.0f} s", flush=True)
+        print(f"{key:22s} validation {' '.join(f'{v:.4f}' for v in entry['validation_accuracy'])}  "
+              f"test {entry['test_accuracy']:.4f}  activity {[round(a, 3) for a in h[-1]['layer_activity']]}  "
+              f"{entry['wall_seconds']:.0f} s", flush=True)
+        # read again just before writing: another run of this bench may have stored its result meanwhile
+        stored = json.loads(out.read_text()) if out.exists() else {}
+        stored[key] = entry
         write_json(out, stored)
 
 
