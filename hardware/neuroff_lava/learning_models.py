@@ -101,15 +101,14 @@ class PyFFModulatorModel(PyLoihiProcessModel):
             self._z[:] = 0
             self._g = 0
         self._z = trace_step(self._z, s, p["dz"], p["z_impulse"])
+        g_step = int(np.sum(self._z * self._z))
         if tau < start:
-            self._g += int(np.sum(self._z * self._z))
-        if k < len(p["positive"]):
-            if p["every_step"] and start - 1 <= tau < steps - 1:
-                self._m = self._table(bool(p["positive"][k]), int(np.sum(self._z * self._z)))
-                self._out[k] = (self._m, self._g)
-            elif tau == start - 1:
-                self._m = self._table(bool(p["positive"][k]), self._g)
-                self._out[k] = (self._m, self._g)
+            self._g += g_step
+        # M at learn_start - 1 and, in the step timing, on every later step but the last
+        sets_m = tau == start - 1 or (p["every_step"] and start - 1 < tau < steps - 1)
+        if sets_m and k < len(p["positive"]):
+            self._m = self._table(bool(p["positive"][k]), g_step if p["every_step"] else self._g)
+            self._out[k] = (self._m, self._g)
         if tau == steps - 1:
             self._m = 0
 

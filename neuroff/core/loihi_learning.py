@@ -198,6 +198,10 @@ class OnChipNet(NamedTuple):
     tables: list  # per layer: the modulator's bounds (``modulator_table`` over ``modulator_window`` steps)
     m_timing: str = "window"  # neuroff.core.params.M_TIMINGS: when the modulator computes M
 
+    @property
+    def m_every_step(self) -> bool:
+        return self.m_timing == "step"
+
 
 def modulator_window(m_timing: str, learn_start: int) -> int:
     """Steps the goodness that sets M is summed over (the window of its ``modulator_table``):
@@ -317,23 +321,19 @@ def emulate(
                 counts[pres, layer] += n_next
                 # the third factor the neuron received this step (sent by the modulator at its start)
                 m = m_cur[layer]
-                # modulator: receives this step's spikes, keeps the same z
-                if tau < learn_start:
+                # modulator: receives this step's spikes, keeps the same z; sets M at learn_start - 1
+                # and, in the step timing, on every later step but the last
+                sets_m = tau == learn_start - 1 or (m_every_step and learn_start - 1 < tau < steps - 1)
+                if tau < learn_start or sets_m:
                     gs = 0
                     for j in range(n):
                         gs += z[j] * z[j]
-                    g_acc[layer] += gs
-                if m_every_step and learn_start - 1 <= tau < steps - 1:
-                    gs = 0
-                    for j in range(n):
-                        gs += z[j] * z[j]
-                    m_cur[layer] = table_m(tables[layer], s_lab, gs)
-                    rec_m[pres, layer] = m_cur[layer]
-                    rec_g[pres, layer] = g_acc[layer]
-                elif tau == learn_start - 1:
-                    m_cur[layer] = table_m(tables[layer], s_lab, g_acc[layer])
-                    rec_m[pres, layer] = m_cur[layer]
-                    rec_g[pres, layer] = g_acc[layer]
+                    if tau < learn_start:
+                        g_acc[layer] += gs
+                    if sets_m:
+                        m_cur[layer] = table_m(tables[layer], s_lab, gs if m_every_step else g_acc[layer])
+                        rec_m[pres, layer] = m_cur[layer]
+                        rec_g[pres, layer] = g_acc[layer]
                 if tau == steps - 1:
                     m_cur[layer] = 0
                 for j in range(n):
@@ -413,7 +413,7 @@ def run_emulator(
     max_a = np.zeros(n_layers, np.int64)
     emulate(
         np.ascontiguousarray(spikes, dtype=np.uint8), np.asarray(positive, np.uint8), wflat, dims, net.du, net.dv, net.vth,
-        net.trace.dz, net.trace.impulse, net.rule.mant, net.rule.exp, net.learn_start, int(net.m_timing == "step"),
+        net.trace.dz, net.trace.impulse, net.rule.mant, net.rule.exp, net.learn_start, int(net.m_every_step),
         np.stack([np.asarray(t, np.int64) for t in net.tables]), r_y, r_w, y_decay_factor(),
         rec_spikes, out_m, out_g, rec_w, max_a, counts,
     )  # fmt: skip

@@ -38,7 +38,7 @@ def run_lava_learning(python: Path, net: OnChipNet, weights: list[np.ndarray], s
         arrays: dict[str, Any] = {"spikes": spikes.astype(np.uint8), "positive": positive.astype(np.int64)}
         r = net.rule
         arrays["params"] = np.array([net.du, net.dv, net.vth, net.trace.dz, net.trace.impulse, r.mant, r.exp, r.rng_seed, net.learn_start,
-                                     int(net.m_timing == "step")], np.int64)
+                                     int(net.m_every_step)], np.int64)
         arrays["rule"] = np.array(r.lava_string())  # the dw string Lava's Loihi3FLearningRule parses
         for i, (w, table) in enumerate(zip(weights, net.tables)):
             arrays[f"weight_{i}"] = w.astype(np.int64)
