@@ -29,6 +29,9 @@ CASES = [
     ("pre-trace", dict(pre_trace="leaky")),
     ("pre-trace-tau1", dict(pre_trace="leaky", pre_trace_decay=0.5, eligibility_tau=1.0)),
     ("pre-trace-sigma-count", dict(pre_trace="leaky", head="sigma", trace="count", lr=0.005)),
+    ("homeostasis", dict(homeostasis_rate=0.01, homeostasis_target=0.5, homeostasis_tau=0.1)),
+    ("homeostasis-pre-trace-tau1", dict(homeostasis_rate=0.01, homeostasis_target=0.5, homeostasis_tau=0.1, pre_trace="leaky", eligibility_tau=1.0)),
+    ("homeostasis-sigma", dict(homeostasis_rate=0.01, homeostasis_target=0.5, homeostasis_tau=0.1, head="sigma")),
     ("latency-pre-trace", dict(encoder="latency", pre_trace="leaky", learn_start=5, threshold=1.0, beta=0.85, lr=0.02)),
     ("latency-log-normalised-pre-trace", dict(encoder="latency", latency_mode="log", normalize_latency=True, pre_trace="leaky", learn_start=5, threshold=1.0, beta=0.85, lr=0.02)),
 ]
@@ -70,12 +73,17 @@ def test_kernel_equals_torch_reference(overrides: dict, layers: list[int]) -> No
 
     ref = _model(config)
     init = [w.clone() for w in ref.weights]
-    r_stats = NeoHebbianRule(1).reference(ref, spikes)
+    ref_rule = NeoHebbianRule(1)
+    r_stats = ref_rule.reference(ref, spikes)
     for i, (wr, w0) in enumerate(zip(ref.weights, init)):
         # the stream really trains every layer, so the agreement below is not vacuous
         assert float((wr - w0).abs().max()) > 1e-3, f"layer {i} did not learn"
     assert _pairs_correct(p_kernel) == r_stats.correct
     _assert_same_layers(kernel, ref, "sparse kernel")
+    for a_kernel, a_ref in zip(rule.activity, ref_rule.activity):
+        torch.testing.assert_close(a_kernel, a_ref, rtol=0, atol=TOL)  # homeostasis' running activities
+    if config.homeostasis_rate > 0:
+        assert all(float((a - config.homeostasis_target).abs().max()) > 1e-3 for a in rule.activity)
 
     # the dense kernel path, fed the same spike trains
     dense = _model(config)
@@ -136,3 +144,28 @@ def test_layer_input_rasters_and_op_count_floor() -> None:
     w_hats = online_kernel.List([w.T.contiguous().numpy().copy() for w in kept.weights])
     expected = sum(float((r.astype(np.float64) @ w)[..., 0].sum()) for r, w in zip(rasters, w_hats))
     assert online_kernel.active_row_sums(online_kernel.List(rasters), w_hats) == pytest.approx(expected, rel=1e-12)
+
+
+def _fraction_fired(model: SpikingFFNet, xs: torch.Tensor) -> list[float]:
+    counts = model.present(model.encode(xs, torch.Generator().manual_seed(5))).counts
+    return [float((c > 0).double().mean()) for c in counts]
+
+
+def test_homeostasis_wakes_silent_neurons_and_is_checkpointed() -> None:
+    """A layer whose initial weights are too small to fire: without the activity term it learns
+    nothing and stays silent; with it (target 30 %) its neurons fire in about that fraction of
+    presentations. The running activities travel in the rule's state."""
+    base = dict(layers=[40], lr=0.05, init_scale=0.2, max_rate=0.5)
+    xs = _stream(100)
+    fired = {}
+    for rate in (0.0, 0.05):
+        config = FFConfig(**base, homeostasis_rate=rate, homeostasis_target=0.3, homeostasis_tau=0.05).validate()
+        model, rule = _model(config), NeoHebbianRule(1)
+        assert _fraction_fired(model, xs) == [0.0]
+        rule.online(model, xs, torch.Generator().manual_seed(1))
+        fired[rate] = _fraction_fired(model, xs)[0]
+        restored = NeoHebbianRule(1)
+        restored.load_state_dict(rule.state_dict())
+        assert all(torch.equal(a, b) for a, b in zip(restored.activity, rule.activity))
+    assert fired[0.0] == 0.0
+    assert 0.1 < fired[0.05] < 0.6, fired

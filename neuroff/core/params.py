@@ -42,3 +42,6 @@ class NeoHebbianParams(NamedTuple):
     nu: float = 1.0  # how much of E is added to W per learning step
     learn_start: int = 16  # learning happens on steps t >= learn_start (0-based)
     pre_decay: float = 0.0  # presynaptic trace x̄ <- pre_decay * x̄ + x per step; 0: x̄ = x (no trace)
+    homeostasis_rate: float = 0.0  # h of the activity term h (rho - a_j) x̄_i; 0: off
+    homeostasis_target: float = 0.1  # rho: the fraction of presentations a neuron should spike in
+    homeostasis_tau: float = 0.001  # a_j <- a_j + tau (fired_j - a_j), once per presentation

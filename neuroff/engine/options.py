@@ -127,6 +127,7 @@ RANGES: dict[str, Range] = {
     "steps": AT_LEAST_1, "max_rate": RATE,
     "alpha": POSITIVE, "theta": Range(), "eps": AT_LEAST_0,
     "lr": POSITIVE, "learn_start": AT_LEAST_0, "eligibility_tau": DECAY, "eligibility_nu": RATE, "pre_trace_decay": DECAY,
+    "homeostasis_rate": AT_LEAST_0, "homeostasis_target": FRACTION, "homeostasis_tau": DECAY,
     "init_scale": POSITIVE, "analog_lr": POSITIVE, "intff_threshold": Range(),
     "scff_threshold_pos": Range(), "scff_threshold_neg": Range(), "scff_lambda": AT_LEAST_0, "scff_epochs_per_layer": AT_LEAST_1,
     "scff_augment": AT_LEAST_0, "scff_probe_grid": AT_LEAST_0,

@@ -29,7 +29,9 @@ from neuroff.core.neurons import (
 )
 from neuroff.core.plasticity import (
     NeoHebbianParams,
+    activity_step,
     eligibility_step,
+    homeostatic_delta,
     neo_hebbian_delta,
     pre_trace_step,
 )
@@ -98,7 +100,10 @@ class SpikingFFNet(nn.Module):
     def plasticity(self) -> NeoHebbianParams:
         c = self.config
         pre_decay = c.pre_trace_decay if c.pre_trace == "leaky" else 0.0
-        return NeoHebbianParams(c.lr, c.eligibility_tau, c.eligibility_nu, c.learn_start, pre_decay)
+        return NeoHebbianParams(
+            c.lr, c.eligibility_tau, c.eligibility_nu, c.learn_start, pre_decay,
+            c.homeostasis_rate, c.homeostasis_target, c.homeostasis_tau,
+        )  # fmt: skip
 
     def encode(
         self, x: torch.Tensor, generator: torch.Generator | None = None, noise_shape: tuple[int, ...] | None = None
@@ -112,8 +117,11 @@ class SpikingFFNet(nn.Module):
         is_positive: torch.Tensor | None = None,
         plasticity: NeoHebbianParams | None = None,
         currents0: torch.Tensor | None = None,
+        activity: list[torch.Tensor] | None = None,
     ) -> Presentation:
         """Run spike trains [T, B, D] through the stack; learn (batch-averaged) if ``plasticity``.
+        With homeostasis on, ``activity`` holds each layer's running activities a [N_l] (float64),
+        read by the activity term and updated after the presentation (the list is rebound in place).
 
         This is the readable torch reference of the spiking network; the online numba kernel
         (``neuroff.families.ff.online_kernel``) is checked against it with B = 1. Inference may pass the
@@ -154,11 +162,15 @@ class SpikingFFNet(nn.Module):
                 if plasticity is not None and t >= learn_start:
                     m = self.third_factor(i, traces[i], is_positive)
                     dw = neo_hebbian_delta(pre_traces[i], traces[i], m, plasticity.lr)
+                    if activity is not None and plasticity.homeostasis_rate > 0:
+                        dw = dw + homeostatic_delta(pre_traces[i], activity[i], plasticity, plasticity.homeostasis_rate)
                     weights[i], elig[i] = eligibility_step(weights[i], elig[i], dw, plasticity)
                 pre = out
         if plasticity is not None:
             for i in range(self.n_layers):
                 self.set_layer(i, weights[i], elig[i])
+                if activity is not None and plasticity.homeostasis_rate > 0:
+                    activity[i] = activity_step(activity[i], counts[i] > 0, plasticity.homeostasis_tau)
         return Presentation(p_sum / (steps - learn_start), p_last, counts, traces)
 
     @torch.no_grad()

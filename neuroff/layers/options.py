@@ -86,6 +86,13 @@ class NeoHebbianOptions(OptionGroup):
                             "x̄ <- decay x̄ + x (leaky; needed by latency codes, whose spikes precede the learning window)",
                             choices=PRE_TRACES)
     pre_trace_decay: float = option(0.9, "leaky presynaptic trace: decay per time step, in (0, 1]", unit="per step")
+    homeostasis_rate: float = option(_PLASTIC["homeostasis_rate"], "activity term h of dW_ij += h (rho - a_j) x_i, a_j neuron j's running "
+                                     "fraction of presentations with a spike: silent neurons grow their weights until they fire; 0: off",
+                                     unit="per learning step")
+    homeostasis_target: float = option(_PLASTIC["homeostasis_target"], "homeostasis: target fraction rho of presentations in which each "
+                                       "neuron spikes", unit="fraction")
+    homeostasis_tau: float = option(_PLASTIC["homeostasis_tau"], "homeostasis: running-average rate of a_j, a_j <- a_j + tau (fired_j - a_j)",
+                                    unit="per presentation")
     sparse: bool = option(True, "online kernel: update only the rows of inputs that spiked (same result, faster)")
     init: str = option("uniform", "distribution of the initial weights", choices=INITS)
     init_scale: float | None = option(None, "initial weight scale", unit="1/sqrt(fan_in)")

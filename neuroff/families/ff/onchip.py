@@ -71,6 +71,8 @@ def check_onchip_config(c: FFConfig) -> None:
         raise NeuroffError(f"--head {c.head}: the on-chip modulator broadcasts one M = s - sigmoid(alpha (G - theta)) per layer; use --head sigma")
     if c.pre_trace != "none":
         raise NeuroffError(f"--pre-trace {c.pre_trace}: the on-chip rule reads x0, the input spike of the step; use --pre-trace none")
+    if c.homeostasis_rate > 0:
+        raise NeuroffError(f"--homeostasis-rate {c.homeostasis_rate}: the on-chip rule has no per-neuron activity term; use --homeostasis-rate 0")
     if c.batch_size != 1:
         raise NeuroffError(f"--batch-size {c.batch_size}: the chip learns online, one presentation after another; use --batch-size 1")
     if not 1 <= c.learn_start < c.steps:

@@ -87,6 +87,10 @@ def train_online(
     tau,
     nu,
     pre_decay,  # presynaptic trace decay per step; 0: the Hebbian term reads the spikes themselves
+    activity,  # list of float64 [N_l]: running activities a_j of the homeostatic term (updated in place)
+    homeo_rate,  # h of dW_ij += h (rho - a_j) x_i (neuroff.core.plasticity.homeostatic_delta); 0: off
+    homeo_target,  # rho
+    homeo_tau,  # a_j <- a_j + tau (fired_j - a_j) after each presentation
     sparse,
     p_last,  # out: float64 [P, L], P(positive) at the last step per layer
     layer_inputs,  # list of uint8 [P, T, D_l] out: every layer's presynaptic spikes (or [0, 0, 0] each to skip)
@@ -110,8 +114,11 @@ def train_online(
     prev = List()
     refr = List()
     zs = List()
+    fired = List()  # per layer: 1 where a neuron has spiked in this presentation (homeostasis)
+    homeo = homeo_rate > 0.0
     for layer in range(n_layers):
         n = w_hats[layer].shape[1]
+        fired.append(np.zeros(n, np.uint8))
         vs.append(np.zeros(n))
         prev.append(np.zeros(n))
         refr.append(np.zeros(n))
@@ -155,6 +162,7 @@ def train_online(
             prev[layer][:] = 0.0
             refr[layer][:] = 0.0
             zs[layer][:] = 0.0
+            fired[layer][:] = 0
             if traced:
                 for k in range(n_touched[layer]):
                     xbars[layer][touched[layer][k]] = 0.0
@@ -256,6 +264,7 @@ def train_online(
                     if fire > 0.0:
                         next_active[n_next] = j
                         n_next += 1
+                        fired[layer][j] = 1
                 # third factor (neuroff.core.goodness.modulation) and P(positive)
                 if learning or t == n_steps - 1:
                     half = n // 2
@@ -290,6 +299,8 @@ def train_online(
                             post[j] = lr * m_neg * z[j]
                         else:
                             post[j] = lr * m_pos * z[j]
+                        if homeo:
+                            post[j] += homeo_rate * (homeo_target - activity[layer][j])
                     # eligibility: E <- decay E + tau dW ; W <- W + nu E  (lazy form)
                     # the Hebbian rows: the active inputs (x = 1), or every input with a trace (x = x̄)
                     xb = xbars[layer]
@@ -340,6 +351,12 @@ def train_online(
                 n_active = n_next
                 for k in range(n_next):
                     active[k] = next_active[k]
+        if homeo:  # neuroff.core.plasticity.activity_step
+            for layer in range(n_layers):
+                a = activity[layer]
+                f = fired[layer]
+                for j in range(a.shape[0]):
+                    a[j] += homeo_tau * (f[j] - a[j])
     if sparse and direct:
         for layer in range(n_layers):
             if last_n[layer] < 0:

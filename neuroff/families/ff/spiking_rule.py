@@ -29,6 +29,22 @@ class NeoHebbianRule(RuleBase):
         self.lr_scale = 1.0
         self.last_spikes: torch.Tensor | None = None  # filled by online(record=True)
         self.last_layer_inputs: list[np.ndarray] = []  # filled by online(record_layer_inputs=True)
+        # running activity a_j per layer of the homeostatic term (neuroff.core.plasticity), float64;
+        # built at the first step (at the target rho: no push before a neuron has been seen)
+        self.activity: list[torch.Tensor] = []
+
+    def state_dict(self) -> dict:
+        return {"activity": [a.clone() for a in self.activity]} if self.activity else {}
+
+    def load_state_dict(self, state) -> None:
+        self.activity = [a.to(torch.float64).clone() for a in state.get("activity", [])]
+
+    def running_activity(self, model: SpikingFFNet) -> list[torch.Tensor]:
+        """The homeostatic running activities, made (at the target) on first use."""
+        if [len(a) for a in self.activity] != model.sizes[1:]:
+            target = model.plasticity.homeostasis_target
+            self.activity = [torch.full((n,), target, dtype=torch.float64) for n in model.sizes[1:]]
+        return self.activity
 
     def on_epoch_start(self, epoch: int) -> None:
         self.lr_scale = self.schedule.scale(epoch)
@@ -47,12 +63,14 @@ class NeoHebbianRule(RuleBase):
         """The torch path on given spike trains [T, 2n, D] (pos_0, neg_0, ...), in mini-batches."""
         n = spikes.shape[1] // 2
         p_pos, p_neg = [], []
-        plasticity = model.plasticity._replace(lr=model.config.lr * self.lr_scale)
+        plasticity = model.plasticity
+        plasticity = plasticity._replace(lr=plasticity.lr * self.lr_scale, homeostasis_rate=plasticity.homeostasis_rate * self.lr_scale)
+        activity = self.running_activity(model)
         for lo in range(0, n, self.batch_size):
             hi = min(lo + self.batch_size, n)
             for first, s, out in ((0, 1.0, p_pos), (1, 0.0, p_neg)):
                 flags = torch.full((hi - lo,), s, dtype=torch.float64)
-                res = model.present(spikes[:, 2 * lo + first : 2 * hi : 2], flags, plasticity)
+                res = model.present(spikes[:, 2 * lo + first : 2 * hi : 2], flags, plasticity, activity=activity)
                 out.append(res.p_last[:, -1])
         return _pair_stats(torch.cat(p_pos), torch.cat(p_neg))
 
@@ -74,6 +92,8 @@ class NeoHebbianRule(RuleBase):
         every layer's presynaptic rasters [P, T, D_l] (uint8) are kept in ``self.last_layer_inputs``
         (for the op-count floor, ``online_kernel.active_row_sums``)."""
         c = model.config
+        plasticity = model.plasticity
+        activity = online.List([a.numpy() for a in self.running_activity(model)])  # shared with the tensors
         n_pres, d = xs.shape
         empty = np.zeros((0, 0, 0), np.uint8)
         seed = int(torch.randint(1, 2**62, (1,), generator=generator))
@@ -99,7 +119,8 @@ class NeoHebbianRule(RuleBase):
             given, rates, c.steps, seed, kept, flags, w_hats, e_hats, scalars, c.learn_start, c.beta,
             c.threshold, online.RESET_CODES[c.reset], c.refractory, online.TRACE_CODES[c.trace],
             c.trace_decay, online.HEAD_CODES[c.head], c.alpha, c.theta, c.eps, c.lr * self.lr_scale, c.eligibility_tau,
-            c.eligibility_nu, model.plasticity.pre_decay, self.sparse, p_last, layer_inputs,
+            c.eligibility_nu, plasticity.pre_decay, activity, plasticity.homeostasis_rate * self.lr_scale,
+            plasticity.homeostasis_target, plasticity.homeostasis_tau, self.sparse, p_last, layer_inputs,
         )  # fmt: skip
         online.fold_all(w_hats, e_hats, scalars)
         for i in range(model.n_layers):
