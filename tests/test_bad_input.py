@@ -183,6 +183,10 @@ def test_resume_at_or_below_its_epochs(tmp_path: Path, capsys: pytest.CaptureFix
         (["--rule", "contrastive-hebbian", "--ch-momentum", "1"], "--ch-momentum 1.0 must be a finite number in [0, 1)"),
         (["--n-test", "0"], "--n-test 0 must be >= 1"),
         (["--epochs", "-3"], "--epochs -3: nothing to do; pass --epochs 1 or more"),
+        (["--homeostasis-target", "1.5"], "--homeostasis-target 1.5 must be a finite number in [0, 1]"),
+        (["--homeostasis-tau", "0"], "--homeostasis-tau 0.0 must be a finite number in (0, 1]"),
+        (["--rule", "scff", "--mode", "spiking", "--homeostasis-rate", "0.001"], "SCFF trains one layer at a time and its rule has no activity term"),
+        (["--mode", "loihi", "--head", "sigma", "--homeostasis-rate", "0.001"], "the on-chip rule has no per-neuron activity term"),
     ],
 )
 def test_option_values_out_of_range(tmp_path: Path, capsys: pytest.CaptureFixture, args: list[str], message: str) -> None:

@@ -44,6 +44,10 @@ def build(config: Any, ctx: BuildContext) -> tuple[Any, Rule]:
         raise NeuroffError(f"--scff-epochs-per-layer {config.scff_epochs_per_layer} must be >= 1")
     if config.batch_size < 2:
         raise NeuroffError("SCFF pairs each sample with another of its mini-batch; pass --batch-size 2 or more, e.g. 32")
+    if config.homeostasis_rate > 0:
+        raise NeuroffError(
+            f"--homeostasis-rate {config.homeostasis_rate}: SCFF trains one layer at a time and its rule has no activity term; use --homeostasis-rate 0"
+        )
     spec = parse_blocks(config.blocks) if config.blocks is not None else None
     if spec is not None:
         if spec.n_inputs != n_inputs:
