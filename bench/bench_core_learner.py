@@ -30,6 +30,10 @@ RUNS: dict[str, dict] = {
     "spiking-2x400-hard": {**FASHION_SPIKING, "layers": [400, 400], "epochs": 4, "negatives": "hard"},
     "spiking-3x400-hard": {**FASHION_SPIKING, "layers": [400, 400, 400], "epochs": 4, "negatives": "hard"},
     "spiking-3x400": {**FASHION_SPIKING, "layers": [400, 400, 400], "epochs": 3},
+    # stop 28: the homeostatic activity term (h 1e-4, rho 0.1; chosen on a 25,000/5,000 screen, docs/results.md)
+    "spiking-1x400-hard-homeo": {**FASHION_SPIKING, "layers": [400], "epochs": 4, "negatives": "hard", "homeostasis_rate": 1e-4},
+    "spiking-2x400-hard-homeo": {**FASHION_SPIKING, "layers": [400, 400], "epochs": 4, "negatives": "hard", "homeostasis_rate": 1e-4},
+    "spiking-3x400-hard-homeo": {**FASHION_SPIKING, "layers": [400, 400, 400], "epochs": 4, "negatives": "hard", "homeostasis_rate": 1e-4},
     "spiking-1x2000": {**FASHION_SPIKING, "layers": [2000], "epochs": 3},
     "analog-1x400": {"mode": "analog", "layers": [400], "epochs": 10, "analog_lr": 0.001, "lr_decay": 0.85},
     "analog-1x400-hard": {"mode": "analog", "layers": [400], "epochs": 10, "analog_lr": 0.001, "lr_decay": 0.85, "negatives": "hard"},

@@ -18,6 +18,7 @@ SMALL = dict(n_train=200, n_test=50)
 MODES = {
     "spiking-online": dict(mode="spiking", batch_size=1),
     "spiking-batch4": dict(mode="spiking", batch_size=4),
+    "spiking-homeostasis": dict(mode="spiking", batch_size=1, layers=[40, 20], homeostasis_rate=0.001),
     "analog": dict(mode="analog", batch_size=16),
 }
 
@@ -61,7 +62,7 @@ def test_other_seed_gives_other_weights(mode: str, digits: Dataset) -> None:
     assert not torch.equal(a.model.weights[0], b.model.weights[0])
 
 
-@pytest.mark.parametrize("mode", ["spiking-online", "analog"])
+@pytest.mark.parametrize("mode", ["spiking-online", "spiking-homeostasis", "analog"])
 def test_resume_equals_training_straight_through(mode: str, digits: Dataset, tmp_path: Path) -> None:
     straight = engine.train(_config(mode, epochs=2), dataset=digits, progress=False)
     first = engine.train(_config(mode, epochs=1), out_dir=tmp_path, dataset=digits, progress=False)
@@ -70,6 +71,9 @@ def test_resume_equals_training_straight_through(mode: str, digits: Dataset, tmp
     assert resumed.epoch == 2 and len(resumed.history) == 2
     _assert_same_state(straight, resumed)
     assert resumed.history[1]["test_accuracy"] == straight.history[1]["test_accuracy"]
+    # the rule's own state (homeostasis: the running activities) travels in the checkpoint
+    for a, b in zip(straight.rule.state_dict().get("activity", []), resumed.rule.state_dict().get("activity", [])):
+        assert torch.equal(a, b)
 
 
 @pytest.mark.parametrize("mode", ["spiking-online", "analog"])
