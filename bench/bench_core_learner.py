@@ -34,6 +34,9 @@ RUNS: dict[str, dict] = {
     "spiking-1x400-hard-homeo": {**FASHION_SPIKING, "layers": [400], "epochs": 4, "negatives": "hard", "homeostasis_rate": 1e-4},
     "spiking-2x400-hard-homeo": {**FASHION_SPIKING, "layers": [400, 400], "epochs": 4, "negatives": "hard", "homeostasis_rate": 1e-4},
     "spiking-3x400-hard-homeo": {**FASHION_SPIKING, "layers": [400, 400, 400], "epochs": 4, "negatives": "hard", "homeostasis_rate": 1e-4},
+    # every net above was still rising at epoch 4: does depth pay with longer training?
+    "spiking-1x400-hard-homeo-8": {**FASHION_SPIKING, "layers": [400], "epochs": 8, "negatives": "hard", "homeostasis_rate": 1e-4},
+    "spiking-3x400-hard-homeo-8": {**FASHION_SPIKING, "layers": [400, 400, 400], "epochs": 8, "negatives": "hard", "homeostasis_rate": 1e-4},
     "spiking-1x2000": {**FASHION_SPIKING, "layers": [2000], "epochs": 3},
     "analog-1x400": {"mode": "analog", "layers": [400], "epochs": 10, "analog_lr": 0.001, "lr_decay": 0.85},
     "analog-1x400-hard": {"mode": "analog", "layers": [400], "epochs": 10, "analog_lr": 0.001, "lr_decay": 0.85, "negatives": "hard"},
