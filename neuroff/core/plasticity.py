@@ -43,10 +43,10 @@ def neo_hebbian_delta(pre: torch.Tensor, post: torch.Tensor, m: torch.Tensor, lr
     return lr * (m * post).transpose(0, 1) @ pre / pre.shape[0]
 
 
-def homeostatic_delta(pre: torch.Tensor, activity: torch.Tensor, p: NeoHebbianParams, rate: float) -> torch.Tensor:
-    """dW [N, D] = rate * (rho - a) outer mean_b pre_b, the activity term (``rate`` = h, scaled by
-    the run's learning-rate schedule) for the running activities a [N]."""
-    return rate * torch.outer(p.homeostasis_target - activity, pre.mean(0))
+def homeostatic_delta(pre: torch.Tensor, activity: torch.Tensor, p: NeoHebbianParams) -> torch.Tensor:
+    """dW [N, D] = h (rho - a) outer mean_b pre_b, the activity term for the running activities a [N]
+    (h = ``p.homeostasis_rate``, which the rule scales with the run's learning-rate schedule)."""
+    return p.homeostasis_rate * torch.outer(p.homeostasis_target - activity, pre.mean(0))
 
 
 def activity_step(activity: torch.Tensor, fired: torch.Tensor, tau: float) -> torch.Tensor:

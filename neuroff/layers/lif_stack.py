@@ -121,7 +121,7 @@ class SpikingFFNet(nn.Module):
     ) -> Presentation:
         """Run spike trains [T, B, D] through the stack; learn (batch-averaged) if ``plasticity``.
         With homeostasis on, ``activity`` holds each layer's running activities a [N_l] (float64),
-        read by the activity term and updated after the presentation (the list is rebound in place).
+        read by the activity term; its entries are replaced by the updated ones after the presentation.
 
         This is the readable torch reference of the spiking network; the online numba kernel
         (``neuroff.families.ff.online_kernel``) is checked against it with B = 1. Inference may pass the
@@ -163,7 +163,7 @@ class SpikingFFNet(nn.Module):
                     m = self.third_factor(i, traces[i], is_positive)
                     dw = neo_hebbian_delta(pre_traces[i], traces[i], m, plasticity.lr)
                     if activity is not None and plasticity.homeostasis_rate > 0:
-                        dw = dw + homeostatic_delta(pre_traces[i], activity[i], plasticity, plasticity.homeostasis_rate)
+                        dw = dw + homeostatic_delta(pre_traces[i], activity[i], plasticity)
                     weights[i], elig[i] = eligibility_step(weights[i], elig[i], dw, plasticity)
                 pre = out
         if plasticity is not None:
