@@ -83,6 +83,7 @@ def test_kernel_equals_torch_reference(overrides: dict, layers: list[int]) -> No
     for a_kernel, a_ref in zip(rule.activity, ref_rule.activity):
         torch.testing.assert_close(a_kernel, a_ref, rtol=0, atol=TOL)  # homeostasis' running activities
     if config.homeostasis_rate > 0:
+        assert len(rule.activity) == len(ref_rule.activity) == len(layers)
         assert all(float((a - config.homeostasis_target).abs().max()) > 1e-3 for a in rule.activity)
 
     # the dense kernel path, fed the same spike trains

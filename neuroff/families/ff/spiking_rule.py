@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from neuroff.families.base import Batch, LRSchedule, RuleBase, StepStats
+from neuroff.core.params import NeoHebbianParams
 from neuroff.families.ff import online_kernel as online
 from neuroff.layers.lif_stack import SpikingFFNet
 
@@ -30,7 +31,8 @@ class NeoHebbianRule(RuleBase):
         self.last_spikes: torch.Tensor | None = None  # filled by online(record=True)
         self.last_layer_inputs: list[np.ndarray] = []  # filled by online(record_layer_inputs=True)
         # running activity a_j per layer of the homeostatic term (neuroff.core.plasticity), float64;
-        # built at the first step (at the target rho: no push before a neuron has been seen)
+        # built at the first step with homeostasis on (at the target rho: no push before a neuron
+        # has been seen); empty, and not checkpointed, with it off
         self.activity: list[torch.Tensor] = []
 
     def state_dict(self) -> dict:
@@ -39,8 +41,15 @@ class NeoHebbianRule(RuleBase):
     def load_state_dict(self, state) -> None:
         self.activity = [a.to(torch.float64).clone() for a in state.get("activity", [])]
 
-    def running_activity(self, model: SpikingFFNet) -> list[torch.Tensor]:
-        """The homeostatic running activities, made (at the target) on first use."""
+    def scaled_plasticity(self, model: SpikingFFNet) -> NeoHebbianParams:
+        """The model's plasticity with both rates (Hebbian and homeostatic) scaled by this epoch's schedule."""
+        p = model.plasticity
+        return p._replace(lr=p.lr * self.lr_scale, homeostasis_rate=p.homeostasis_rate * self.lr_scale)
+
+    def running_activity(self, model: SpikingFFNet) -> list[torch.Tensor] | None:
+        """The homeostatic running activities, made (at the target) on first use; None with homeostasis off."""
+        if model.plasticity.homeostasis_rate == 0:
+            return None
         if [len(a) for a in self.activity] != model.sizes[1:]:
             target = model.plasticity.homeostasis_target
             self.activity = [torch.full((n,), target, dtype=torch.float64) for n in model.sizes[1:]]
@@ -63,8 +72,7 @@ class NeoHebbianRule(RuleBase):
         """The torch path on given spike trains [T, 2n, D] (pos_0, neg_0, ...), in mini-batches."""
         n = spikes.shape[1] // 2
         p_pos, p_neg = [], []
-        plasticity = model.plasticity
-        plasticity = plasticity._replace(lr=plasticity.lr * self.lr_scale, homeostasis_rate=plasticity.homeostasis_rate * self.lr_scale)
+        plasticity = self.scaled_plasticity(model)
         activity = self.running_activity(model)
         for lo in range(0, n, self.batch_size):
             hi = min(lo + self.batch_size, n)
@@ -92,8 +100,10 @@ class NeoHebbianRule(RuleBase):
         every layer's presynaptic rasters [P, T, D_l] (uint8) are kept in ``self.last_layer_inputs``
         (for the op-count floor, ``online_kernel.active_row_sums``)."""
         c = model.config
-        plasticity = model.plasticity
-        activity = online.List([a.numpy() for a in self.running_activity(model)])  # shared with the tensors
+        plasticity = self.scaled_plasticity(model)
+        running = self.running_activity(model)
+        # the kernel updates the tensors' memory in place; with homeostasis off it never reads them
+        activity = online.List([a.numpy() for a in running] if running is not None else [np.zeros(0) for _ in model.weights])
         n_pres, d = xs.shape
         empty = np.zeros((0, 0, 0), np.uint8)
         seed = int(torch.randint(1, 2**62, (1,), generator=generator))
@@ -118,8 +128,8 @@ class NeoHebbianRule(RuleBase):
         online.train_online(
             given, rates, c.steps, seed, kept, flags, w_hats, e_hats, scalars, c.learn_start, c.beta,
             c.threshold, online.RESET_CODES[c.reset], c.refractory, online.TRACE_CODES[c.trace],
-            c.trace_decay, online.HEAD_CODES[c.head], c.alpha, c.theta, c.eps, c.lr * self.lr_scale, c.eligibility_tau,
-            c.eligibility_nu, plasticity.pre_decay, activity, plasticity.homeostasis_rate * self.lr_scale,
+            c.trace_decay, online.HEAD_CODES[c.head], c.alpha, c.theta, c.eps, plasticity.lr, c.eligibility_tau,
+            c.eligibility_nu, plasticity.pre_decay, activity, plasticity.homeostasis_rate,
             plasticity.homeostasis_target, plasticity.homeostasis_tau, self.sparse, p_last, layer_inputs,
         )  # fmt: skip
         online.fold_all(w_hats, e_hats, scalars)
