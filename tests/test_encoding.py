@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from neuroff.data.pairing import make_label_embedding, wrong_labels
-from neuroff.core.encoding import encode, latency_encode, latency_times, rate_encode
+from neuroff.core.encoding import (
+    encode,
+    encode_candidates,
+    latency_encode,
+    latency_times,
+    rate_encode,
+    varying_features,
+)
 from neuroff.errors import NeuroffError
 
 # ---------------------------------------------------------------- rate code
@@ -129,6 +136,51 @@ def test_encode_dispatch() -> None:
     assert torch.equal(b, latency_encode(x, 12, "log", normalize=True))
     with pytest.raises(NeuroffError, match="unknown encoder"):
         encode(x, "delta", 12)
+
+
+# ---------------------------------------------------------------- candidate inputs (inference)
+
+
+def _candidates(s: int = 5, c: int = 4, d: int = 30, label_cols: int = 6) -> torch.Tensor:
+    """S samples x C candidates that share an image and differ on the last ``label_cols`` features."""
+    g = torch.Generator().manual_seed(3)
+    x_all = torch.rand(s, 1, d, generator=g).repeat(1, c, 1)
+    x_all[:, :, d - label_cols :] = torch.rand(s, c, label_cols, generator=g)
+    return x_all
+
+
+@pytest.mark.parametrize(
+    "encoder,kwargs",
+    [("rate", {"max_rate": 0.6}), ("rate", {}), ("latency", {}), ("latency", {"latency_mode": "log", "normalize": True})],
+)
+def test_encode_candidates_is_the_full_raster_restricted(encoder: str, kwargs: dict) -> None:
+    x_all = _candidates()
+    s, c, d = x_all.shape
+    varying = varying_features(x_all)
+    assert varying.tolist() == list(range(d - 6, d))
+    full = encode(x_all, encoder, 9, generator=torch.Generator().manual_seed(7), noise_shape=(s, 1, d), **kwargs)
+    first, cand = encode_candidates(x_all, varying, encoder, 9, generator=torch.Generator().manual_seed(7), **kwargs)
+    assert first.shape == (9, s, d) and cand.shape == (9, s, c, 6)
+    assert torch.equal(first, full[:, :, 0])
+    assert torch.equal(cand, full[..., varying])
+    if encoder == "rate":  # the shared image spikes really are shared
+        assert torch.equal(full[:, :, 1, : d - 6], full[:, :, 0, : d - 6])
+
+
+def test_spiking_candidate_scores_equal_presenting_every_candidate() -> None:
+    from neuroff.engine.options import FFConfig
+    from neuroff.layers.lif_stack import SpikingFFNet, _score
+
+    cfg = FFConfig(layers=[20, 10], steps=12, learn_start=6, init_scale=6.0, max_rate=0.8).validate()
+    model = SpikingFFNet(cfg, 30, torch.Generator().manual_seed(1))
+    x_all = _candidates()
+    s, c, d = x_all.shape
+    ours = model.candidate_scores(x_all, torch.Generator().manual_seed(5))
+    spikes = model.encode(x_all, torch.Generator().manual_seed(5), noise_shape=(s, 1, d)).reshape(12, s * c, d)
+    out = model.present(spikes)
+    assert sum(int(n.sum()) for n in out.counts) > 20  # the network is active
+    ref = _score(out.p_window, cfg.score_layers).reshape(s, c)
+    assert torch.allclose(ours, ref, atol=1e-5)
 
 
 # ---------------------------------------------------------------- label embedding and pairing

@@ -37,9 +37,13 @@ def rate_encode(
         raise NeuroffError(f"steps={steps} must be >= 1")
     if not 0.0 < max_rate <= 1.0:
         raise NeuroffError(f"max_rate={max_rate} must lie in (0, 1]")
-    p = (x.clamp(0.0, 1.0) * max_rate).to(torch.float32)
     u = torch.rand((steps, *(noise_shape or x.shape)), generator=generator, dtype=torch.float32)
-    return (u < p).to(torch.float32)
+    return rate_spikes(u, x, max_rate)
+
+
+def rate_spikes(u: torch.Tensor, x: torch.Tensor, max_rate: float) -> torch.Tensor:
+    """The Bernoulli rate code's spikes for uniform draws ``u`` (broadcast against ``x``)."""
+    return (u < (x.clamp(0.0, 1.0) * max_rate).to(torch.float32)).to(torch.float32)
 
 
 def latency_times(
@@ -104,3 +108,39 @@ def encode(
     if encoder == "latency":
         return latency_encode(x, steps, latency_mode, normalize=normalize)
     raise NeuroffError(f"unknown encoder {encoder!r}; use one of {', '.join(ENCODERS)}")
+
+
+def varying_features(x_all: torch.Tensor) -> torch.Tensor:
+    """Indices of the features of x_all [S, C, D] that differ between candidates."""
+    return (x_all != x_all[:, :1]).any(0).any(0).nonzero().squeeze(1)
+
+
+def encode_candidates(
+    x_all: torch.Tensor,
+    varying: torch.Tensor,
+    encoder: str,
+    steps: int,
+    max_rate: float = 1.0,
+    generator: torch.Generator | None = None,
+    latency_mode: str = "linear",
+    normalize: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Spikes of C candidate inputs per sample, x_all [S, C, D], that differ only on the features
+    ``varying`` [V], with common random numbers across candidates: returns the first candidate's
+    spikes [T, S, D] and every candidate's spikes on the varying features [T, S, C, V].
+
+    The same spikes as ``encode(x_all, ..., noise_shape=(S, 1, D))`` restricted to what differs
+    (both encoders act feature by feature, and the rate code draws the same uniforms in the same
+    order), without building the [T, S, C, D] raster: C times less encoding work at inference."""
+    first, cand = x_all[:, 0], x_all[:, :, varying]
+    if encoder == "rate":
+        if steps < 1:
+            raise NeuroffError(f"steps={steps} must be >= 1")
+        if not 0.0 < max_rate <= 1.0:
+            raise NeuroffError(f"max_rate={max_rate} must lie in (0, 1]")
+        u = torch.rand((steps, *first.shape), generator=generator, dtype=torch.float32)  # [T, S, D]
+        return rate_spikes(u, first, max_rate), rate_spikes(u[..., varying].unsqueeze(2), cand, max_rate)
+    return (
+        encode(first, encoder, steps, max_rate, generator, latency_mode, normalize),
+        encode(cand, encoder, steps, max_rate, generator, latency_mode, normalize),
+    )

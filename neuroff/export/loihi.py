@@ -38,6 +38,7 @@ import torch
 from tqdm import tqdm
 
 from neuroff import __version__
+from neuroff.core.encoding import varying_features
 from neuroff.core.loihi_neurons import (
     DECAY_UNITY,
     DENDRITE_BITS,
@@ -60,7 +61,6 @@ from neuroff.layers.fixed_point import (
     decode_rasters,
     run_fixed,
     run_float,
-    varying_features,
 )
 
 SIDECAR_FORMAT = "neuroff-loihi-v1"

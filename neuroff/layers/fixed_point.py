@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
-from neuroff.core.encoding import encode
+from neuroff.core.encoding import encode, varying_features
 from neuroff.core.goodness import HeadParams, probability
 from neuroff.core.loihi_neurons import (
     CubaParams,
@@ -53,11 +53,6 @@ def candidate_sums(weight: torch.Tensor, spikes: torch.Tensor, varying: torch.Te
     label = spikes[..., varying].to(torch.float32)
     delta = dense_activation(weight[:, varying], (label - label[:, :1]).reshape(s * c, -1))  # {-1, 0, 1} inputs
     return (delta.reshape(s, c, -1) + base.unsqueeze(1)).reshape(s * c, -1)
-
-
-def varying_features(x_all: torch.Tensor) -> torch.Tensor:
-    """Indices of the features of x_all [S, C, D] that differ between candidates."""
-    return (x_all != x_all[:, :1]).any(0).any(0).nonzero().squeeze(1)
 
 
 def run_fixed(

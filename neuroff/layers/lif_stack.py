@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import torch
 from torch import nn
 
-from neuroff.core.encoding import encode
+from neuroff.core.encoding import encode, encode_candidates, varying_features
 from neuroff.core.goodness import HeadParams, check_head, modulation, probability
 from neuroff.core.init import spiking_weights
 from neuroff.core.neurons import (
@@ -196,13 +196,16 @@ class SpikingFFNet(nn.Module):
         the spikes of input features that do not depend on the label are identical across
         candidates and their current is computed once; only the label features' current is
         computed per candidate. Exact, and ~C times less work for the first layer."""
-        b, c, d = x_all.shape
-        spikes = self.encode(x_all, generator, noise_shape=(b, 1, d))  # [T, b, c, d]
-        varying = (x_all != x_all[:, :1]).any(0).any(0).nonzero().squeeze(1)
+        b, c, _ = x_all.shape
+        varying = varying_features(x_all)
+        k = self.config
+        first, cand = encode_candidates(
+            x_all, varying, k.encoder, k.steps, k.max_rate, generator, k.latency_mode, k.normalize_latency
+        )  # [T, b, d], [T, b, c, v]
         w0 = self.weights[0].to(torch.float32)
-        base = spikes[:, :, 0] @ w0.T  # [T, b, N]
-        delta = (spikes[..., varying] - spikes[:, :, :1, varying]) @ w0[:, varying].T  # [T, b, c, N]
-        currents0 = (base.unsqueeze(2) + delta).reshape(spikes.shape[0], b * c, -1)
+        base = first @ w0.T  # [T, b, N]
+        delta = (cand - cand[:, :, :1]) @ w0[:, varying].T  # [T, b, c, N]
+        currents0 = (base.unsqueeze(2) + delta).reshape(first.shape[0], b * c, -1)
         return _score(self.present(None, currents0=currents0).p_window, self.config.score_layers).reshape(b, c)
 
     @torch.no_grad()

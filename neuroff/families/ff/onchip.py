@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from neuroff.core.encoding import varying_features
 from neuroff.core.loihi_learning import (
     LEARN_WEIGHT_MAX,
     LEARN_WEIGHT_MIN,
@@ -49,7 +50,6 @@ from neuroff.layers.fixed_point import (
     FixedLayer,
     decode_rasters,
     run_fixed,
-    varying_features,
 )
 from neuroff.layers.lif_stack import SpikingFFNet, _score
 
