@@ -194,6 +194,16 @@ def test_option_values_out_of_range(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert not (tmp_path / "run").exists()
 
 
+def test_refused_default_run_names_no_directory(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run without --out refused by its family's build-time check does not announce a run
+    directory it never makes."""
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(["train", "--n-train", "100", "--n-test", "40", "--epochs", "1", "--rule", "scff", "--mode", "spiking",
+                              "--homeostasis-rate", "0.001"], capsys)  # fmt: skip
+    assert code == 2 and "SCFF trains one layer at a time" in err
+    assert "saved to" not in out and not (tmp_path / "runs").exists()
+
+
 def test_config_file_value_of_the_wrong_type(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "c.json").write_text(json.dumps({"lr": "fast"}))
     refused(["train", *SMALL, "--config", str(tmp_path / "c.json")], capsys, tmp_path, "--lr 'fast' is not a number")

@@ -211,6 +211,9 @@ def test_train_without_out_saves_to_a_new_default_directory(tmp_path, capsys, mo
     runs = sorted((tmp_path / "runs").iterdir())
     assert len(runs) == 2 and all(r.name.startswith("ff-digits-") and (r / "model.pt").exists() for r in runs)
     assert json.loads(out.strip().splitlines()[-1])["out"] == f"runs/{runs[-1].name}"
+    loud = [a for a in SMALL if a != "--quiet"]
+    code, out, err = _run(["train", *loud, "--mode", "analog", "--layers", "8", "--epochs", "1"], capsys)
+    assert code == 0 and out.splitlines()[0].startswith("neuroff: the run is saved to runs/ff-digits-"), (out, err)
 
 
 def test_encoder_defaults_and_unset_options_are_resolved_for_every_family():

@@ -188,9 +188,11 @@ def _dispatch(args: argparse.Namespace) -> int:
                 print(f"neuroff: {done}", file=sys.stderr)
                 return 0
         out = args.out if args.out is not None else default_run_dir(config, args.resume)
-        if args.out is None and not args.quiet:
-            print(f"neuroff: the run is saved to {out}")
-        trained = engine.train(config, out_dir=out, resume=args.resume, progress=not args.quiet, given=given)
+        announce = None
+        if args.out is None and not args.quiet:  # named once every check has passed: a refused run makes no directory
+            announce = lambda: print(f"neuroff: the run is saved to {out}")  # noqa: E731
+        trained = engine.train(config, out_dir=out, resume=args.resume, progress=not args.quiet, given=given,
+                               on_start=announce)  # fmt: skip
         last = trained.history[-1] if trained.history else {}
         print(json.dumps({"epochs": trained.epoch, "test_accuracy": last.get("test_accuracy"),
                           "test_metric": trained.config.family.test_metric, "out": str(out)}))

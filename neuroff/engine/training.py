@@ -291,6 +291,7 @@ def train(
     on_epoch: Callable[[Trained], bool] | None = None,
     given: set[str] | None = None,
     test_at_end: bool = True,
+    on_start: Callable[[], None] | None = None,
 ) -> Trained:
     """Train for ``config.epochs`` epochs; writes ``model.pt`` and ``metrics.json`` to ``out_dir``
     after every epoch. With ``resume``, continue that checkpoint up to ``config.epochs``: the
@@ -298,7 +299,9 @@ def train(
     that would change the model is refused. ``on_epoch``, if given, is called after every epoch
     (its record is ``trained.history[-1]``) and stops training by returning True (early
     stopping; see ``neuroff.studies.robustness``). With ``--validation``, ``test_at_end=False``
-    leaves the test set unread (a sweep reads it once, for the configuration it selects)."""
+    leaves the test set unread (a sweep reads it once, for the configuration it selects).
+    ``on_start``, if given, is called once every up-front check (options, data, the family's
+    build-time refusals) has passed, just before the run directory is made."""
     if out_dir is not None:
         problem = out_dir_problem(out_dir)
         if problem:
@@ -321,6 +324,8 @@ def train(
         ds, val_ds = hold_out(ds, config.validation, config.seed)
     if resume is None:
         trained = create(config, ds)
+    if on_start is not None:
+        on_start()
     # the lock is taken (and the directory made) only now that every up-front check has passed
     with run_lock(out_dir) if out_dir is not None else nullcontext():
         return run_epochs(trained, ds, val_ds, out_dir, progress, on_epoch, test_at_end)
