@@ -68,6 +68,16 @@ RUNS: dict[str, dict] = {
     "latency-search-init1-decay0.99": {"layers": [400], "encoder": "latency", "epochs": 2, "n_train": 30000, "init_scale": 1.0, "pre_trace_decay": 0.99},
     "latency-search-init1-start2": {"layers": [400], "encoder": "latency", "epochs": 2, "n_train": 30000, "init_scale": 1.0, "learn_start": 2},
     "latency-search-log": {"layers": [400], "encoder": "latency", "epochs": 2, "n_train": 30000, "init_scale": 1.0, "latency_mode": "log"},
+    # stop 29: hard negatives (which help the rate code by ~1 point) on the best latency settings so far
+    "latency-search-init1-start2-hard": {"layers": [400], "encoder": "latency", "epochs": 2, "n_train": 30000, "init_scale": 1.0, "learn_start": 2,
+                                         "negatives": "hard"},
+    "latency-search-init1-decay0.99-hard": {"layers": [400], "encoder": "latency", "epochs": 2, "n_train": 30000, "init_scale": 1.0,
+                                            "pre_trace_decay": 0.99, "negatives": "hard"},
+    # every latency run above falls after its first epoch: a smaller, decaying rate (as the rate code needed on Fashion-MNIST)
+    "latency-search-init1-start2-lr1e-3-decay": {"layers": [400], "encoder": "latency", "epochs": 2, "n_train": 30000, "init_scale": 1.0,
+                                                 "learn_start": 2, "lr": 0.001, "lr_decay": 0.85},
+    "latency-search-init1-start2-0.99": {"layers": [400], "encoder": "latency", "epochs": 2, "n_train": 30000, "init_scale": 1.0,
+                                         "learn_start": 2, "pre_trace_decay": 0.99},
 }
 
 
