@@ -92,6 +92,9 @@ def main() -> None:
     parser.add_argument("--probe", action="store_true",
                         help="also fit the linear read-out (logistic regression on the latents, neutral label) on the kept "
                              "training samples and score it on the validation split")
+    parser.add_argument("--score-subsets", action="store_true",
+                        help="also score the validation split with the goodness of every set of layers (the --score-layers "
+                             "choice, made on validation; the test set is still read once, with the run's own setting)")
     args = parser.parse_args()
     if args.list:
         for name, overrides in RUNS.items():
@@ -104,9 +107,13 @@ def main() -> None:
         start = time.perf_counter()
         trained = engine.train(config, dataset=ds, progress=False, test_at_end=not args.no_test)
         h = trained.history
-        probe = None
+        probe = by_set = None
+        val_ds = hold_out(engine.prepare_dataset(trained.config, ds), args.validation, args.seed)[1]
         if args.probe:  # the read-out of `neuroff evaluate --readout linear`, on the validation split
-            probe = engine.readout_accuracy(trained, hold_out(engine.prepare_dataset(trained.config, ds), args.validation, args.seed)[1])
+            probe = engine.readout_accuracy(trained, val_ds)
+        if args.score_subsets and len(trained.config.layers) > 1:
+            by_set = engine.accuracy_by_score_layers(trained, val_ds.x_test, val_ds.y_test)
+            print(f"{name}: validation by score layers {by_set}", flush=True)
         key = name if args.seed == 0 else f"{name} (seed {args.seed})"  # seed 0 keeps the names of earlier stops
         entry = {
             "config": trained.config.to_dict(),
@@ -115,6 +122,7 @@ def main() -> None:
                                                                 "seed": args.seed, **RUNS[name]}.items()),
             "validation_accuracy": [e["validation_accuracy"] for e in h],
             **({"validation_linear_readout": probe} if probe is not None else {}),
+            **({"validation_by_score_layers": by_set} if by_set is not None else {}),
             "test_accuracy": h[-1]["test_accuracy"],
             "layer_activity": [e["layer_activity"] for e in h],
             "train_seconds_per_epoch": [e["train_seconds"] for e in h],

@@ -305,3 +305,21 @@ def test_deeper_spiking_layers_start_scaled_to_their_input_rate():
     assert active[0] > active[1]
     one = [engine.create(FFConfig(layers=[64], init_rate_scaling=s), ds).model.weights[0] for s in (True, False)]
     assert torch.equal(*one)
+
+
+@pytest.mark.parametrize("mode", ["spiking-online", "analog"])
+def test_accuracy_by_score_layers_matches_training_with_that_choice(mode: str, digits: Dataset) -> None:
+    """Each entry is the accuracy a model would report with --score-layers set to that set (the
+    same weights: score_layers changes the read-out only), and the model's own choice is restored."""
+    config = _config(mode, layers=[24, 16], epochs=1)
+    trained = engine.train(config, dataset=digits, progress=False)
+    x, y = digits.x_test[:80], digits.y_test[:80]
+    by_set = engine.accuracy_by_score_layers(trained, x, y)
+    assert list(by_set) == ["0", "1", "0,1"]
+    assert trained.model.config.score_layers is None
+    assert by_set["0,1"] == engine.evaluate(trained, x, y)
+    only_last = engine.train(_config(mode, layers=[24, 16], epochs=1, score_layers=[1]), dataset=digits, progress=False)
+    assert by_set["1"] == engine.evaluate(only_last, x, y)
+    assert len(set(by_set.values())) > 1  # the sets really are scored differently
+    with pytest.raises(NeuroffError, match="scores its own way"):
+        engine.accuracy_by_score_layers(engine.create(FFConfig(rule="intff", layers=[8, 8], n_train=50), digits), x, y)

@@ -5,13 +5,14 @@ weights (online batch-1 updates, mini-batches, per-layer optimisers)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import sys
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +171,26 @@ def evaluate(trained: Trained, x: torch.Tensor, y: torch.Tensor, progress: bool 
     if len(x) == 0:
         return float("nan")
     return float((candidate_scores(trained, x, progress=progress).argmax(1) == y).float().mean())
+
+
+def accuracy_by_score_layers(trained: Trained, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """Goodness read-out accuracy for every non-empty set of layers summed ("0", "1,2", ...): the
+    choice `--score-layers` makes, measured on the samples given (a validation split, to choose
+    it). FF family only (its models read ``config.score_layers`` at scoring time); the same
+    evaluation draws for every set, so the sets are compared on the same spikes."""
+    if trained.config.family.name != "ff":
+        raise NeuroffError(f"--score-layers chooses among FF layers; the {trained.config.rule} family scores its own way")
+    own = trained.model.config
+    layers = range(len(own.layers))
+    sets = [c for k in range(1, len(own.layers) + 1) for c in itertools.combinations(layers, k)]
+    out = {}
+    try:
+        for chosen in sets:
+            trained.model.config = replace(own, score_layers=list(chosen))
+            out[",".join(map(str, chosen))] = evaluate(trained, x, y)
+    finally:
+        trained.model.config = own
+    return out
 
 
 @torch.no_grad()
