@@ -107,13 +107,19 @@ def main() -> None:
         start = time.perf_counter()
         trained = engine.train(config, dataset=ds, progress=False, test_at_end=not args.no_test)
         h = trained.history
-        probe = by_set = None
+        probe = by_set = by_set_test = None
         val_ds = hold_out(engine.prepare_dataset(trained.config, ds), args.validation, args.seed)[1]
         if args.probe:  # the read-out of `neuroff evaluate --readout linear`, on the validation split
             probe = engine.readout_accuracy(trained, val_ds)
         if args.score_subsets and len(trained.config.layers) > 1:
             by_set = engine.accuracy_by_score_layers(trained, val_ds.x_test, val_ds.y_test)
             print(f"{name}: validation by score layers {by_set}", flush=True)
+            chosen = max(by_set, key=by_set.get)
+            if not args.no_test and chosen != ",".join(map(str, range(len(trained.config.layers)))):
+                # the set chosen on validation is a final configuration of its own: its test set, read once
+                test_ds = engine.prepare_dataset(trained.config, ds)
+                sets = [tuple(int(i) for i in chosen.split(","))]
+                by_set_test = {chosen: engine.accuracy_by_score_layers(trained, test_ds.x_test, test_ds.y_test, sets)[chosen]}
         key = name if args.seed == 0 else f"{name} (seed {args.seed})"  # seed 0 keeps the names of earlier stops
         entry = {
             "config": trained.config.to_dict(),
@@ -123,6 +129,7 @@ def main() -> None:
             "validation_accuracy": [e["validation_accuracy"] for e in h],
             **({"validation_linear_readout": probe} if probe is not None else {}),
             **({"validation_by_score_layers": by_set} if by_set is not None else {}),
+            **({"test_accuracy_chosen_score_layers": by_set_test} if by_set_test is not None else {}),
             "test_accuracy": h[-1]["test_accuracy"],
             "layer_activity": [e["layer_activity"] for e in h],
             "train_seconds_per_epoch": [e["train_seconds"] for e in h],

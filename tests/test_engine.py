@@ -321,5 +321,6 @@ def test_accuracy_by_score_layers_matches_training_with_that_choice(mode: str, d
     only_last = engine.train(_config(mode, layers=[24, 16], epochs=1, score_layers=[1]), dataset=digits, progress=False)
     assert by_set["1"] == engine.evaluate(only_last, x, y)
     assert len(set(by_set.values())) > 1  # the sets really are scored differently
+    assert engine.accuracy_by_score_layers(trained, x, y, sets=[(1,)]) == {"1": by_set["1"]}
     with pytest.raises(NeuroffError, match="scores its own way"):
         engine.accuracy_by_score_layers(engine.create(FFConfig(rule="intff", layers=[8, 8], n_train=50), digits), x, y)

@@ -173,16 +173,20 @@ def evaluate(trained: Trained, x: torch.Tensor, y: torch.Tensor, progress: bool 
     return float((candidate_scores(trained, x, progress=progress).argmax(1) == y).float().mean())
 
 
-def accuracy_by_score_layers(trained: Trained, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-    """Goodness read-out accuracy for every non-empty set of layers summed ("0", "1,2", ...): the
-    choice `--score-layers` makes, measured on the samples given (a validation split, to choose
-    it). FF family only (its models read ``config.score_layers`` at scoring time); the same
-    evaluation draws for every set, so the sets are compared on the same spikes."""
+def accuracy_by_score_layers(
+    trained: Trained, x: torch.Tensor, y: torch.Tensor, sets: list[tuple[int, ...]] | None = None
+) -> dict[str, float]:
+    """Goodness read-out accuracy for every non-empty set of layers summed ("0", "1,2", ...), or
+    for the ``sets`` given: the choice `--score-layers` makes, measured on the samples given (a
+    validation split to choose it; the test set then once, with ``sets=[chosen]``). FF family
+    only (its models read ``config.score_layers`` at scoring time); the same evaluation draws for
+    every set, so the sets are compared on the same spikes."""
     if trained.config.family.name != "ff":
         raise NeuroffError(f"--score-layers chooses among FF layers; the {trained.config.rule} family scores its own way")
     own = trained.model.config
     layers = range(len(own.layers))
-    sets = [c for k in range(1, len(own.layers) + 1) for c in itertools.combinations(layers, k)]
+    if sets is None:
+        sets = [c for k in range(1, len(own.layers) + 1) for c in itertools.combinations(layers, k)]
     out = {}
     try:
         for chosen in sets:
