@@ -78,6 +78,9 @@ RUNS: dict[str, dict] = {
                                                  "learn_start": 2, "lr": 0.001, "lr_decay": 0.85},
     "latency-search-init1-start2-0.99": {"layers": [400], "encoder": "latency", "epochs": 2, "n_train": 30000, "init_scale": 1.0,
                                          "learn_start": 2, "pre_trace_decay": 0.99},
+    # the label fires once, at step 0; a reset to zero erases its push at a neuron's first spike, subtracting keeps it
+    "latency-search-init1-start2-subtract": {"layers": [400], "encoder": "latency", "epochs": 2, "n_train": 30000, "init_scale": 1.0,
+                                             "learn_start": 2, "reset": "subtract"},
 }
 
 
