@@ -33,12 +33,16 @@ def rate_encode(
 
     ``noise_shape`` (broadcastable to ``x.shape``) shares uniform draws across dimensions of
     size 1: common random numbers, e.g. the same pixel spikes for every candidate label."""
+    check_rate_code(steps, max_rate)
+    u = torch.rand((steps, *(noise_shape or x.shape)), generator=generator, dtype=torch.float32)
+    return rate_spikes(u, x, max_rate)
+
+
+def check_rate_code(steps: int, max_rate: float) -> None:
     if steps < 1:
         raise NeuroffError(f"steps={steps} must be >= 1")
     if not 0.0 < max_rate <= 1.0:
         raise NeuroffError(f"max_rate={max_rate} must lie in (0, 1]")
-    u = torch.rand((steps, *(noise_shape or x.shape)), generator=generator, dtype=torch.float32)
-    return rate_spikes(u, x, max_rate)
 
 
 def rate_spikes(u: torch.Tensor, x: torch.Tensor, max_rate: float) -> torch.Tensor:
@@ -134,10 +138,7 @@ def encode_candidates(
     order), without building the [T, S, C, D] raster: C times less encoding work at inference."""
     first, cand = x_all[:, 0], x_all[:, :, varying]
     if encoder == "rate":
-        if steps < 1:
-            raise NeuroffError(f"steps={steps} must be >= 1")
-        if not 0.0 < max_rate <= 1.0:
-            raise NeuroffError(f"max_rate={max_rate} must lie in (0, 1]")
+        check_rate_code(steps, max_rate)
         u = torch.rand((steps, *first.shape), generator=generator, dtype=torch.float32)  # [T, S, D]
         return rate_spikes(u, first, max_rate), rate_spikes(u[..., varying].unsqueeze(2), cand, max_rate)
     return (
