@@ -81,6 +81,12 @@ RUNS: dict[str, dict] = {
     # the label fires once, at step 0; a reset to zero erases its push at a neuron's first spike, subtracting keeps it
     "latency-search-init1-start2-subtract": {"layers": [400], "encoder": "latency", "epochs": 2, "n_train": 30000, "init_scale": 1.0,
                                              "learn_start": 2, "reset": "subtract"},
+    # subtracting helps most (+5 points); combined with the two other levers that helped
+    **{f"latency-search-sub{name}": {"layers": [400], "encoder": "latency", "epochs": 2, "n_train": 30000, "init_scale": 1.0,
+                                     "learn_start": 2, "reset": "subtract", **extra}
+       for name, extra in {"-hard": {"negatives": "hard"}, "-0.99": {"pre_trace_decay": 0.99},
+                           "-hard-0.99": {"negatives": "hard", "pre_trace_decay": 0.99}, "-start5": {"learn_start": 5},
+                           "-thr0.4": {"threshold": 0.4}, "-lr1e-3": {"lr": 0.001}}.items()},
 }
 
 
