@@ -81,6 +81,9 @@ RUNS: dict[str, dict] = {
     # the label fires once, at step 0; a reset to zero erases its push at a neuron's first spike, subtracting keeps it
     "latency-search-init1-start2-subtract": {"layers": [400], "encoder": "latency", "epochs": 2, "n_train": 30000, "init_scale": 1.0,
                                              "learn_start": 2, "reset": "subtract"},
+    # stop 29: the latency search's best (reset by subtraction, hard negatives, pre-trace decay 0.99) on the full split
+    "latency-1x400-sub-hard-0.99": {"layers": [400], "encoder": "latency", "epochs": 6, "init_scale": 1.0, "learn_start": 2,
+                                    "reset": "subtract", "negatives": "hard", "pre_trace_decay": 0.99},
     # subtracting helps most (+5 points); combined with the two other levers that helped
     **{f"latency-search-sub{name}": {"layers": [400], "encoder": "latency", "epochs": 2, "n_train": 30000, "init_scale": 1.0,
                                      "learn_start": 2, "reset": "subtract", **extra}
