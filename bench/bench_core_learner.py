@@ -84,6 +84,9 @@ RUNS: dict[str, dict] = {
     # stop 29: the latency search's best (reset by subtraction, hard negatives, pre-trace decay 0.99) on the full split
     "latency-1x400-sub-hard-0.99": {"layers": [400], "encoder": "latency", "epochs": 6, "init_scale": 1.0, "learn_start": 2,
                                     "reset": "subtract", "negatives": "hard", "pre_trace_decay": 0.99},
+    # does the latency code's lever carry over to the rate code? (20,000 trained, 2 epochs, uniform negatives)
+    "rate-search-1x400": {**FASHION_SPIKING, "layers": [400], "epochs": 2, "n_train": 30000},
+    "rate-search-1x400-subtract": {**FASHION_SPIKING, "layers": [400], "epochs": 2, "n_train": 30000, "reset": "subtract"},
     # subtracting helps most (+5 points); combined with the two other levers that helped
     **{f"latency-search-sub{name}": {"layers": [400], "encoder": "latency", "epochs": 2, "n_train": 30000, "init_scale": 1.0,
                                      "learn_start": 2, "reset": "subtract", **extra}
