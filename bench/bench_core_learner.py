@@ -123,7 +123,8 @@ def main() -> None:
         trained = engine.train(config, dataset=ds, progress=False, test_at_end=not args.no_test)
         h = trained.history
         probe = by_set = by_set_test = None
-        val_ds = hold_out(engine.prepare_dataset(trained.config, ds), args.validation, args.seed)[1]
+        if args.probe or args.score_subsets:  # the split the run held out, rebuilt for the extra read-outs
+            val_ds = hold_out(engine.prepare_dataset(trained.config, ds), args.validation, args.seed)[1]
         if args.probe:  # the read-out of `neuroff evaluate --readout linear`, on the validation split
             probe = engine.readout_accuracy(trained, val_ds)
         if args.score_subsets and len(trained.config.layers) > 1:
