@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from neuroff import engine
+from neuroff.core.encoding import CandidateSpikes
 from neuroff.export.lava import encode_presentations, label_features, run_lava
 from neuroff.export.loihi import export_loihi, load_sidecar, read_netx
 from neuroff.io import write_json
@@ -45,9 +46,9 @@ def main() -> None:
         s, c, steps, d = spikes.shape
         by_label = spikes.permute(2, 0, 1, 3)  # [T, S, C, D]
         varying = label_features(sidecar)
-        run_fixed(layers, by_label[:, :2], varying)  # warm-up
+        run_fixed(layers, CandidateSpikes.from_raster(by_label[:, :2], varying))  # warm-up
         t0 = time.perf_counter()
-        run_fixed(layers, by_label, varying)
+        run_fixed(layers, CandidateSpikes.from_raster(by_label, varying))
         ref_per_sample = (time.perf_counter() - t0) / s
         lava = run_lava(net, samples=args.samples, checkpoint=args.checkpoint)
     result = {

@@ -44,7 +44,7 @@ from snntorch.export_nir import export_to_nir
 from snntorch.import_nir import import_from_nir
 
 from neuroff.cli import run as neuroff
-from neuroff.core.encoding import encode
+from neuroff.core.encoding import rate_encode
 from neuroff.data import load_dataset
 from neuroff.export.lava import DEFAULT_VENV, INSTALLED_MARKER
 
@@ -85,7 +85,7 @@ def train_snntorch(ds, hidden: int, epochs: int, seed: int) -> SnnTorchNet:
         order = torch.randperm(len(ds.x_train), generator=g)
         for lo in range(0, len(order), 64):
             idx = order[lo : lo + 64]
-            counts = net(encode(ds.x_train[idx], "rate", STEPS, MAX_RATE, g)).sum(0)
+            counts = net(rate_encode(ds.x_train[idx], STEPS, MAX_RATE, g)).sum(0)
             loss = F.cross_entropy(counts, ds.y_train[idx])  # spike counts as logits
             opt.zero_grad()
             loss.backward()
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> dict:
     net = train_snntorch(ds, hidden, epochs, args.seed)
     SECONDS["snntorch-bptt"] = round(time.perf_counter() - start, 2)
     with torch.no_grad():
-        test_spikes = encode(ds.x_test, "rate", STEPS, MAX_RATE, torch.Generator().manual_seed(args.seed + 1))
+        test_spikes = rate_encode(ds.x_test, STEPS, MAX_RATE, torch.Generator().manual_seed(args.seed + 1))
         trained_out = net(test_spikes)
     report["snntorch_accuracy"] = float((trained_out.sum(0).argmax(1) == ds.y_test).float().mean())
     print(f"snnTorch net: test accuracy {report['snntorch_accuracy']:.4f} (argmax of output spike counts)")

@@ -17,6 +17,7 @@ from neuroff.core.encoding import (
     rate_encode,
     varying_features,
 )
+from neuroff.core.params import EncoderParams
 from neuroff.errors import NeuroffError
 
 # ---------------------------------------------------------------- rate code
@@ -130,12 +131,12 @@ def test_latency_keeps_leading_dims_and_bad_mode_raises() -> None:
 
 def test_encode_dispatch() -> None:
     x = torch.rand(4, 10, generator=torch.Generator().manual_seed(0))
-    a = encode(x, "rate", 12, 0.3, torch.Generator().manual_seed(2))
+    a = encode(x, EncoderParams("rate", 12, 0.3), torch.Generator().manual_seed(2))
     assert torch.equal(a, rate_encode(x, 12, 0.3, torch.Generator().manual_seed(2)))
-    b = encode(x, "latency", 12, latency_mode="log", normalize=True)
+    b = encode(x, EncoderParams("latency", 12, latency_mode="log", normalize=True))
     assert torch.equal(b, latency_encode(x, 12, "log", normalize=True))
     with pytest.raises(NeuroffError, match="unknown encoder"):
-        encode(x, "delta", 12)
+        encode(x, EncoderParams("delta", 12))
 
 
 # ---------------------------------------------------------------- candidate inputs (inference)
@@ -158,8 +159,9 @@ def test_encode_candidates_is_the_full_raster_restricted(encoder: str, kwargs: d
     s, c, d = x_all.shape
     varying = varying_features(x_all)
     assert varying.tolist() == list(range(d - 6, d))
-    full = encode(x_all, encoder, 9, generator=torch.Generator().manual_seed(7), noise_shape=(s, 1, d), **kwargs)
-    first, cand = encode_candidates(x_all, varying, encoder, 9, generator=torch.Generator().manual_seed(7), **kwargs)
+    params = EncoderParams(encoder, 9, **kwargs)
+    full = encode(x_all, params, torch.Generator().manual_seed(7), noise_shape=(s, 1, d))
+    first, cand, _ = encode_candidates(x_all, varying, params, torch.Generator().manual_seed(7))
     assert first.shape == (9, s, d) and cand.shape == (9, s, c, 6)
     assert torch.equal(first, full[:, :, 0])
     assert torch.equal(cand, full[..., varying])

@@ -104,6 +104,7 @@ def test_fixed_net_interface_and_shapes():
 
 
 def test_candidate_sums_equal_the_plain_dendritic_sums():
+    from neuroff.core.encoding import CandidateSpikes
     from neuroff.layers.fixed_point import candidate_sums
 
     g = torch.Generator().manual_seed(2)
@@ -114,6 +115,29 @@ def test_candidate_sums_equal_the_plain_dendritic_sums():
     spikes = (shared < p).to(torch.uint8)  # the first 22 inputs spike alike for all 4 candidates
     assert not (spikes[..., :22] != spikes[:, :, :1, :22]).any() and (spikes[..., 22:] != spikes[:, :, :1, 22:]).any()
     plain = run_fixed(layers, spikes.reshape(9, 20, 30))
-    shortcut = run_fixed(layers, spikes, torch.arange(22, 30))
-    assert torch.equal(candidate_sums(w, spikes[3], torch.arange(22, 30)), dense_activation(w, spikes[3].reshape(20, 30)))
+    varying = torch.arange(22, 30)
+    shortcut = run_fixed(layers, CandidateSpikes.from_raster(spikes, varying))
+    sums = candidate_sums(w, spikes[3, :, 0], spikes[3][..., varying], varying)
+    assert torch.equal(sums, dense_activation(w, spikes[3].reshape(20, 30)))
     assert torch.equal(plain[0][0], shortcut[0][0]) and plain[1] == shortcut[1]
+
+
+@pytest.mark.parametrize("encoder", ["rate", "latency"])
+def test_fixed_candidate_scores_equal_presenting_every_candidate(encoder):
+    """The fixed-point read-out encodes only the label features per candidate (``encode_candidates``):
+    the scores equal those of the full [T, S, C, D] raster (the float net's draws) run plainly."""
+    from neuroff.layers.lif_stack import _score
+
+    cfg = FFConfig(layers=[12, 8], steps=10, learn_start=4, encoder=encoder, max_rate=0.8).validate()
+    g = torch.Generator().manual_seed(4)
+    w0 = (torch.randint(-40, 60, (12, 30), generator=g) * 2).to(torch.int64)
+    w1 = (torch.randint(-40, 60, (8, 12), generator=g) * 2).to(torch.int64)
+    net = FixedPointSpikingNet(cfg, 30, [FixedLayer(w0, CubaParams(vth=20), 1.0), FixedLayer(w1, CubaParams(vth=20), 1.0)])
+    x_all = torch.rand(5, 1, 30, generator=g).repeat(1, 4, 1)
+    x_all[:, :, 24:] = torch.rand(5, 4, 6, generator=g)  # the candidates differ on the last 6 features
+    ours = net.candidate_scores(x_all, torch.Generator().manual_seed(9))
+    full = net.encode(x_all, torch.Generator().manual_seed(9), noise_shape=(5, 1, 30)).reshape(10, 20, 30)
+    rasters = run_fixed(net.layers, full)[0]
+    assert all(int(r.sum()) > 10 for r in rasters)  # both layers spike
+    ref = _score(decode_rasters(rasters, cfg).p_window, cfg.score_layers).reshape(5, 4)
+    assert torch.equal(ours, ref)

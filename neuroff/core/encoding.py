@@ -15,10 +15,11 @@ t = 0 and the latest at t = T - 1. Inputs at or below ``threshold`` never fire.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 
-from neuroff.core.params import ENCODERS
+from neuroff.core.params import ENCODERS, EncoderParams
 from neuroff.errors import NeuroffError
 
 
@@ -98,20 +99,17 @@ def latency_encode(
 
 def encode(
     x: torch.Tensor,
-    encoder: str,
-    steps: int,
-    max_rate: float = 1.0,
+    params: EncoderParams,
     generator: torch.Generator | None = None,
-    latency_mode: str = "linear",
-    normalize: bool = False,
     noise_shape: tuple[int, ...] | None = None,
 ) -> torch.Tensor:
-    """Dispatch by name; the configuration-facing entry point."""
-    if encoder == "rate":
-        return rate_encode(x, steps, max_rate, generator, noise_shape)
-    if encoder == "latency":
-        return latency_encode(x, steps, latency_mode, normalize=normalize)
-    raise NeuroffError(f"unknown encoder {encoder!r}; use one of {', '.join(ENCODERS)}")
+    """The encoder ``params`` names, on intensities x; the configuration-facing entry point
+    (``rate_encode`` and ``latency_encode`` are the encoders themselves)."""
+    if params.kind == "rate":
+        return rate_encode(x, params.steps, params.max_rate, generator, noise_shape)
+    if params.kind == "latency":
+        return latency_encode(x, params.steps, params.latency_mode, normalize=params.normalize)
+    raise NeuroffError(f"unknown encoder {params.kind!r}; use one of {', '.join(ENCODERS)}")
 
 
 def varying_features(x_all: torch.Tensor) -> torch.Tensor:
@@ -119,29 +117,34 @@ def varying_features(x_all: torch.Tensor) -> torch.Tensor:
     return (x_all != x_all[:, :1]).any(0).any(0).nonzero().squeeze(1)
 
 
-def encode_candidates(
-    x_all: torch.Tensor,
-    varying: torch.Tensor,
-    encoder: str,
-    steps: int,
-    max_rate: float = 1.0,
-    generator: torch.Generator | None = None,
-    latency_mode: str = "linear",
-    normalize: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Spikes of C candidate inputs per sample, x_all [S, C, D], that differ only on the features
-    ``varying`` [V], with common random numbers across candidates: returns the first candidate's
-    spikes [T, S, D] and every candidate's spikes on the varying features [T, S, C, V].
+class CandidateSpikes(NamedTuple):
+    """The spikes of C candidate presentations of S samples that spike alike except on the
+    features ``varying`` (common random numbers; the label features), without the C copies of
+    the shared spikes: what the [T, S, C, D] raster holds, in C times less memory."""
 
-    The same spikes as ``encode(x_all, ..., noise_shape=(S, 1, D))`` restricted to what differs
+    first: torch.Tensor  # [T, S, D] the first candidate's spikes
+    label: torch.Tensor  # [T, S, C, V] every candidate's spikes on the varying features
+    varying: torch.Tensor  # [V] indices of those features
+
+    @classmethod
+    def from_raster(cls, spikes: torch.Tensor, varying: torch.Tensor) -> CandidateSpikes:
+        """From a full raster [T, S, C, D] whose candidates spike alike outside ``varying``."""
+        return cls(spikes[:, :, 0], spikes[..., varying], varying)
+
+
+def encode_candidates(
+    x_all: torch.Tensor, varying: torch.Tensor, params: EncoderParams, generator: torch.Generator | None = None
+) -> CandidateSpikes:
+    """Spikes of C candidate inputs per sample, x_all [S, C, D], that differ only on the features
+    ``varying`` [V], with common random numbers across candidates.
+
+    The same spikes as ``encode(x_all, params, generator, noise_shape=(S, 1, D))`` restricted to what differs
     (both encoders act feature by feature, and the rate code draws the same uniforms in the same
     order), without building the [T, S, C, D] raster: C times less encoding work at inference."""
     first, cand = x_all[:, 0], x_all[:, :, varying]
-    if encoder == "rate":
-        check_rate_code(steps, max_rate)
-        u = torch.rand((steps, *first.shape), generator=generator, dtype=torch.float32)  # [T, S, D]
-        return rate_spikes(u, first, max_rate), rate_spikes(u[..., varying].unsqueeze(2), cand, max_rate)
-    return (
-        encode(first, encoder, steps, max_rate, generator, latency_mode, normalize),
-        encode(cand, encoder, steps, max_rate, generator, latency_mode, normalize),
-    )
+    if params.kind == "rate":
+        check_rate_code(params.steps, params.max_rate)
+        u = torch.rand((params.steps, *first.shape), generator=generator, dtype=torch.float32)  # [T, S, D]
+        label = rate_spikes(u[..., varying].unsqueeze(2), cand, params.max_rate)
+        return CandidateSpikes(rate_spikes(u, first, params.max_rate), label, varying)
+    return CandidateSpikes(encode(first, params, generator), encode(cand, params, generator), varying)

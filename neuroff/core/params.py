@@ -18,6 +18,16 @@ PRE_TRACES = ("none", "leaky")
 M_TIMINGS = ("window", "step")
 
 
+class EncoderParams(NamedTuple):
+    """Spike encoder: ``kind`` rate (``max_rate``) or latency (``latency_mode``, ``normalize``)."""
+
+    kind: str = "rate"
+    steps: int = 23
+    max_rate: float = 1.0
+    latency_mode: str = "linear"
+    normalize: bool = False
+
+
 class LIFParams(NamedTuple):
     """Per-step LIF parameters. ``beta`` is the membrane decay per step, exp(-dt / tau_mem)."""
 

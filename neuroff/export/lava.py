@@ -25,7 +25,8 @@ import torch
 from tqdm import tqdm
 
 import neuroff
-from neuroff.core.encoding import encode
+from neuroff.core.encoding import CandidateSpikes, encode
+from neuroff.core.params import EncoderParams
 from neuroff.data import load_dataset
 from neuroff.data.pairing import LabelEmbedding
 from neuroff.engine.options import FFConfig
@@ -106,7 +107,8 @@ def encode_presentations(sidecar: dict[str, Any], x: torch.Tensor, seed: int) ->
     g = torch.Generator().manual_seed(seed)
     x_all = emb.embed_all(x)
     s, c, d = x_all.shape
-    spikes = encode(x_all, e["kind"], e["steps"], e["max_rate"], g, e["latency_mode"], e["normalize_latency"], (s, 1, d))
+    params = EncoderParams(e["kind"], e["steps"], e["max_rate"], e["latency_mode"], e["normalize_latency"])
+    spikes = encode(x_all, params, g, (s, 1, d))
     return spikes.permute(1, 2, 0, 3).to(torch.uint8)  # [T, S, C, D] -> [S, C, T, D]
 
 
@@ -170,9 +172,9 @@ def run_lava(
     try:
         by_label = spikes.permute(2, 0, 1, 3)  # [T, S, C, D]
         varying = label_features(sidecar)
-        run_fixed(qnet.layers, by_label[:, :1], varying)  # warm-up
+        run_fixed(qnet.layers, CandidateSpikes.from_raster(by_label[:, :1], varying))  # warm-up
         t0 = time.perf_counter()
-        ref_rasters, _ = run_fixed(qnet.layers, by_label, varying)
+        ref_rasters, _ = run_fixed(qnet.layers, CandidateSpikes.from_raster(by_label, varying))
         ref_s = time.perf_counter() - t0
     finally:
         torch.set_num_threads(threads)

@@ -38,7 +38,7 @@ import torch
 from tqdm import tqdm
 
 from neuroff import __version__
-from neuroff.core.encoding import varying_features
+from neuroff.core.encoding import CandidateSpikes, varying_features
 from neuroff.core.loihi_neurons import (
     DECAY_UNITY,
     DENDRITE_BITS,
@@ -164,7 +164,7 @@ def compare(
         spikes_sc = model.encode(x_all, g, noise_shape=(b, 1, d))  # [T, b, C, d]
         spikes = spikes_sc.reshape(-1, b * n_c, d)
         r_float = run_float(model, spikes)
-        r_fixed, ma = run_fixed(qnet.layers, spikes_sc, varying_features(x_all))
+        r_fixed, ma = run_fixed(qnet.layers, CandidateSpikes.from_raster(spikes_sc, varying_features(x_all)))
         s_f = decode_rasters(r_float, c).p_window
         s_q = decode_rasters(r_fixed, c).p_window
         sel = c.score_layers if c.score_layers is not None else list(range(len(qnet.layers)))

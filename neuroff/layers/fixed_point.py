@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
-from neuroff.core.encoding import encode, varying_features
+from neuroff.core.encoding import CandidateSpikes, encode, encode_candidates, varying_features
 from neuroff.core.goodness import HeadParams, probability
 from neuroff.core.loihi_neurons import (
     CubaParams,
@@ -40,42 +40,41 @@ class FixedLayer(NamedTuple):
     scale: float  # integer weight ~= scale * float weight (1.0 when unknown)
 
 
-def candidate_sums(weight: torch.Tensor, spikes: torch.Tensor, varying: torch.Tensor) -> torch.Tensor:
-    """First-layer dendritic sums of one step's presentations [S, C, D] whose C candidates spike
-    alike except on the input features ``varying`` (common random numbers: the label features)
-    -> int64 [S * C, N].
+def candidate_sums(weight: torch.Tensor, first: torch.Tensor, label: torch.Tensor, varying: torch.Tensor) -> torch.Tensor:
+    """First-layer dendritic sums of one step's presentations of S samples times C candidates
+    that spike alike except on the input features ``varying`` (common random numbers: the label
+    features), given as the first candidate's spikes [S, D] and every candidate's spikes on
+    ``varying`` [S, C, V] (one step of ``CandidateSpikes``) -> int64 [S * C, N].
 
     a_c = W s_0 + W (s_c - s_0), the second product only over ``varying``; integer-exact like
-    ``dense_activation``, and about D / |varying| times less work. ``varying`` must hold every
-    feature whose intensity differs between candidates (``varying_features``)."""
-    s, c, _ = spikes.shape
-    base = dense_activation(weight, spikes[:, 0])  # [S, N]
-    label = spikes[..., varying].to(torch.float32)
+    ``dense_activation``, and about D / |varying| times less work."""
+    s, c, _ = label.shape
+    base = dense_activation(weight, first)  # [S, N]
+    label = label.to(torch.float32)
     delta = dense_activation(weight[:, varying], (label - label[:, :1]).reshape(s * c, -1))  # {-1, 0, 1} inputs
     return (delta.reshape(s, c, -1) + base.unsqueeze(1)).reshape(s * c, -1)
 
 
-def run_fixed(
-    layers: list[FixedLayer], spikes: torch.Tensor, varying: torch.Tensor | None = None
-) -> tuple[list[torch.Tensor], list[int]]:
+def run_fixed(layers: list[FixedLayer], spikes: torch.Tensor | CandidateSpikes) -> tuple[list[torch.Tensor], list[int]]:
     """Spike trains [T, B, D] through the fixed-point stack in aligned time.
 
-    With ``varying``, ``spikes`` is [T, S, C, D]: S samples times C candidate labels that spike
-    alike except on the features ``varying``; the first layer then uses ``candidate_sums`` and
-    B = S * C (sample-major). Returns per-layer rasters (int64 0/1, [T, B, N_l]) and the largest
+    ``spikes`` may be ``CandidateSpikes``: S samples times C candidate labels that spike alike
+    except on the label features; the first layer then uses ``candidate_sums`` and B = S * C
+    (sample-major). Returns per-layer rasters (int64 0/1, [T, B, N_l]) and the largest
     |dendritic sum| seen in each layer (the hardware accumulator is 16-bit; Lava's simulator
     does not bound it).
     """
-    steps = spikes.shape[0]
-    batch = spikes.shape[1] * (spikes.shape[2] if varying is not None else 1)
+    by_candidate = isinstance(spikes, CandidateSpikes)
+    steps = spikes.first.shape[0] if by_candidate else spikes.shape[0]
+    batch = spikes.label.shape[1] * spikes.label.shape[2] if by_candidate else spikes.shape[1]
     states = [cuba_initial_state((batch, layer.weight.shape[0])) for layer in layers]
     rasters = [torch.zeros(steps, batch, layer.weight.shape[0], dtype=torch.int64) for layer in layers]
     max_a = [torch.zeros((), dtype=torch.int64) for _ in layers]
     for t in range(steps):
-        pre = spikes[t]
+        pre = None if by_candidate else spikes[t]
         for i, layer in enumerate(layers):
-            if i == 0 and varying is not None:
-                a = candidate_sums(layer.weight, pre, varying)
+            if pre is None:
+                a = candidate_sums(layer.weight, spikes.first[t], spikes.label[t], spikes.varying)
             else:
                 a = dense_activation(layer.weight, pre)
             if a.numel():
@@ -148,8 +147,7 @@ class FixedPointSpikingNet:
     def encode(
         self, x: torch.Tensor, generator: torch.Generator | None = None, noise_shape: tuple[int, ...] | None = None
     ) -> torch.Tensor:
-        c = self.config
-        return encode(x, c.encoder, c.steps, c.max_rate, generator, c.latency_mode, c.normalize_latency, noise_shape)
+        return encode(x, self.config.encoder_params, generator, noise_shape)
 
     def rasters(self, spikes: torch.Tensor) -> list[torch.Tensor]:
         return run_fixed(self.layers, spikes)[0]
@@ -159,10 +157,10 @@ class FixedPointSpikingNet:
 
     @torch.no_grad()
     def candidate_scores(self, x_all: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        b, c, d = x_all.shape
+        b, c, _ = x_all.shape
         # the same draws as SpikingFFNet.candidate_scores (common random numbers across labels)
-        spikes = self.encode(x_all, generator, noise_shape=(b, 1, d))  # [T, b, c, d]
-        rasters = run_fixed(self.layers, spikes, varying_features(x_all))[0]
+        spikes = encode_candidates(x_all, varying_features(x_all), self.config.encoder_params, generator)
+        rasters = run_fixed(self.layers, spikes)[0]
         return _score(decode_rasters(rasters, self.config).p_window, self.config.score_layers).reshape(b, c)
 
     @torch.no_grad()

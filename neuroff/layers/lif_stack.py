@@ -108,8 +108,7 @@ class SpikingFFNet(nn.Module):
     def encode(
         self, x: torch.Tensor, generator: torch.Generator | None = None, noise_shape: tuple[int, ...] | None = None
     ) -> torch.Tensor:
-        c = self.config
-        return encode(x, c.encoder, c.steps, c.max_rate, generator, c.latency_mode, c.normalize_latency, noise_shape)
+        return encode(x, self.config.encoder_params, generator, noise_shape)
 
     def present(
         self,
@@ -198,10 +197,7 @@ class SpikingFFNet(nn.Module):
         computed per candidate. Exact, and ~C times less work for the first layer."""
         b, c, _ = x_all.shape
         varying = varying_features(x_all)
-        k = self.config
-        first, cand = encode_candidates(
-            x_all, varying, k.encoder, k.steps, k.max_rate, generator, k.latency_mode, k.normalize_latency
-        )  # [T, b, d], [T, b, c, v]
+        first, cand, _ = encode_candidates(x_all, varying, self.config.encoder_params, generator)  # [T, b, d], [T, b, c, v]
         w0 = self.weights[0].to(torch.float32)
         base = first @ w0.T  # [T, b, N]
         delta = (cand - cand[:, :, :1]) @ w0[:, varying].T  # [T, b, c, N]

@@ -15,6 +15,7 @@ from neuroff.core.params import (
     PRE_TRACES,
     RESETS,
     TRACES,
+    EncoderParams,
     HeadParams,
     LIFParams,
     NeoHebbianParams,
@@ -64,6 +65,11 @@ class SpikeEncoderOptions(OptionGroup):
     max_rate: float | None = option(None, "rate code: spike probability per step of a pixel of intensity 1", unit="per step")
     latency_mode: str = option("linear", "latency code: spike time linear or logarithmic in the intensity", choices=LATENCY_MODES)
     normalize_latency: bool = option(False, "latency code: stretch each sample's first..last spike over all steps")
+
+    @property
+    def encoder_params(self) -> EncoderParams:
+        """The encoder these options describe (``max_rate`` resolved by the family's defaults)."""
+        return EncoderParams(self.encoder, self.steps, self.max_rate, self.latency_mode, self.normalize_latency)
 
 
 @dataclass

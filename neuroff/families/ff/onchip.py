@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from neuroff.core.encoding import varying_features
+from neuroff.core.encoding import encode_candidates, varying_features
 from neuroff.core.loihi_learning import (
     LEARN_WEIGHT_MAX,
     LEARN_WEIGHT_MIN,
@@ -172,9 +172,9 @@ class OnChipFFNet(SpikingFFNet):
 
     @torch.no_grad()
     def candidate_scores(self, x_all: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        b, c, d = x_all.shape
-        spikes = self.encode(x_all, generator, noise_shape=(b, 1, d))  # the float net's draws
-        rasters = run_fixed(self.fixed_layers, spikes, varying_features(x_all))[0]
+        b, c, _ = x_all.shape
+        spikes = encode_candidates(x_all, varying_features(x_all), self.config.encoder_params, generator)  # the float net's draws
+        rasters = run_fixed(self.fixed_layers, spikes)[0]
         return _score(decode_rasters(rasters, self.config).p_window, self.config.score_layers).reshape(b, c)
 
     @torch.no_grad()
