@@ -310,7 +310,7 @@ def test_birnn_scff_beats_its_random_recurrent_control():
 
 
 def test_random_shift_and_augmented_pairs():
-    from neuroff.families.scff.model import random_shift
+    from neuroff.data.augment import random_shift
 
     g = torch.Generator().manual_seed(0)
     x = torch.rand(8, 1, 6, 6)

@@ -1,4 +1,5 @@
-"""Options of the label embedding (``neuroff.data.pairing``); no torch, so the CLI reads them instantly."""
+"""Options of the data components: the label embedding and negative labels (``neuroff.data.pairing``)
+and training-set augmentation (``neuroff.data.augment``); no torch, so the CLI reads them instantly."""
 
 from __future__ import annotations
 
@@ -29,3 +30,10 @@ class NegativeLabelOptions(OptionGroup):
     negatives: str = option("uniform", "wrong label of a negative: uniform, or hard = drawn by softmax(sharpness * score) "
                             "of the current network, from the second epoch on (one extra scoring pass per sample)", choices=NEGATIVES)
     negatives_sharpness: float = option(10.0, "hard negatives: inverse temperature of the softmax over the scores")
+
+
+@dataclass
+class TrainingAugmentationOptions(OptionGroup):
+    title: ClassVar[str] = "training-set augmentation"
+    augment_shift: int = option(0, "translate every training image by its own random (dy, dx) in [-N, N]^2 each time it "
+                                "is presented, zero-filled (0: off); validation and test images are never shifted", unit="pixels")

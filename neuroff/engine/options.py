@@ -15,7 +15,7 @@ from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
-from neuroff.data.options import LabelEmbeddingOptions, NegativeLabelOptions
+from neuroff.data.options import LabelEmbeddingOptions, NegativeLabelOptions, TrainingAugmentationOptions
 from neuroff.errors import NeuroffError
 from neuroff.families.base import MODES, Family, Readout
 from neuroff.families.contrastive_hebbian.options import ContrastiveHebbianOptions
@@ -78,7 +78,7 @@ class ProbeOptions(OptionGroup):
 
 
 # the run's own groups, read by every family (EvaluationOptions and ProbeOptions by the families that score or probe)
-RUN_GROUPS: tuple[type[OptionGroup], ...] = (RunOptions,)
+RUN_GROUPS: tuple[type[OptionGroup], ...] = (RunOptions, TrainingAugmentationOptions)
 COMPONENT_GROUPS: tuple[type[OptionGroup], ...] = (
     EvaluationOptions, ProbeOptions, LabelEmbeddingOptions, NegativeLabelOptions, LayerSpecOptions, SpikeEncoderOptions, LIFNeuronOptions,
     GoodnessHeadOptions, NeoHebbianOptions, AnalogTrainingOptions, InputNormalisationOptions, IntFFOptions, SCFFOptions,
@@ -121,7 +121,7 @@ FRACTION, RATE, DECAY, BELOW_1 = Range(0, 1), Range(0, 1, lo_open=True), Range(0
 RANGES: dict[str, Range] = {
     "epochs": AT_LEAST_1, "batch_size": AT_LEAST_1, "lr_decay": DECAY, "seed": AT_LEAST_0, "n_train": AT_LEAST_1,
     "n_test": AT_LEAST_1, "validation": AT_LEAST_0, "chunk": AT_LEAST_1, "eval_every": AT_LEAST_1,
-    "eval_repeats": AT_LEAST_1, "probe_dropout": BELOW_1, "probe_epochs": AT_LEAST_1,
+    "eval_repeats": AT_LEAST_1, "probe_dropout": BELOW_1, "probe_epochs": AT_LEAST_1, "augment_shift": AT_LEAST_0,
     "code_bits": AT_LEAST_1, "code_p": Range(0, 1, lo_open=True, hi_open=True), "negatives_sharpness": AT_LEAST_0,
     "beta": FRACTION, "threshold": POSITIVE, "refractory": AT_LEAST_0, "trace_decay": FRACTION,
     "steps": AT_LEAST_1, "max_rate": RATE,
@@ -183,7 +183,7 @@ class FFConfig(
     OnChipOptions, ContrastiveHebbianOptions, SpikingSCFFOptions, PerLayerSCFFOptions, AnalogSCFFOptions, SCFFOptions, IntFFOptions,
     InputNormalisationOptions, AnalogTrainingOptions,
     NeoHebbianOptions, GoodnessHeadOptions, LIFNeuronOptions, SpikeEncoderOptions, LayerSpecOptions,
-    NegativeLabelOptions, LabelEmbeddingOptions, ProbeOptions, EvaluationOptions, RunOptions,
+    NegativeLabelOptions, LabelEmbeddingOptions, ProbeOptions, EvaluationOptions, TrainingAugmentationOptions, RunOptions,
 ):
     """Every option of a run, flat (see the module docstring); ``validate()`` before use."""
 

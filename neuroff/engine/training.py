@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from neuroff import __version__
 from neuroff.data import Dataset, load_dataset
+from neuroff.data.augment import check_shiftable, shift_flat_images
 from neuroff.data.dataset import hold_out
 from neuroff.data.pairing import (
     LabelEmbedding,
@@ -342,6 +343,7 @@ def train(
     else:
         config.validate(given or frozenset())
     ds = prepare_dataset(config, dataset)
+    check_shiftable(ds.image_shape, config.augment_shift, ds.name)
     # with --validation the model trains on the kept samples, reports the held-out ones every
     # epoch, and meets the test set once, after the last epoch
     val_ds = None
@@ -375,7 +377,8 @@ def run_epochs(
         bar = tqdm(total=n, unit="sample", desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
         for lo in range(0, n, config.chunk):
             idx = order[lo : lo + config.chunk]
-            stats = trained.rule.step(trained.model, make_batch(trained, ds.x_train[idx], ds.y_train[idx], c, epoch))
+            x = shift_flat_images(ds.x_train[idx], ds.image_shape, config.augment_shift, trained.generator)
+            stats = trained.rule.step(trained.model, make_batch(trained, x, ds.y_train[idx], c, epoch))
             check_finite(trained)
             samples += stats.samples
             correct += stats.correct

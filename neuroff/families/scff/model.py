@@ -59,6 +59,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neuroff.data.augment import random_shift
 from neuroff.errors import NeuroffError
 from neuroff.layers.build import build_layer
 from neuroff.layers.lif_stack import SpikingFFNet
@@ -102,20 +103,6 @@ def make_pairs(
     partner = pair_shift(x.shape[0], generator)
     x2 = x if second is None else second
     return torch.cat([x, x2], CHANNELS), torch.cat([x, x2[partner]], CHANNELS)
-
-
-def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Every image of x [B, C, H, W] translated by its own random (dy, dx) in
-    [-max_shift, max_shift]^2, zero-filled: the paper's RandomAffine(translate) augmentation."""
-    if max_shift <= 0:
-        return x
-    b, _, h, w = x.shape
-    padded = F.pad(x, (max_shift,) * 4).permute(0, 2, 3, 1)  # [B, H + 2k, W + 2k, C]
-    dy = torch.randint(0, 2 * max_shift + 1, (b,), generator=generator)
-    dx = torch.randint(0, 2 * max_shift + 1, (b,), generator=generator)
-    rows = (dy[:, None] + torch.arange(h))[:, :, None]
-    cols = (dx[:, None] + torch.arange(w))[:, None, :]
-    return padded[torch.arange(b)[:, None, None], rows, cols].permute(0, 3, 1, 2)
 
 
 def goodness(y: torch.Tensor) -> torch.Tensor:
