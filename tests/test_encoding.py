@@ -171,7 +171,8 @@ def test_encode_candidates_is_the_full_raster_restricted(encoder: str, kwargs: d
 
 def test_spiking_candidate_scores_equal_presenting_every_candidate() -> None:
     from neuroff.engine.options import FFConfig
-    from neuroff.layers.lif_stack import SpikingFFNet, _score
+    from neuroff.core.goodness import layers_score
+    from neuroff.layers.lif_stack import SpikingFFNet
 
     cfg = FFConfig(layers=[20, 10], steps=12, learn_start=6, init_scale=6.0, max_rate=0.8).validate()
     model = SpikingFFNet(cfg, 30, torch.Generator().manual_seed(1))
@@ -181,7 +182,7 @@ def test_spiking_candidate_scores_equal_presenting_every_candidate() -> None:
     spikes = model.encode(x_all, torch.Generator().manual_seed(5), noise_shape=(s, 1, d)).reshape(12, s * c, d)
     out = model.present(spikes)
     assert sum(int(n.sum()) for n in out.counts) > 20  # the network is active
-    ref = _score(out.p_window, cfg.score_layers).reshape(s, c)
+    ref = layers_score(out.p_window, cfg.score_layers).reshape(s, c)
     assert torch.allclose(ours, ref, atol=1e-5)
 
 

@@ -126,7 +126,7 @@ def test_candidate_sums_equal_the_plain_dendritic_sums():
 def test_fixed_candidate_scores_equal_presenting_every_candidate(encoder):
     """The fixed-point read-out encodes only the label features per candidate (``encode_candidates``):
     the scores equal those of the full [T, S, C, D] raster (the float net's draws) run plainly."""
-    from neuroff.layers.lif_stack import _score
+    from neuroff.core.goodness import layers_score
 
     cfg = FFConfig(layers=[12, 8], steps=10, learn_start=4, encoder=encoder, max_rate=0.8).validate()
     g = torch.Generator().manual_seed(4)
@@ -139,5 +139,5 @@ def test_fixed_candidate_scores_equal_presenting_every_candidate(encoder):
     full = net.encode(x_all, torch.Generator().manual_seed(9), noise_shape=(5, 1, 30)).reshape(10, 20, 30)
     rasters = run_fixed(net.layers, full)[0]
     assert all(int(r.sum()) > 10 for r in rasters)  # both layers spike
-    ref = _score(decode_rasters(rasters, cfg).p_window, cfg.score_layers).reshape(5, 4)
+    ref = layers_score(decode_rasters(rasters, cfg).p_window, cfg.score_layers).reshape(5, 4)
     assert torch.equal(ours, ref)

@@ -70,6 +70,12 @@ def probability(z: torch.Tensor, head: HeadParams) -> torch.Tensor:
     return log_probabilities(z, head)[0].exp()
 
 
+def layers_score(p: torch.Tensor, score_layers: list[int] | None) -> torch.Tensor:
+    """The goodness read-out's score of a candidate label: P(positive) [..., L] of each layer
+    summed over the scored layers (all when None)."""
+    return p[..., score_layers].sum(-1) if score_layers is not None else p.sum(-1)
+
+
 def ff_loss(z: torch.Tensor, s: torch.Tensor, head: HeadParams) -> torch.Tensor:
     """Per-sample binary cross-entropy of P against s."""
     log_p, log_q = log_probabilities(z, head)

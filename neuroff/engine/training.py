@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +33,12 @@ from neuroff.engine.checkpoint import FORMAT_V1, load_checkpoint, resolve_checkp
 from neuroff.engine.options import RESUMABLE, FFConfig, groups_read_by
 from neuroff.engine.readout import linear_probe
 from neuroff.errors import NeuroffError
+from neuroff.core.goodness import layers_score
 from neuroff.families.base import (
     Batch,
     BuildContext,
     Consumes,
+    LayerScoredModel,
     LRSchedule,
     Model,
     Readout,
@@ -144,16 +146,18 @@ def progress_bar(total: int, desc: str, progress: bool) -> tqdm:
 
 @torch.no_grad()
 def candidate_scores(
-    trained: Trained, x: torch.Tensor, batch: int = 250, seed: int | None = None, progress: bool = False
+    trained: Trained, x: torch.Tensor, batch: int = 250, seed: int | None = None, progress: bool = False, by_layer: bool = False
 ) -> torch.Tensor:
-    """[N, C] score of every candidate label (all candidates of a sample run as one batch)."""
+    """[N, C] score of every candidate label (all candidates of a sample run as one batch);
+    with ``by_layer`` (a ``LayerScoredModel``), [N, C, L] each layer's score."""
     g = torch.Generator().manual_seed(trained.config.seed + EVAL_SEED_OFFSET if seed is None else seed)
     repeats = trained.config.eval_repeats
+    score = trained.model.layer_scores if by_layer else trained.model.candidate_scores
     out = []
     with progress_bar(len(x), "scoring", progress) as bar:
         for i in range(0, len(x), batch):
             xb = trained.embedding.embed_all(x[i : i + batch])
-            out.append(sum(trained.model.candidate_scores(xb, g) for _ in range(repeats)) / repeats)
+            out.append(sum(score(xb, g) for _ in range(repeats)) / repeats)
             bar.update(len(xb))
     return torch.cat(out) if out else torch.zeros(0, trained.embedding.n_classes)
 
@@ -179,23 +183,18 @@ def accuracy_by_score_layers(
 ) -> dict[str, float]:
     """Goodness read-out accuracy for every non-empty set of layers summed ("0", "1,2", ...), or
     for the ``sets`` given: the choice `--score-layers` makes, measured on the samples given (a
-    validation split to choose it; the test set then once, with ``sets=[chosen]``). FF family
-    only (its models read ``config.score_layers`` at scoring time); the same evaluation draws for
-    every set, so the sets are compared on the same spikes."""
-    if trained.config.family.name != "ff":
-        raise NeuroffError(f"--score-layers chooses among FF layers; the {trained.config.rule} family scores its own way")
-    own = trained.model.config
-    layers = range(len(own.layers))
+    validation split to choose it; the test set then once, with ``sets=[chosen]``). One
+    evaluation of every layer's score (``LayerScoredModel.layer_scores``, with the run's
+    ``--eval-repeats``), summed per set: the sets are compared on the same spikes."""
+    model = trained.model
+    if not isinstance(model, LayerScoredModel):
+        raise NeuroffError(f"--score-layers chooses among goodness-scored layers; the {trained.config.rule} family scores its own way")
+    check_features(trained, x)
     if sets is None:
-        sets = [c for k in range(1, len(own.layers) + 1) for c in itertools.combinations(layers, k)]
-    out = {}
-    try:
-        for chosen in sets:
-            trained.model.config = replace(own, score_layers=list(chosen))
-            out[",".join(map(str, chosen))] = evaluate(trained, x, y)
-    finally:
-        trained.model.config = own
-    return out
+        layers = range(model.n_layers)
+        sets = [c for k in range(1, model.n_layers + 1) for c in itertools.combinations(layers, k)]
+    p = candidate_scores(trained, x, by_layer=True)  # [N, C, L]
+    return {",".join(map(str, chosen)): float((layers_score(p, list(chosen)).argmax(1) == y).float().mean()) for chosen in sets}
 
 
 @torch.no_grad()

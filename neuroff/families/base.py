@@ -125,6 +125,15 @@ class ScoredModel(Model, Protocol):
 
 
 @runtime_checkable
+class LayerScoredModel(ScoredModel, Protocol):
+    """A goodness-scored model whose score is a sum over its layers (FF: ``--score-layers`` picks
+    them): ``layer_scores`` gives each layer's P(positive) per candidate, [S, C, L], and
+    ``candidate_scores`` sums the scored layers (``neuroff.core.goodness.layers_score``)."""
+
+    def layer_scores(self, x_all: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor: ...
+
+
+@runtime_checkable
 class Rule(Protocol):
     """A local learning rule. The engine calls ``on_epoch_start(e)`` before epoch e, then
     ``step(model, batch)`` per chunk; ``state_dict``/``load_state_dict`` checkpoint the rule's own

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import torch
 
 from neuroff.core.encoding import CandidateSpikes, encode, encode_candidates, varying_features
-from neuroff.core.goodness import HeadParams, probability
+from neuroff.core.goodness import HeadParams, layers_score, probability
 from neuroff.core.loihi_neurons import (
     CubaParams,
     check_cuba_params,
@@ -26,7 +26,7 @@ from neuroff.core.loihi_neurons import (
 )
 from neuroff.core.neurons import lif_initial_state, lif_step, trace_step
 from neuroff.errors import NeuroffError
-from neuroff.layers.lif_stack import Presentation, SpikingFFNet, _score
+from neuroff.layers.lif_stack import Presentation, SpikingFFNet
 
 if TYPE_CHECKING:  # typing only: the run's options live in the engine, above this layer
     from neuroff.engine.options import FFConfig
@@ -157,11 +157,16 @@ class FixedPointSpikingNet:
 
     @torch.no_grad()
     def candidate_scores(self, x_all: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return layers_score(self.layer_scores(x_all, generator), self.config.score_layers)
+
+    @torch.no_grad()
+    def layer_scores(self, x_all: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """[S, C, L] each layer's P(positive) for each candidate, in fixed-point arithmetic."""
         b, c, _ = x_all.shape
         # the same draws as SpikingFFNet.candidate_scores (common random numbers across labels)
         spikes = encode_candidates(x_all, varying_features(x_all), self.config.encoder_params, generator)
         rasters = run_fixed(self.layers, spikes)[0]
-        return _score(decode_rasters(rasters, self.config).p_window, self.config.score_layers).reshape(b, c)
+        return decode_rasters(rasters, self.config).p_window.reshape(b, c, -1)
 
     @torch.no_grad()
     def latents(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, list[torch.Tensor]]:

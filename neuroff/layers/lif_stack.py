@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from neuroff.core.encoding import encode, encode_candidates, varying_features
-from neuroff.core.goodness import HeadParams, check_head, modulation, probability
+from neuroff.core.goodness import HeadParams, check_head, layers_score, modulation, probability
 from neuroff.core.init import spiking_weights
 from neuroff.core.neurons import (
     LIFParams,
@@ -47,10 +47,6 @@ class Presentation(NamedTuple):
     p_last: torch.Tensor  # [B, L] P(positive) at the last step
     counts: list[torch.Tensor]  # [B, N_l] spike counts over the presentation
     traces: list[torch.Tensor]  # [B, N_l] trace values at the last step
-
-
-def _score(p: torch.Tensor, score_layers: list[int] | None) -> torch.Tensor:
-    return p[..., score_layers].sum(-1) if score_layers is not None else p.sum(-1)
 
 
 class SpikingFFNet(nn.Module):
@@ -191,7 +187,11 @@ class SpikingFFNet(nn.Module):
 
     @torch.no_grad()
     def candidate_scores(self, x_all: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """All C candidates of a sample share their uniform draws (common random numbers), so
+        return layers_score(self.layer_scores(x_all, generator), self.config.score_layers)
+
+    @torch.no_grad()
+    def layer_scores(self, x_all: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """[S, C, L] each layer's P(positive) for each candidate. All C candidates of a sample share their uniform draws (common random numbers), so
         the spikes of input features that do not depend on the label are identical across
         candidates and their current is computed once; only the label features' current is
         computed per candidate. Exact, and ~C times less work for the first layer."""
@@ -202,7 +202,7 @@ class SpikingFFNet(nn.Module):
         base = first @ w0.T  # [T, b, N]
         delta = (cand - cand[:, :, :1]) @ w0[:, varying].T  # [T, b, c, N]
         currents0 = (base.unsqueeze(2) + delta).reshape(first.shape[0], b * c, -1)
-        return _score(self.present(None, currents0=currents0).p_window, self.config.score_layers).reshape(b, c)
+        return self.present(None, currents0=currents0).p_window.reshape(b, c, -1)
 
     @torch.no_grad()
     def latents(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, list[torch.Tensor]]:

@@ -8,10 +8,9 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from neuroff.core.goodness import HeadParams, check_head, probability
+from neuroff.core.goodness import HeadParams, check_head, layers_score, probability
 from neuroff.core.init import length_normalise
 from neuroff.layers.build import build_layer
-from neuroff.layers.lif_stack import _score
 from neuroff.layers.spec import Dense
 
 if TYPE_CHECKING:  # typing only: the run's options live in the engine, above this layer
@@ -53,9 +52,13 @@ class AnalogFFNet(nn.Module):
 
     @torch.no_grad()
     def candidate_scores(self, x_all: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return layers_score(self.layer_scores(x_all, generator), self.config.score_layers)
+
+    @torch.no_grad()
+    def layer_scores(self, x_all: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """[S, C, L] each layer's P(positive) for each candidate."""
         b, c, d = x_all.shape
-        p = torch.stack([probability(z, self.head) for z in self.layer_outputs(x_all.reshape(b * c, d))], -1)
-        return _score(p, self.config.score_layers).reshape(b, c)
+        return torch.stack([probability(z, self.head) for z in self.layer_outputs(x_all.reshape(b * c, d))], -1).reshape(b, c, -1)
 
     @torch.no_grad()
     def latents(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, list[torch.Tensor]]:

@@ -38,6 +38,7 @@ from neuroff.core.loihi_learning import (
     modulator_window,
     run_emulator,
 )
+from neuroff.core.goodness import layers_score
 from neuroff.core.loihi_neurons import (
     DECAY_UNITY,
     VTH_BITS,
@@ -51,7 +52,7 @@ from neuroff.layers.fixed_point import (
     decode_rasters,
     run_fixed,
 )
-from neuroff.layers.lif_stack import SpikingFFNet, _score
+from neuroff.layers.lif_stack import SpikingFFNet
 
 if TYPE_CHECKING:
     from neuroff.engine.options import FFConfig
@@ -172,10 +173,15 @@ class OnChipFFNet(SpikingFFNet):
 
     @torch.no_grad()
     def candidate_scores(self, x_all: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return layers_score(self.layer_scores(x_all, generator), self.config.score_layers)
+
+    @torch.no_grad()
+    def layer_scores(self, x_all: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """[S, C, L] each layer's P(positive) for each candidate, from the chip's fixed-point rasters."""
         b, c, _ = x_all.shape
         spikes = encode_candidates(x_all, varying_features(x_all), self.config.encoder_params, generator)  # the float net's draws
         rasters = run_fixed(self.fixed_layers, spikes)[0]
-        return _score(decode_rasters(rasters, self.config).p_window, self.config.score_layers).reshape(b, c)
+        return decode_rasters(rasters, self.config).p_window.reshape(b, c, -1)
 
     @torch.no_grad()
     def latents(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, list[torch.Tensor]]:
