@@ -101,9 +101,6 @@ RUNS: dict[str, dict] = {
     # training-set augmentation (--augment-shift): screened on analog-1x400-hard (validation 87.5 at 10 epochs), validation only
     **{f"analog-search-shift{k}": {"mode": "analog", "layers": [400], "epochs": 10, "analog_lr": 0.001, "lr_decay": 0.85,
                                    "negatives": "hard", "augment_shift": k} for k in (1, 2)},
-    # and on the spiking 1x400 net with hard negatives and homeostasis (validation 86.22 at 8 epochs, seed 0)
-    "spiking-1x400-hard-homeo-8-shift1": {**FASHION_SPIKING, "layers": [400], "epochs": 8, "negatives": "hard", "homeostasis_rate": 1e-4,
-                                          "augment_shift": 1},
 }
 
 
