@@ -1,0 +1,109 @@
+"""Seed summaries of bench_core_learner runs: for each named run, every stored seed ("NAME",
+"NAME (seed S)"), the last epoch's validation and the test accuracy as mean ± sd [95 % t
+interval] (neuroff.studies.stats.seed_summary), the validation curve per epoch, and a figure of
+those curves (mean over seeds, ± sd band). Reads bench/results/core_learner_<dataset>.json;
+writes the summary JSON and the PNG next to it.
+
+    .venv/bin/python bench/summarize_core_learner.py --runs spiking-1x400-hard-homeo-16,analog-1x400-hard \
+        --out bench/results/core_learner_stop30
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from neuroff.io import atomic_write, write_json  # noqa: E402
+from neuroff.studies.stats import format_summary, seed_summary  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def seeds_of(stored: dict, name: str) -> dict[int, dict]:
+    """Every stored seed of run ``name``: seed 0 is stored under the bare name."""
+    found = {0: stored[name]} if name in stored else {}
+    for key, entry in stored.items():
+        m = re.fullmatch(re.escape(name) + r" \(seed (\d+)\)", key)
+        if m:
+            found[int(m.group(1))] = entry
+    return dict(sorted(found.items()))
+
+
+def summarize(stored: dict, name: str) -> dict:
+    runs = seeds_of(stored, name)
+    if not runs:
+        raise SystemExit(f"neuroff: error: no stored run named {name!r}; see bench_core_learner.py --list")
+    curves = [r["validation_accuracy"] for r in runs.values()]
+    tests = [r["test_accuracy"] for r in runs.values() if r.get("test_accuracy") == r.get("test_accuracy")]  # NaN: not read
+    epochs = min(len(c) for c in curves)
+    out = {
+        "seeds": list(runs),
+        "command": runs[min(runs)]["command"],
+        "validation": seed_summary([c[-1] for c in curves]),
+        "test": seed_summary(tests) if tests else None,
+        "validation_curve_mean": [statistics.fmean(c[e] for c in curves) for e in range(epochs)],
+        "validation_curve_sd": [statistics.stdev(c[e] for c in curves) if len(curves) > 1 else 0.0 for e in range(epochs)],
+    }
+    repeats = [r["eval_repeats_readout"] for r in runs.values() if "eval_repeats_readout" in r]
+    if repeats:
+        out["eval_repeats_readout"] = {
+            "repeats": repeats[0]["repeats"],
+            "validation": seed_summary([r["validation_accuracy"] for r in repeats]),
+            **({"test": seed_summary([r["test_accuracy"] for r in repeats])} if all("test_accuracy" in r for r in repeats) else {}),
+        }
+    return out
+
+
+def plot(summary: dict[str, dict], path: Path, dataset: str) -> None:
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    for name, s in summary.items():
+        mean = [100 * v for v in s["validation_curve_mean"]]
+        sd = [100 * v for v in s["validation_curve_sd"]]
+        x = range(1, len(mean) + 1)
+        ax.plot(x, mean, marker="o", ms=3, label=f"{name} ({len(s['seeds'])} seeds)")
+        ax.fill_between(x, [m - d for m, d in zip(mean, sd)], [m + d for m, d in zip(mean, sd)], alpha=0.2)
+    ax.set(title=f"{dataset}: validation accuracy per epoch (mean ± sd over seeds)", xlabel="epoch",
+           ylabel="validation accuracy, %")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.text(0.01, 0.01, "Caption: bench/bench_core_learner.py runs, 10,000 training samples held out per seed; "
+             "the test set is read once per run, after its last epoch (not plotted).", fontsize=7)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120))
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="fashion-mnist")
+    parser.add_argument("--runs", required=True, help="comma list of bench_core_learner run names")
+    parser.add_argument("--out", required=True, help="path stem: writes STEM.json and STEM.png")
+    args = parser.parse_args()
+    source = RESULTS / f"core_learner_{args.dataset}.json"
+    if not source.exists():
+        raise SystemExit(f"neuroff: error: {source} does not exist; run bench/bench_core_learner.py first")
+    stored = json.loads(source.read_text())
+    summary = {name: summarize(stored, name) for name in args.runs.split(",")}
+    for name, s in summary.items():
+        test = format_summary(s["test"]) if s["test"] else "not read"
+        extra = ""
+        if "eval_repeats_readout" in s:
+            r = s["eval_repeats_readout"]
+            extra = f"; {r['repeats']} presentations: validation {format_summary(r['validation'])}"
+            extra += f", test {format_summary(r['test'])}" if "test" in r else ""
+        print(f"{name} (seeds {s['seeds']}): validation {format_summary(s['validation'])}, test {test}{extra}")
+    write_json(Path(args.out + ".json"), {"source": str(source.name), "runs": summary})
+    plot(summary, Path(args.out + ".png"), args.dataset)
+    print(f"wrote {args.out}.json and {args.out}.png")
+
+
+if __name__ == "__main__":
+    main()
