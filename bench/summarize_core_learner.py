@@ -47,6 +47,7 @@ def summarize(stored: dict, name: str) -> dict:
     out = {
         "seeds": list(runs),
         "command": runs[min(runs)]["command"],
+        "held_out": runs[min(runs)]["config"]["validation"],
         "validation": seed_summary([c[-1] for c in curves]),
         "test": seed_summary(tests) if tests else None,
         "validation_curve_mean": [statistics.fmean(c[e] for c in curves) for e in range(epochs)],
@@ -74,7 +75,9 @@ def plot(summary: dict[str, dict], path: Path, dataset: str) -> None:
            ylabel="validation accuracy, %")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.text(0.01, 0.01, "Caption: bench/bench_core_learner.py runs, 10,000 training samples held out per seed; "
+    held = sorted({s["held_out"] for s in summary.values()})
+    fig.text(0.01, 0.01, f"Caption: bench/bench_core_learner.py runs, {' / '.join(f'{n:,}' for n in held)} training samples "
+             "held out per seed; "
              "the test set is read once per run, after its last epoch (not plotted).", fontsize=7)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120))
