@@ -131,6 +131,8 @@ def main() -> None:
                              "(--eval-repeats, a read-out choice made on validation); if that is better, the test set is "
                              "read once more with R")
     args = parser.parse_args()
+    if args.eval_repeats is not None and args.eval_repeats < 1:
+        parser.error(f"--eval-repeats {args.eval_repeats} must be >= 1 (presentations per candidate)")
     if args.validation == 0 and (args.no_test or args.probe or args.score_subsets or args.eval_repeats):
         parser.error("--validation 0 (a final run on the whole training set) reads only the test set; drop --no-test, --probe, "
                      "--score-subsets and --eval-repeats, or hold out a validation split")

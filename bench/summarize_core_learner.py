@@ -21,6 +21,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from neuroff.errors import NeuroffError  # noqa: E402
 from neuroff.io import atomic_write, write_json  # noqa: E402
 from neuroff.studies.stats import format_summary, seed_summary  # noqa: E402
 
@@ -41,14 +42,14 @@ def summarize(stored: dict, name: str) -> dict:
     runs = seeds_of(stored, name)
     if not runs:
         raise SystemExit(f"neuroff: error: no stored run named {name!r}; see bench_core_learner.py --list")
-    curves = [r["validation_accuracy"] for r in runs.values()]
+    curves = [r["validation_accuracy"] for r in runs.values() if r["validation_accuracy"]]  # none: a --validation 0 run
     tests = [r["test_accuracy"] for r in runs.values() if r.get("test_accuracy") == r.get("test_accuracy")]  # NaN: not read
-    epochs = min(len(c) for c in curves)
+    epochs = min((len(c) for c in curves), default=0)
     out = {
         "seeds": list(runs),
         "command": runs[min(runs)]["command"],
         "held_out": runs[min(runs)]["config"]["validation"],
-        "validation": seed_summary([c[-1] for c in curves]),
+        "validation": seed_summary([c[-1] for c in curves]) if curves else None,
         "test": seed_summary(tests) if tests else None,
         "validation_curve_mean": [statistics.fmean(c[e] for c in curves) for e in range(epochs)],
         "validation_curve_sd": [statistics.stdev(c[e] for c in curves) if len(curves) > 1 else 0.0 for e in range(epochs)],
@@ -94,7 +95,10 @@ def main() -> None:
     if not source.exists():
         raise SystemExit(f"neuroff: error: {source} does not exist; run bench/bench_core_learner.py first")
     stored = json.loads(source.read_text())
-    summary = {name: summarize(stored, name) for name in args.runs.split(",")}
+    try:
+        summary = {name: summarize(stored, name) for name in args.runs.split(",")}
+    except NeuroffError as e:
+        raise SystemExit(f"neuroff: error: {e}") from None
     for name, s in summary.items():
         test = format_summary(s["test"]) if s["test"] else "not read"
         extra = ""
@@ -102,7 +106,8 @@ def main() -> None:
             r = s["eval_repeats_readout"]
             extra = f"; {r['repeats']} presentations: validation {format_summary(r['validation'])}"
             extra += f", test {format_summary(r['test'])}" if "test" in r else ""
-        print(f"{name} (seeds {s['seeds']}): validation {format_summary(s['validation'])}, test {test}{extra}")
+        validation = format_summary(s["validation"]) if s["validation"] else "none held out"
+        print(f"{name} (seeds {s['seeds']}): validation {validation}, test {test}{extra}")
     write_json(Path(args.out + ".json"), {"source": str(source.name), "runs": summary})
     plot(summary, Path(args.out + ".png"), args.dataset)
     print(f"wrote {args.out}.json and {args.out}.png")

@@ -324,3 +324,7 @@ def test_accuracy_by_score_layers_matches_training_with_that_choice(mode: str, d
     assert engine.accuracy_by_score_layers(trained, x, y, sets=[(1,)]) == {"1": by_set["1"]}
     with pytest.raises(NeuroffError, match="scores its own way"):
         engine.accuracy_by_score_layers(engine.create(FFConfig(rule="intff", layers=[8, 8], n_train=50), digits), x, y)
+    with pytest.raises(NeuroffError, match="scores its own way"):  # has the FF stack's layer_scores, but no head: probed
+        engine.accuracy_by_score_layers(engine.create(FFConfig(rule="scff", mode="spiking", layers=[8, 8], n_train=50), digits), x, y)
+    empty = engine.accuracy_by_score_layers(trained, x[:0], y[:0])
+    assert list(empty) == ["0", "1", "0,1"] and all(v != v for v in empty.values())  # NaN, as evaluate gives

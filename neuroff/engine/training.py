@@ -187,12 +187,15 @@ def accuracy_by_score_layers(
     evaluation of every layer's score (``LayerScoredModel.layer_scores``, with the run's
     ``--eval-repeats``), summed per set: the sets are compared on the same spikes."""
     model = trained.model
-    if not isinstance(model, LayerScoredModel):
+    # the readout too: a spiking SCFF net inherits layer_scores from the FF stack but has no head (it is probed)
+    if trained.config.family.readout is not Readout.GOODNESS or not isinstance(model, LayerScoredModel):
         raise NeuroffError(f"--score-layers chooses among goodness-scored layers; the {trained.config.rule} family scores its own way")
     check_features(trained, x)
     if sets is None:
         layers = range(model.n_layers)
         sets = [c for k in range(1, model.n_layers + 1) for c in itertools.combinations(layers, k)]
+    if len(x) == 0:
+        return {",".join(map(str, chosen)): float("nan") for chosen in sets}
     p = candidate_scores(trained, x, by_layer=True)  # [N, C, L]
     return {",".join(map(str, chosen)): float((layers_score(p, list(chosen)).argmax(1) == y).float().mean()) for chosen in sets}
 
