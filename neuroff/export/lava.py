@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 import neuroff
 from neuroff.core.encoding import CandidateSpikes, encode
+from neuroff.core.goodness import layers_score
 from neuroff.core.params import EncoderParams
 from neuroff.data import load_dataset
 from neuroff.data.pairing import LabelEmbedding
@@ -179,8 +180,7 @@ def run_lava(
     finally:
         torch.set_num_threads(threads)
     cfg = decode_config(sidecar)
-    sel = cfg.score_layers if cfg.score_layers is not None else list(range(len(qnet.layers)))
-    ref_scores = decode_rasters(ref_rasters, cfg).p_window[:, sel].sum(-1).reshape(s, c)
+    ref_scores = layers_score(decode_rasters(ref_rasters, cfg).p_window, cfg.score_layers).reshape(s, c)
 
     with tempfile.TemporaryDirectory(prefix="neuroff-lava-") as tmp:
         inputs, out = Path(tmp) / "spikes.npz", Path(tmp) / "result.npz"
@@ -201,7 +201,7 @@ def run_lava(
         ref_spikes += int(ref.sum())
         lava_spikes += int(lava.sum())
     lava_flat = [r.reshape(s * c, steps, -1).permute(1, 0, 2) for r in lava_rasters]
-    lava_scores = decode_rasters(lava_flat, cfg).p_window[:, sel].sum(-1).reshape(s, c)
+    lava_scores = layers_score(decode_rasters(lava_flat, cfg).p_window, cfg.score_layers).reshape(s, c)
     report = {
         "netx": str(netx),
         "dataset": ds.name,
@@ -228,6 +228,6 @@ def run_lava(
         from neuroff.layers.fixed_point import run_float
 
         trained = load_trained(ckpt)
-        float_scores = decode_rasters(run_float(trained.model, flat), cfg).p_window[:, sel].sum(-1).reshape(s, c)
+        float_scores = layers_score(decode_rasters(run_float(trained.model, flat), cfg).p_window, cfg.score_layers).reshape(s, c)
         report["float_accuracy"] = float((float_scores.argmax(1) == y).double().mean())
     return report

@@ -39,6 +39,7 @@ from tqdm import tqdm
 
 from neuroff import __version__
 from neuroff.core.encoding import CandidateSpikes, varying_features
+from neuroff.core.goodness import layers_score
 from neuroff.core.loihi_neurons import (
     DECAY_UNITY,
     DENDRITE_BITS,
@@ -167,9 +168,8 @@ def compare(
         r_fixed, ma = run_fixed(qnet.layers, CandidateSpikes.from_raster(spikes_sc, varying_features(x_all)))
         s_f = decode_rasters(r_float, c).p_window
         s_q = decode_rasters(r_fixed, c).p_window
-        sel = c.score_layers if c.score_layers is not None else list(range(len(qnet.layers)))
-        pred_f = s_f[:, sel].sum(-1).reshape(b, n_c).argmax(1)
-        pred_q = s_q[:, sel].sum(-1).reshape(b, n_c).argmax(1)
+        pred_f = layers_score(s_f, c.score_layers).reshape(b, n_c).argmax(1)
+        pred_q = layers_score(s_q, c.score_layers).reshape(b, n_c).argmax(1)
         correct_f += int((pred_f == yb).sum())
         correct_q += int((pred_q == yb).sum())
         agree_pred += int((pred_f == pred_q).sum())

@@ -191,10 +191,11 @@ class SpikingFFNet(nn.Module):
 
     @torch.no_grad()
     def layer_scores(self, x_all: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """[S, C, L] each layer's P(positive) for each candidate. All C candidates of a sample share their uniform draws (common random numbers), so
-        the spikes of input features that do not depend on the label are identical across
-        candidates and their current is computed once; only the label features' current is
-        computed per candidate. Exact, and ~C times less work for the first layer."""
+        """[S, C, L] each layer's P(positive) for each candidate. All C candidates of a sample
+        share their uniform draws (common random numbers), so the spikes of input features that
+        do not depend on the label are identical across candidates and their current is computed
+        once; only the label features' current is computed per candidate. Exact, and ~C times
+        less work for the first layer."""
         b, c, _ = x_all.shape
         varying = varying_features(x_all)
         first, cand, _ = encode_candidates(x_all, varying, self.config.encoder_params, generator)  # [T, b, d], [T, b, c, v]
