@@ -112,6 +112,21 @@ RUNS: dict[str, dict] = {
 }
 
 
+def repeats_list(text: str) -> list[int]:
+    """``--eval-repeats 3`` or ``3,5,10``: presentations per candidate, each >= 1."""
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma list of integers, e.g. 3,5,10") from None
+    if min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: presentations per candidate must each be >= 1")
+    return values
+
+
+def checkpoint_path(save_dir: Path, name: str, seed: int) -> Path:
+    return save_dir / (f"{name}.pt" if seed == 0 else f"{name}-seed{seed}.pt")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="fashion-mnist")
@@ -126,13 +141,14 @@ def main() -> None:
     parser.add_argument("--score-subsets", action="store_true",
                         help="also score the validation split with the goodness of every set of layers (the --score-layers "
                              "choice, made on validation; the test set is still read once, with the run's own setting)")
-    parser.add_argument("--eval-repeats", type=int, default=None, metavar="R",
-                        help="spiking: also score the validation split with R presentations averaged per candidate "
-                             "(--eval-repeats, a read-out choice made on validation); if that is better, the test set is "
-                             "read once more with R")
+    parser.add_argument("--eval-repeats", type=repeats_list, default=None, metavar="R[,R...]",
+                        help="spiking: also score the validation split with R presentations averaged per candidate, for "
+                             "each R given (--eval-repeats, a read-out choice made on validation, all R on the same nested "
+                             "spikes); the test set is read once more with the best R if it beats the run's own read-out")
+    parser.add_argument("--save-dir", type=Path, default=None,
+                        help="also save each trained net there as <run>[-seed<S>].pt (a neuroff checkpoint: "
+                             "`neuroff evaluate` and later read-out screens load it); an existing file is not overwritten")
     args = parser.parse_args()
-    if args.eval_repeats is not None and args.eval_repeats < 1:
-        parser.error(f"--eval-repeats {args.eval_repeats} must be >= 1 (presentations per candidate)")
     if args.validation == 0 and (args.no_test or args.probe or args.score_subsets or args.eval_repeats):
         parser.error("--validation 0 (a final run on the whole training set) reads only the test set; drop --no-test, --probe, "
                      "--score-subsets and --eval-repeats, or hold out a validation split")
@@ -140,6 +156,10 @@ def main() -> None:
         for name, overrides in RUNS.items():
             print(f"{name:22s} {overrides}")
         return
+    if args.save_dir is not None:
+        taken = [p for p in (checkpoint_path(args.save_dir, n, args.seed) for n in args.runs.split(",")) if p.exists()]
+        if taken:
+            parser.error(f"{taken[0]} exists; give another --save-dir or move it away (it is not overwritten)")
     out = Path(__file__).parent / "results" / f"core_learner_{args.dataset}.json"
     ds = load_dataset(args.dataset, seed=args.seed)
     for name in args.runs.split(","):
@@ -161,14 +181,19 @@ def main() -> None:
                 test_ds = engine.prepare_dataset(trained.config, ds)
                 sets = [tuple(int(i) for i in chosen.split(","))]
                 by_set_test = {chosen: engine.accuracy_by_score_layers(trained, test_ds.x_test, test_ds.y_test, sets)[chosen]}
-        if args.eval_repeats:  # the same trained net, read with R presentations per candidate (same first draws)
-            averaged = replace(trained, config=replace(trained.config, eval_repeats=args.eval_repeats))
-            repeats = {"repeats": args.eval_repeats, "validation_accuracy": engine.evaluate(averaged, val_ds.x_test, val_ds.y_test)}
-            if not args.no_test and repeats["validation_accuracy"] > h[-1]["validation_accuracy"]:
+        if args.eval_repeats:  # the same trained net, read with R presentations per candidate, every R on the same spikes
+            by_repeats = engine.accuracy_by_eval_repeats(trained, val_ds.x_test, val_ds.y_test, args.eval_repeats)
+            chosen = max(by_repeats, key=lambda r: (by_repeats[r], -r))  # ties: the cheaper read-out
+            repeats = {"repeats": chosen, "validation_accuracy": by_repeats[chosen],
+                       "validation_by_repeats": {str(r): v for r, v in by_repeats.items()}}
+            if not args.no_test and chosen > 1 and by_repeats[chosen] > h[-1]["validation_accuracy"]:
+                averaged = replace(trained, config=replace(trained.config, eval_repeats=chosen))
                 test_ds = engine.prepare_dataset(trained.config, ds)
                 repeats["test_accuracy"] = engine.evaluate(averaged, test_ds.x_test, test_ds.y_test)
-            print(f"{name}: with {args.eval_repeats} presentations per candidate {repeats}", flush=True)
+            print(f"{name}: presentations per candidate {repeats}", flush=True)
         key = name if args.seed == 0 else f"{name} (seed {args.seed})"  # seed 0 keeps the names of earlier stops
+        if args.save_dir is not None:
+            engine.save_trained(trained, checkpoint_path(args.save_dir, name, args.seed))
         entry = {
             "config": trained.config.to_dict(),
             "command": "neuroff train " + " ".join(f"--{k.replace('_', '-')} {','.join(map(str, v)) if isinstance(v, list) else v}"

@@ -3,6 +3,7 @@ checkpoint round trips, the one-line errors a user can cause, and a loose accura
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -328,3 +329,20 @@ def test_accuracy_by_score_layers_matches_training_with_that_choice(mode: str, d
         engine.accuracy_by_score_layers(engine.create(FFConfig(rule="scff", mode="spiking", layers=[8, 8], n_train=50), digits), x, y)
     empty = engine.accuracy_by_score_layers(trained, x[:0], y[:0])
     assert list(empty) == ["0", "1", "0,1"] and all(v != v for v in empty.values())  # NaN, as evaluate gives
+
+
+def test_accuracy_by_eval_repeats_matches_evaluate_with_that_many_presentations(digits: Dataset) -> None:
+    """Within one batch the nested read-out draws the presentations evaluate draws, so each entry is
+    the accuracy `--eval-repeats R` reports; the presentations really are noisy (R changes the
+    scores), bad R are refused, and no samples give NaN."""
+    trained = engine.train(_config("spiking-online", layers=[24], epochs=1), dataset=digits, progress=False)
+    x, y = digits.x_test[:120], digits.y_test[:120]
+    by_repeats = engine.accuracy_by_eval_repeats(trained, x, y, [1, 2, 5])
+    for r, accuracy in by_repeats.items():
+        assert accuracy == pytest.approx(engine.evaluate(replace(trained, config=replace(trained.config, eval_repeats=r)), x, y), abs=1e-6)
+    one = engine.candidate_scores(trained, x)
+    five = engine.candidate_scores(replace(trained, config=replace(trained.config, eval_repeats=5)), x)
+    assert not torch.allclose(one, five)
+    with pytest.raises(NeuroffError, match=">= 1"):
+        engine.accuracy_by_eval_repeats(trained, x, y, [0, 3])
+    assert all(v != v for v in engine.accuracy_by_eval_repeats(trained, x[:0], y[:0], [1, 3]).values())

@@ -178,6 +178,30 @@ def evaluate(trained: Trained, x: torch.Tensor, y: torch.Tensor, progress: bool 
     return float((candidate_scores(trained, x, progress=progress).argmax(1) == y).float().mean())
 
 
+def accuracy_by_eval_repeats(trained: Trained, x: torch.Tensor, y: torch.Tensor, repeats: list[int], batch: int = 250) -> dict[int, float]:
+    """Read-out accuracy with each number of presentations per candidate in ``repeats``: the
+    choice ``--eval-repeats`` makes, measured on the samples given (a validation split to choose
+    it; the test set then once, with the chosen value, through ``evaluate``). One pass of
+    max(repeats) presentations; the score after R of them is the running mean, so every R is
+    read on the same spikes (nested), at the cost of the largest alone."""
+    if not repeats or min(repeats) < 1:
+        raise NeuroffError(f"presentations per candidate {repeats} must each be >= 1; give e.g. 1,3,10")
+    check_features(trained, x)
+    if len(x) == 0:
+        return {r: float("nan") for r in repeats}
+    g = torch.Generator().manual_seed(trained.config.seed + EVAL_SEED_OFFSET)
+    wanted, correct = set(repeats), dict.fromkeys(repeats, 0)
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            xb, yb = trained.embedding.embed_all(x[i : i + batch]), y[i : i + batch]
+            total = torch.zeros(())
+            for r in range(1, max(repeats) + 1):
+                total = total + trained.model.candidate_scores(xb, g)
+                if r in wanted:  # the mean and the sum have the same argmax
+                    correct[r] += int((total.argmax(1) == yb).sum())
+    return {r: correct[r] / len(x) for r in repeats}
+
+
 def accuracy_by_score_layers(
     trained: Trained, x: torch.Tensor, y: torch.Tensor, sets: list[tuple[int, ...]] | None = None
 ) -> dict[str, float]:
