@@ -112,6 +112,24 @@ def test_foreign_torch_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> No
     _assert_one_line_error(code, err, "not a neuroff checkpoint")
 
 
+def test_evaluate_eval_repeats_reads_the_same_weights_with_averaged_presentations(trained_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    """--eval-repeats R at evaluation equals the engine's read-out with that R, and R < 1 is refused up front."""
+    from dataclasses import replace
+
+    from neuroff import engine
+    from neuroff.data import load_dataset
+
+    code, out, _ = _run(["evaluate", str(trained_dir / "model.pt"), "--n-test", "50", "--eval-repeats", "3", "--quiet"], capsys)
+    assert code == 0
+    result = json.loads(out)
+    trained = engine.load_trained(trained_dir / "model.pt")
+    ds = load_dataset("digits", seed=trained.config.seed).subset(trained.config.n_train, 50)
+    averaged = replace(trained, config=replace(trained.config, eval_repeats=3))
+    assert result["eval_repeats"] == 3 and result["test_accuracy"] == engine.evaluate(averaged, ds.x_test, ds.y_test)
+    code, _, err = _run(["evaluate", str(trained_dir / "model.pt"), "--eval-repeats", "0"], capsys)
+    _assert_one_line_error(code, err, "--eval-repeats 0", ">= 1")
+
+
 def test_evaluate_on_dataset_of_other_shape(trained_dir: Path, capsys: pytest.CaptureFixture) -> None:
     code, _, err = _run(["evaluate", str(trained_dir / "model.pt"), "--dataset", "mnist5k", "--n-test", "20"], capsys)
     _assert_one_line_error(code, err, "input features")

@@ -8,7 +8,7 @@ import json
 import os
 import sys
 import traceback
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any
 
 from neuroff import __version__
@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     tests.add_argument("--full-test", action="store_true", help="the whole test split, whatever --n-test the run used")
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
     ev.add_argument("--threads", type=int, default=1, help="torch/BLAS/OpenMP threads (default 1; 0: library defaults)")
+    ev.add_argument("--eval-repeats", type=int, default=None, metavar="R",
+                    help="spiking: presentations averaged per candidate (spike noise; default: the run's own)")
     ev.add_argument("--readout", choices=("goodness", "linear"), default="goodness",
                     help="goodness: argmax of P over candidate labels; linear: also a logistic read-out on the latents")
 
@@ -197,7 +199,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(json.dumps({"epochs": trained.epoch, "test_accuracy": last.get("test_accuracy"),
                           "test_metric": trained.config.family.test_metric, "out": str(out)}))
     elif args.command == "evaluate":
+        if args.eval_repeats is not None and args.eval_repeats < 1:
+            raise NeuroffError(f"--eval-repeats {args.eval_repeats} must be >= 1; give the presentations per candidate, e.g. 3")
         trained = engine.load_trained(args.checkpoint)
+        if args.eval_repeats is not None:  # a read-out option: the weights are unchanged
+            trained = replace(trained, config=replace(trained.config, eval_repeats=args.eval_repeats))
         own = args.dataset is None or args.dataset == trained.config.dataset
         ds = load_dataset(args.dataset or trained.config.dataset, seed=trained.config.seed)
         # the run's own test subset by default, so the number matches what training reported; the
@@ -205,7 +211,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         n_test = args.n_test if args.n_test is not None or args.full_test or not own else trained.config.n_test
         ds = ds.subset(trained.config.n_train, n_test)
         family, progress = trained.config.family, not args.quiet
-        result = {"checkpoint": args.checkpoint, "dataset": ds.name, "n_test": len(ds.x_test),
+        result = {"checkpoint": args.checkpoint, "dataset": ds.name, "n_test": len(ds.x_test), "eval_repeats": trained.config.eval_repeats,
                   "test_accuracy": engine.test_accuracy(trained, ds, progress), "test_metric": family.test_metric}
         if args.readout == "linear":
             # a label-free model's test accuracy already is this read-out: do not train it twice
