@@ -14,12 +14,14 @@ import argparse
 import json
 import re
 import statistics
+import textwrap
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 
 from neuroff.errors import NeuroffError  # noqa: E402
 from neuroff.io import atomic_write, write_json  # noqa: E402
@@ -56,16 +58,37 @@ def summarize(stored: dict, name: str) -> dict:
     }
     repeats = [r["eval_repeats_readout"] for r in runs.values() if "eval_repeats_readout" in r]
     if repeats:
+        chosen = [r["repeats"] for r in repeats]  # per seed, on that seed's validation split
         out["eval_repeats_readout"] = {
-            "repeats": repeats[0]["repeats"],
+            "repeats": chosen[0] if len(set(chosen)) == 1 else chosen,
             "validation": seed_summary([r["validation_accuracy"] for r in repeats]),
             **({"test": seed_summary([r["test_accuracy"] for r in repeats])} if all("test_accuracy" in r for r in repeats) else {}),
         }
+        screened = [r["validation_by_repeats"] for r in repeats if "validation_by_repeats" in r]
+        if len(screened) == len(repeats):  # every seed read the same list of R on nested spikes
+            out["eval_repeats_readout"]["validation_by_repeats"] = {
+                k: seed_summary([v[k] for v in screened]) for k in screened[0] if all(k in v for v in screened)}
     return out
 
 
 def plot(summary: dict[str, dict], path: Path, dataset: str) -> None:
-    fig, ax = plt.subplots(figsize=(8, 4.8))
+    screened = {n: s["eval_repeats_readout"]["validation_by_repeats"] for n, s in summary.items()
+                if "validation_by_repeats" in s.get("eval_repeats_readout", {})}
+    if screened:
+        fig, (ax, ax_r) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [2, 1]})
+        for name, by_r in screened.items():
+            r = [int(k) for k in by_r]
+            mean = [100 * v["mean"] for v in by_r.values()]
+            sd = [100 * v["sd"] for v in by_r.values()]
+            ax_r.errorbar(r, mean, yerr=sd, marker="o", ms=4, capsize=3, label=name)
+        ax_r.set(title="read-out: presentations per candidate", xlabel="presentations averaged (R)",
+                 ylabel="validation accuracy, % (last epoch)", xscale="log")
+        ax_r.set_xticks(sorted({int(k) for by_r in screened.values() for k in by_r}))
+        ax_r.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax_r.grid(alpha=0.3)
+        ax_r.legend(fontsize=8)
+    else:
+        fig, ax = plt.subplots(figsize=(8, 4.8))
     for name, s in summary.items():
         mean = [100 * v for v in s["validation_curve_mean"]]
         sd = [100 * v for v in s["validation_curve_sd"]]
@@ -77,10 +100,13 @@ def plot(summary: dict[str, dict], path: Path, dataset: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     held = sorted({s["held_out"] for s in summary.values()})
-    fig.text(0.01, 0.01, f"Caption: bench/bench_core_learner.py runs, {' / '.join(f'{n:,}' for n in held)} training samples "
+    caption = (f"Caption: bench/bench_core_learner.py runs, {' / '.join(f'{n:,}' for n in held)} training samples "
              "held out per seed; "
-             "the test set is read once per run, after its last epoch (not plotted).", fontsize=7)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+             "the test set is read once per run, after its last epoch (not plotted)"
+             + ("; right: the trained nets read with R presentations per candidate, every R on the same nested spikes "
+                "(mean ± sd over seeds)." if screened else "."))
+    fig.text(0.01, 0.01, textwrap.fill(caption, 190 if screened else 125), fontsize=7)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120))
     plt.close(fig)
 
