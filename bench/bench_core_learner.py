@@ -156,6 +156,9 @@ def main() -> None:
         for name, overrides in RUNS.items():
             print(f"{name:22s} {overrides}")
         return
+    names = args.runs.split(",")
+    if len(set(names)) < len(names):
+        parser.error(f"--runs {args.runs} names a run twice; each is stored (and saved) once per seed")
     if args.save_dir is not None:
         taken = [p for p in (checkpoint_path(args.save_dir, n, args.seed) for n in args.runs.split(",")) if p.exists()]
         if taken:
@@ -182,18 +185,17 @@ def main() -> None:
                 sets = [tuple(int(i) for i in chosen.split(","))]
                 by_set_test = {chosen: engine.accuracy_by_score_layers(trained, test_ds.x_test, test_ds.y_test, sets)[chosen]}
         if args.eval_repeats:  # the same trained net, read with R presentations per candidate, every R on the same spikes
-            by_repeats = engine.accuracy_by_eval_repeats(trained, val_ds.x_test, val_ds.y_test, args.eval_repeats)
+            own = trained.config.eval_repeats  # screened too, so the gate below compares on the same spikes
+            by_repeats = engine.accuracy_by_eval_repeats(trained, val_ds.x_test, val_ds.y_test, sorted({*args.eval_repeats, own}))
             chosen = max(by_repeats, key=lambda r: (by_repeats[r], -r))  # ties: the cheaper read-out
             repeats = {"repeats": chosen, "validation_accuracy": by_repeats[chosen],
                        "validation_by_repeats": {str(r): v for r, v in by_repeats.items()}}
-            if not args.no_test and chosen > 1 and by_repeats[chosen] > h[-1]["validation_accuracy"]:
+            if not args.no_test and chosen != own:  # better than the run's own read-out on validation
                 averaged = replace(trained, config=replace(trained.config, eval_repeats=chosen))
                 test_ds = engine.prepare_dataset(trained.config, ds)
                 repeats["test_accuracy"] = engine.evaluate(averaged, test_ds.x_test, test_ds.y_test)
             print(f"{name}: presentations per candidate {repeats}", flush=True)
         key = name if args.seed == 0 else f"{name} (seed {args.seed})"  # seed 0 keeps the names of earlier stops
-        if args.save_dir is not None:
-            engine.save_trained(trained, checkpoint_path(args.save_dir, name, args.seed))
         entry = {
             "config": trained.config.to_dict(),
             "command": "neuroff train " + " ".join(f"--{k.replace('_', '-')} {','.join(map(str, v)) if isinstance(v, list) else v}"
@@ -216,6 +218,8 @@ def main() -> None:
         stored = json.loads(out.read_text()) if out.exists() else {}
         stored[key] = entry
         write_json(out, stored)
+        if args.save_dir is not None:  # after the result is stored: a failed save loses no numbers
+            engine.save_trained(trained, checkpoint_path(args.save_dir, name, args.seed))
 
 
 if __name__ == "__main__":

@@ -77,9 +77,9 @@ def plot(summary: dict[str, dict], path: Path, dataset: str) -> None:
     if screened:
         fig, (ax, ax_r) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [2, 1]})
         for name, by_r in screened.items():
-            r = [int(k) for k in by_r]
-            mean = [100 * v["mean"] for v in by_r.values()]
-            sd = [100 * v["sd"] for v in by_r.values()]
+            r = sorted(int(k) for k in by_r)
+            mean = [100 * by_r[str(k)]["mean"] for k in r]
+            sd = [100 * by_r[str(k)]["sd"] for k in r]
             ax_r.errorbar(r, mean, yerr=sd, marker="o", ms=4, capsize=3, label=name)
         ax_r.set(title="read-out: presentations per candidate", xlabel="presentations averaged (R)",
                  ylabel="validation accuracy, % (last epoch)", xscale="log")

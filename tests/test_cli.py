@@ -119,13 +119,14 @@ def test_evaluate_eval_repeats_reads_the_same_weights_with_averaged_presentation
     from neuroff import engine
     from neuroff.data import load_dataset
 
-    code, out, _ = _run(["evaluate", str(trained_dir / "model.pt"), "--n-test", "50", "--eval-repeats", "3", "--quiet"], capsys)
+    code, out, _ = _run(["evaluate", str(trained_dir / "model.pt"), "--full-test", "--eval-repeats", "3", "--quiet"], capsys)
     assert code == 0
     result = json.loads(out)
     trained = engine.load_trained(trained_dir / "model.pt")
-    ds = load_dataset("digits", seed=trained.config.seed).subset(trained.config.n_train, 50)
+    ds = load_dataset("digits", seed=trained.config.seed).subset(trained.config.n_train, None)
     averaged = replace(trained, config=replace(trained.config, eval_repeats=3))
     assert result["eval_repeats"] == 3 and result["test_accuracy"] == engine.evaluate(averaged, ds.x_test, ds.y_test)
+    assert result["test_accuracy"] != engine.evaluate(trained, ds.x_test, ds.y_test)  # the run's own read-out (R = 1) differs here
     code, _, err = _run(["evaluate", str(trained_dir / "model.pt"), "--eval-repeats", "0"], capsys)
     _assert_one_line_error(code, err, "--eval-repeats 0", ">= 1")
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from neuroff import __version__
 from neuroff.cli.options import add_option_groups, config_from_args
+from neuroff.engine.options import FFConfig, value_problem
 from neuroff.errors import NeuroffError
 from neuroff.io import out_dir_problem
 from neuroff.presets import preset_names
@@ -199,11 +200,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(json.dumps({"epochs": trained.epoch, "test_accuracy": last.get("test_accuracy"),
                           "test_metric": trained.config.family.test_metric, "out": str(out)}))
     elif args.command == "evaluate":
-        if args.eval_repeats is not None and args.eval_repeats < 1:
-            raise NeuroffError(f"--eval-repeats {args.eval_repeats} must be >= 1; give the presentations per candidate, e.g. 3")
+        repeats_field = next(f for f in fields(FFConfig) if f.name == "eval_repeats")
+        if (problem := value_problem(repeats_field, args.eval_repeats)) is not None:  # before loading anything
+            raise NeuroffError(problem)
         trained = engine.load_trained(args.checkpoint)
-        if args.eval_repeats is not None:  # a read-out option: the weights are unchanged
-            trained = replace(trained, config=replace(trained.config, eval_repeats=args.eval_repeats))
+        if args.eval_repeats is not None:  # a read-out option, refused as train refuses it for a family without it
+            config = replace(trained.config, eval_repeats=args.eval_repeats).validate(given={"eval_repeats"})
+            trained = replace(trained, config=config)
         own = args.dataset is None or args.dataset == trained.config.dataset
         ds = load_dataset(args.dataset or trained.config.dataset, seed=trained.config.seed)
         # the run's own test subset by default, so the number matches what training reported; the

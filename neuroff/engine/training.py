@@ -148,18 +148,40 @@ def progress_bar(total: int, desc: str, progress: bool) -> tqdm:
 def candidate_scores(
     trained: Trained, x: torch.Tensor, batch: int = 250, seed: int | None = None, progress: bool = False, by_layer: bool = False
 ) -> torch.Tensor:
-    """[N, C] score of every candidate label (all candidates of a sample run as one batch);
-    with ``by_layer`` (a ``LayerScoredModel``), [N, C, L] each layer's score."""
-    g = torch.Generator().manual_seed(trained.config.seed + EVAL_SEED_OFFSET if seed is None else seed)
+    """[N, C] score of every candidate label (all candidates of a sample run as one batch), the
+    mean over the run's ``--eval-repeats`` presentations; with ``by_layer`` (a
+    ``LayerScoredModel``), [N, C, L] each layer's score."""
     repeats = trained.config.eval_repeats
+    return scores_by_repeats(trained, x, [repeats], batch, seed, progress, by_layer)[repeats]
+
+
+@torch.no_grad()
+def scores_by_repeats(
+    trained: Trained, x: torch.Tensor, repeats: list[int], batch: int = 250, seed: int | None = None,
+    progress: bool = False, by_layer: bool = False,
+) -> dict[int, torch.Tensor]:
+    """``candidate_scores`` after R presentations per candidate, for each R in ``repeats``: per
+    batch, max(repeats) presentations are drawn in turn and the running mean is kept at each R, so
+    every R is read on the same (nested) spikes at the cost of the largest alone. A single R is
+    exactly ``candidate_scores`` with ``--eval-repeats R``; for several, batches past the first see
+    other draws than that (the generator runs on through max(repeats) per batch)."""
+    if not repeats or min(repeats) < 1:
+        raise NeuroffError(f"presentations per candidate {repeats} must each be >= 1; give e.g. 1,3,10")
+    g = torch.Generator().manual_seed(trained.config.seed + EVAL_SEED_OFFSET if seed is None else seed)
     score = trained.model.layer_scores if by_layer else trained.model.candidate_scores
-    out = []
+    kept: dict[int, list[torch.Tensor]] = {r: [] for r in repeats}
     with progress_bar(len(x), "scoring", progress) as bar:
         for i in range(0, len(x), batch):
             xb = trained.embedding.embed_all(x[i : i + batch])
-            out.append(sum(score(xb, g) for _ in range(repeats)) / repeats)
+            total = score(xb, g)
+            for r in range(1, max(repeats) + 1):
+                if r > 1:
+                    total = total + score(xb, g)
+                if r in kept:
+                    kept[r].append(total / r)
             bar.update(len(xb))
-    return torch.cat(out) if out else torch.zeros(0, trained.embedding.n_classes)
+    empty = torch.zeros(0, trained.embedding.n_classes)
+    return {r: torch.cat(parts) if parts else empty for r, parts in kept.items()}
 
 
 def check_features(trained: Trained, x: torch.Tensor) -> None:
@@ -178,28 +200,19 @@ def evaluate(trained: Trained, x: torch.Tensor, y: torch.Tensor, progress: bool 
     return float((candidate_scores(trained, x, progress=progress).argmax(1) == y).float().mean())
 
 
-def accuracy_by_eval_repeats(trained: Trained, x: torch.Tensor, y: torch.Tensor, repeats: list[int], batch: int = 250) -> dict[int, float]:
-    """Read-out accuracy with each number of presentations per candidate in ``repeats``: the
-    choice ``--eval-repeats`` makes, measured on the samples given (a validation split to choose
-    it; the test set then once, with the chosen value, through ``evaluate``). One pass of
-    max(repeats) presentations; the score after R of them is the running mean, so every R is
-    read on the same spikes (nested), at the cost of the largest alone."""
-    if not repeats or min(repeats) < 1:
-        raise NeuroffError(f"presentations per candidate {repeats} must each be >= 1; give e.g. 1,3,10")
+def accuracy_by_eval_repeats(trained: Trained, x: torch.Tensor, y: torch.Tensor, repeats: list[int]) -> dict[int, float]:
+    """Read-out accuracy with each number of presentations per candidate in ``repeats``
+    (``scores_by_repeats``: every R on the same nested spikes): the choice ``--eval-repeats``
+    makes, measured on the samples given (a validation split to choose it; the test set then once,
+    with the chosen R, through ``evaluate``). Goodness read-outs only: a classifier's logits and a
+    probe do not average presentations."""
+    if trained.config.family.readout is not Readout.GOODNESS:
+        raise NeuroffError(f"--eval-repeats averages goodness read-outs; the {trained.config.rule} family scores its own way")
     check_features(trained, x)
     if len(x) == 0:
         return {r: float("nan") for r in repeats}
-    g = torch.Generator().manual_seed(trained.config.seed + EVAL_SEED_OFFSET)
-    wanted, correct = set(repeats), dict.fromkeys(repeats, 0)
-    with torch.no_grad():
-        for i in range(0, len(x), batch):
-            xb, yb = trained.embedding.embed_all(x[i : i + batch]), y[i : i + batch]
-            total = torch.zeros(())
-            for r in range(1, max(repeats) + 1):
-                total = total + trained.model.candidate_scores(xb, g)
-                if r in wanted:  # the mean and the sum have the same argmax
-                    correct[r] += int((total.argmax(1) == yb).sum())
-    return {r: correct[r] / len(x) for r in repeats}
+    scores = scores_by_repeats(trained, x, repeats)
+    return {r: float((s.argmax(1) == y).float().mean()) for r, s in scores.items()}
 
 
 def accuracy_by_score_layers(
