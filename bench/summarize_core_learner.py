@@ -25,7 +25,7 @@ import matplotlib.ticker  # noqa: E402
 
 from neuroff.errors import NeuroffError  # noqa: E402
 from neuroff.io import atomic_write, write_json  # noqa: E402
-from neuroff.studies.stats import format_summary, seed_summary  # noqa: E402
+from neuroff.studies.stats import format_summary, paired_differences, seed_summary, target_met  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -69,6 +69,20 @@ def summarize(stored: dict, name: str) -> dict:
             out["eval_repeats_readout"]["validation_by_repeats"] = {
                 k: seed_summary([v[k] for v in screened]) for k in screened[0] if all(k in v for v in screened)}
     return out
+
+
+def final_test(entry: dict) -> float:
+    """A seed's test accuracy with the read-out chosen on its validation split (the bench reads
+    the test set with more presentations only when validation chose them)."""
+    return entry.get("eval_repeats_readout", {}).get("test_accuracy", entry["test_accuracy"])
+
+
+def gap(stored: dict, pair: str, ceiling: float = 0.01) -> dict:
+    """Paired test gap REFERENCE − RUN per shared seed (``paired_differences``) and whether it meets
+    the ceiling by the interval rule (``target_met(at_most=True)``)."""
+    reference, run = pair.split(":")
+    gaps = paired_differences(*({seed: final_test(e) for seed, e in seeds_of(stored, name).items()} for name in (reference, run)))
+    return {"reference": reference, "run": run, "gap": gaps, "ceiling": ceiling, "met": target_met(gaps, ceiling, at_most=True)}
 
 
 def plot(summary: dict[str, dict], path: Path, dataset: str) -> None:
@@ -116,6 +130,9 @@ def main() -> None:
     parser.add_argument("--dataset", default="fashion-mnist")
     parser.add_argument("--runs", required=True, help="comma list of bench_core_learner run names")
     parser.add_argument("--out", required=True, help="path stem: writes STEM.json and STEM.png")
+    parser.add_argument("--gap", action="append", default=[], metavar="REFERENCE:RUN",
+                        help="also the paired test gap REFERENCE − RUN per shared seed (each with its read-out chosen on "
+                             "validation), e.g. analog-1x400-hard-16:spiking-1x400-hard-homeo-16; repeatable")
     args = parser.parse_args()
     source = RESULTS / f"core_learner_{args.dataset}.json"
     if not source.exists():
@@ -134,7 +151,14 @@ def main() -> None:
             extra += f", test {format_summary(r['test'])}" if "test" in r else ""
         validation = format_summary(s["validation"]) if s["validation"] else "none held out"
         print(f"{name} (seeds {s['seeds']}): validation {validation}, test {test}{extra}")
-    write_json(Path(args.out + ".json"), {"source": str(source.name), "runs": summary})
+    try:
+        gaps = [gap(stored, pair) for pair in args.gap]
+    except (NeuroffError, ValueError, KeyError) as e:
+        raise SystemExit(f"neuroff: error: --gap {args.gap}: {e}; give REFERENCE:RUN, two stored run names") from None
+    for g in gaps:
+        print(f"gap {g['reference']} − {g['run']} (seeds {g['gap']['seeds']}): {format_summary(g['gap'])}; "
+              f"≤ {100 * g['ceiling']:.1f} by the interval rule: {'met' if g['met'] else 'not met'}")
+    write_json(Path(args.out + ".json"), {"source": str(source.name), "runs": summary, **({"gaps": gaps} if gaps else {})})
     plot(summary, Path(args.out + ".png"), args.dataset)
     print(f"wrote {args.out}.json and {args.out}.png")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from neuroff.errors import NeuroffError
-from neuroff.studies.stats import format_summary, seed_summary, target_met
+from neuroff.studies.stats import format_summary, paired_differences, seed_summary, target_met
 
 
 def test_seed_summary_is_the_t_interval_of_the_mean():
@@ -25,3 +25,18 @@ def test_met_only_when_the_interval_clears_the_target_and_the_control_does_not()
     assert not target_met(good, 0.905)  # the interval reaches below the target
     assert not target_met(good, 0.85, seed_summary([0.89, 0.90, 0.91]))  # the control clears it too
     assert not target_met(seed_summary([0.99]), 0.5)  # one seed has no interval
+
+
+def test_paired_differences_over_common_seeds_and_a_ceiling_target():
+    """The gap per shared seed (seed 3 of one side has no partner and is left out); a ceiling is met
+    only when the whole interval lies at or below it: a mean under it is not enough."""
+    analog = {0: 0.8818, 1: 0.8845, 2: 0.8853, 3: 0.9}
+    spiking = {0: 0.8744, 1: 0.8751, 2: 0.8739}
+    gap = paired_differences(analog, spiking)
+    assert gap["seeds"] == [0, 1, 2] and gap["n"] == 3
+    assert gap["values"] == pytest.approx([0.0074, 0.0094, 0.0114])
+    assert gap["mean"] == pytest.approx(0.0094) and gap["ci"][1] > 0.01  # mean within 1 point, interval not
+    assert not target_met(gap, 0.01, at_most=True)
+    assert target_met({"ci": [0.002, 0.008]}, 0.01, at_most=True)
+    with pytest.raises(NeuroffError, match="no seed in common"):
+        paired_differences({0: 0.5}, {1: 0.5})

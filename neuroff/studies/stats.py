@@ -36,11 +36,24 @@ def seed_summary(values: Sequence[float], level: float = 0.95) -> dict[str, Any]
     return {"n": len(vals), "mean": mean, "sd": sd, "ci": [mean - half, mean + half], "values": vals}
 
 
-def target_met(result: dict[str, Any], target: float, control: dict[str, Any] | None = None) -> bool:
+def paired_differences(first: dict[int, float], second: dict[int, float], level: float = 0.95) -> dict[str, Any]:
+    """``seed_summary`` of first − second over the seeds both have (a paired comparison: each seed's
+    split, draws and initial weights are shared, so the spread between seeds cancels), with the
+    seeds used under "seeds"."""
+    seeds = sorted(set(first) & set(second))
+    if not seeds:
+        raise NeuroffError(f"no seed in common ({sorted(first)} vs {sorted(second)}); run the same seeds of both")
+    return {**seed_summary([first[s] - second[s] for s in seeds], level), "seeds": seeds}
+
+
+def target_met(result: dict[str, Any], target: float, control: dict[str, Any] | None = None, at_most: bool = False) -> bool:
     """A target is met only if the result's whole interval clears it and the control's does not
-    (a control reaching the target too means the method is not what met it)."""
+    (a control reaching the target too means the method is not what met it). ``at_most``: a
+    ceiling (e.g. a gap of at most 1 point), cleared when the interval lies wholly at or below it."""
     if result.get("ci") is None:
         return False
+    if at_most:
+        return result["ci"][1] <= target
     if result["ci"][0] < target:
         return False
     return control is None or control.get("ci") is None or control["ci"][0] < target
