@@ -37,9 +37,9 @@ def seed_summary(values: Sequence[float], level: float = 0.95) -> dict[str, Any]
 
 
 def paired_differences(first: dict[int, float], second: dict[int, float], level: float = 0.95) -> dict[str, Any]:
-    """``seed_summary`` of first − second over the seeds both have (a paired comparison: each seed's
-    split, draws and initial weights are shared, so the spread between seeds cancels), with the
-    seeds used under "seeds"."""
+    """``seed_summary`` of first − second over the seeds both have (a paired comparison: runs of one
+    seed share its validation split, hence its training set, so the split's share of the spread
+    between seeds cancels), with the seeds used under "seeds"."""
     seeds = sorted(set(first) & set(second))
     if not seeds:
         raise NeuroffError(f"no seed in common ({sorted(first)} vs {sorted(second)}); run the same seeds of both")
