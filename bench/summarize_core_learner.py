@@ -57,7 +57,7 @@ def summarize(stored: dict, name: str) -> dict:
         "validation_curve_sd": [statistics.stdev(c[e] for c in curves) if len(curves) > 1 else 0.0 for e in range(epochs)],
     }
     repeats = [r["eval_repeats_readout"] for r in runs.values() if "eval_repeats_readout" in r]
-    if repeats:
+    if repeats and len(repeats) == len(runs):  # a screen of some seeds only is not summarised as the run's
         chosen = [r["repeats"] for r in repeats]  # per seed, on that seed's validation split
         out["eval_repeats_readout"] = {
             "repeats": chosen[0] if len(set(chosen)) == 1 else chosen,
