@@ -157,15 +157,18 @@ def main() -> None:
             print(f"{name:22s} {overrides}")
         return
     names = args.runs.split(",")
+    unknown = [n for n in names if n not in RUNS]
+    if unknown:
+        parser.error(f"no run named {unknown[0]!r}; see --list")
     if len(set(names)) < len(names):
         parser.error(f"--runs {args.runs} names a run twice; each is stored (and saved) once per seed")
     if args.save_dir is not None:
-        taken = [p for p in (checkpoint_path(args.save_dir, n, args.seed) for n in args.runs.split(",")) if p.exists()]
+        taken = [p for p in (checkpoint_path(args.save_dir, n, args.seed) for n in names) if p.exists()]
         if taken:
             parser.error(f"{taken[0]} exists; give another --save-dir or move it away (it is not overwritten)")
     out = Path(__file__).parent / "results" / f"core_learner_{args.dataset}.json"
     ds = load_dataset(args.dataset, seed=args.seed)
-    for name in args.runs.split(","):
+    for name in names:
         config = FFConfig(dataset=args.dataset, validation=args.validation, seed=args.seed, **RUNS[name])
         start = time.perf_counter()
         trained = engine.train(config, dataset=ds, progress=False, test_at_end=not args.no_test)

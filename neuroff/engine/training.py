@@ -173,10 +173,9 @@ def scores_by_repeats(
     with progress_bar(len(x), "scoring", progress) as bar:
         for i in range(0, len(x), batch):
             xb = trained.embedding.embed_all(x[i : i + batch])
-            total = score(xb, g)
+            total = 0
             for r in range(1, max(repeats) + 1):
-                if r > 1:
-                    total = total + score(xb, g)
+                total = total + score(xb, g)
                 if r in kept:
                     kept[r].append(total / r)
             bar.update(len(xb))
