@@ -15,14 +15,23 @@ from neuroff.options import OptionGroup, flag
 from neuroff.presets import load_preset
 
 
-def int_list(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers, e.g. 200,200") from None
-    if not values or any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"{text!r}: sizes must be positive integers, e.g. 200,200")
-    return values
+def positive_int_list(example: str, what: str):
+    """An argparse type for a comma list of positive integers; ``example`` and ``what`` word its errors
+    (``positive_int_list("200,200", "sizes")`` for --layers)."""
+
+    def parse(text: str) -> list[int]:
+        try:
+            values = [int(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers, e.g. {example}") from None
+        if not values or any(v < 1 for v in values):
+            raise argparse.ArgumentTypeError(f"{text!r}: {what} must be positive integers, e.g. {example}")
+        return values
+
+    return parse
+
+
+int_list = positive_int_list("200,200", "sizes")
 
 
 def index_list(text: str) -> list[int]:
