@@ -116,6 +116,23 @@ RUNS: dict[str, dict] = {
     **{f"spiking-search-steps{steps}": {**FASHION_SPIKING, "layers": [400], "epochs": 4, "n_train": 30000, "negatives": "hard",
                                         "homeostasis_rate": 1e-4, "steps": steps, "learn_start": start, "lr": lr}
        for steps, start, lr in ((23, 16, 0.0007), (46, 32, 0.00035))},
+    # stop 32: analog levers at 16 epochs (baseline analog-1x400-hard-16), validation only: how sharply
+    # hard negatives follow the net's scores (default 10), and a smaller batch (87.8 vs 87.5 at 10 epochs, stop 26)
+    **{f"analog-search16-{name}": {"mode": "analog", "layers": [400], "epochs": 16, "analog_lr": 0.001, "lr_decay": 0.85,
+                                   "negatives": "hard", **extra}
+       for name, extra in {"sharp3": {"negatives_sharpness": 3.0}, "sharp30": {"negatives_sharpness": 30.0},
+                           "batch32": {"batch_size": 32}}.items()},
+    # batch 32 was the one analog lever above its baseline at 16 epochs (seed 0 validation 88.48 vs 88.06):
+    # on the widest analog twin (analog-1x2000-hard-20, validation 88.8, test 88.9)
+    "analog-1x2000-hard-20-batch32": {"mode": "analog", "layers": [2000], "epochs": 20, "analog_lr": 0.001, "lr_decay": 0.9,
+                                      "negatives": "hard", "batch_size": 32},
+    # spiking levers on the steps screen's baseline (spiking-search-steps23): a longer postsynaptic trace
+    # (goodness averaged over ~20 steps instead of ~7), a denser rate code with the lr scaled down,
+    # hard negatives that follow the scores more sharply
+    **{f"spiking-search-{name}": {**FASHION_SPIKING, "layers": [400], "epochs": 4, "n_train": 30000, "negatives": "hard",
+                                  "homeostasis_rate": 1e-4, **extra}
+       for name, extra in {"trace0.95": {"trace_decay": 0.95}, "rate0.75": {"max_rate": 0.75, "lr": 0.0005},
+                           "sharp30": {"negatives_sharpness": 30.0}}.items()},
 }
 
 
