@@ -6,6 +6,8 @@ writes the summary JSON and the PNG next to it.
 
     .venv/bin/python bench/summarize_core_learner.py --runs spiking-1x400-hard-homeo-16,analog-1x400-hard \
         --out bench/results/core_learner_stop30
+    .venv/bin/python bench/summarize_core_learner.py --runs spiking-search-steps23,spiking-search-sharp30 \
+        --versus spiking-search-steps23:spiking-search-sharp30 --out bench/results/core_learner_screen_stop32
 """
 
 from __future__ import annotations
@@ -85,6 +87,21 @@ def gap(stored: dict, pair: str, ceiling: float = 0.01) -> dict:
     return {"reference": reference, "run": run, "gap": gaps, "ceiling": ceiling, "met": target_met(gaps, ceiling, at_most=True)}
 
 
+def versus(stored: dict, pair: str) -> dict:
+    """A screen's verdict: paired validation difference RUN − BASELINE per shared seed (the two runs
+    of a seed share its split), on the last epoch with one presentation and, where both runs
+    screened read-outs, with each run's read-out chosen on validation. The test set is not used."""
+    baseline, run = pair.split(":")
+    a, b = (seeds_of(stored, name) for name in (run, baseline))
+    out = {"baseline": baseline, "run": run,
+           "last_epoch": paired_differences(*({s: e["validation_accuracy"][-1] for s, e in runs.items()} for runs in (a, b)))}
+    chosen = [{s: e["eval_repeats_readout"]["validation_accuracy"] for s, e in runs.items() if "eval_repeats_readout" in e}
+              for runs in (a, b)]
+    if all(chosen) and set(chosen[0]) & set(chosen[1]):
+        out["chosen_readout"] = paired_differences(*chosen)
+    return out
+
+
 def plot(summary: dict[str, dict], path: Path, dataset: str) -> None:
     screened = {n: s["eval_repeats_readout"]["validation_by_repeats"] for n, s in summary.items()
                 if "validation_by_repeats" in s.get("eval_repeats_readout", {})}
@@ -133,6 +150,9 @@ def main() -> None:
     parser.add_argument("--gap", action="append", default=[], metavar="REFERENCE:RUN",
                         help="also the paired test gap REFERENCE − RUN per shared seed (each with its read-out chosen on "
                              "validation), e.g. analog-1x400-hard-16:spiking-1x400-hard-homeo-16; repeatable")
+    parser.add_argument("--versus", action="append", default=[], metavar="BASELINE:RUN",
+                        help="also the paired validation difference RUN − BASELINE per shared seed (a screen's verdict; "
+                             "the test set is not used), e.g. spiking-search-steps23:spiking-search-sharp30; repeatable")
     args = parser.parse_args()
     source = RESULTS / f"core_learner_{args.dataset}.json"
     if not source.exists():
@@ -158,7 +178,16 @@ def main() -> None:
     for g in gaps:
         print(f"gap {g['reference']} − {g['run']} (seeds {g['gap']['seeds']}): {format_summary(g['gap'])}; "
               f"≤ {100 * g['ceiling']:.1f} by the interval rule: {'met' if g['met'] else 'not met'}")
-    write_json(Path(args.out + ".json"), {"source": str(source.name), "runs": summary, **({"gaps": gaps} if gaps else {})})
+    try:
+        screens = [versus(stored, pair) for pair in args.versus]
+    except (NeuroffError, ValueError, KeyError) as e:
+        raise SystemExit(f"neuroff: error: --versus {args.versus}: {e}; give BASELINE:RUN, two stored run names") from None
+    for v in screens:
+        line = f"validation {v['run']} − {v['baseline']} (seeds {v['last_epoch']['seeds']}): last epoch {format_summary(v['last_epoch'])}"
+        line += f"; read-out chosen on validation {format_summary(v['chosen_readout'])}" if "chosen_readout" in v else ""
+        print(line)
+    write_json(Path(args.out + ".json"), {"source": str(source.name), "runs": summary, **({"gaps": gaps} if gaps else {}),
+                                          **({"versus": screens} if screens else {})})
     plot(summary, Path(args.out + ".png"), args.dataset)
     print(f"wrote {args.out}.json and {args.out}.png")
 
