@@ -39,13 +39,13 @@ def seeds_of(stored: dict, name: str) -> dict[int, dict]:
         m = re.fullmatch(re.escape(name) + r" \(seed (\d+)\)", key)
         if m:
             found[int(m.group(1))] = entry
+    if not found:
+        raise NeuroffError(f"no stored run named {name!r}; see bench_core_learner.py --list")
     return dict(sorted(found.items()))
 
 
 def summarize(stored: dict, name: str) -> dict:
     runs = seeds_of(stored, name)
-    if not runs:
-        raise SystemExit(f"neuroff: error: no stored run named {name!r}; see bench_core_learner.py --list")
     curves = [r["validation_accuracy"] for r in runs.values() if r["validation_accuracy"]]  # none: a --validation 0 run
     tests = [r["test_accuracy"] for r in runs.values() if r.get("test_accuracy") == r.get("test_accuracy")]  # NaN: not read
     epochs = min((len(c) for c in curves), default=0)
@@ -73,6 +73,13 @@ def summarize(stored: dict, name: str) -> dict:
     return out
 
 
+def pair_of(text: str) -> tuple[str, str]:
+    first, sep, second = text.partition(":")
+    if not (sep and first and second):
+        raise NeuroffError(f"{text!r} is not two run names joined by ':', e.g. analog-1x400-hard-16:spiking-1x400-hard-homeo-16")
+    return first, second
+
+
 def final_test(entry: dict) -> float:
     """A seed's test accuracy with the read-out chosen on its validation split (the bench reads
     the test set with more presentations only when validation chose them)."""
@@ -82,7 +89,7 @@ def final_test(entry: dict) -> float:
 def gap(stored: dict, pair: str, ceiling: float = 0.01) -> dict:
     """Paired test gap REFERENCE − RUN per shared seed (``paired_differences``) and whether it meets
     the ceiling by the interval rule (``target_met(at_most=True)``)."""
-    reference, run = pair.split(":")
+    reference, run = pair_of(pair)
     gaps = paired_differences(*({seed: final_test(e) for seed, e in seeds_of(stored, name).items()} for name in (reference, run)))
     return {"reference": reference, "run": run, "gap": gaps, "ceiling": ceiling, "met": target_met(gaps, ceiling, at_most=True)}
 
@@ -91,7 +98,7 @@ def versus(stored: dict, pair: str) -> dict:
     """A screen's verdict: paired validation difference RUN − BASELINE per shared seed (the two runs
     of a seed share its split), on the last epoch with one presentation and, where both runs
     screened read-outs, with each run's read-out chosen on validation. The test set is not used."""
-    baseline, run = pair.split(":")
+    baseline, run = pair_of(pair)
     a, b = (seeds_of(stored, name) for name in (run, baseline))
     out = {"baseline": baseline, "run": run,
            "last_epoch": paired_differences(*({s: e["validation_accuracy"][-1] for s, e in runs.items()} for runs in (a, b)))}
@@ -173,15 +180,15 @@ def main() -> None:
         print(f"{name} (seeds {s['seeds']}): validation {validation}, test {test}{extra}")
     try:
         gaps = [gap(stored, pair) for pair in args.gap]
-    except (NeuroffError, ValueError, KeyError) as e:
-        raise SystemExit(f"neuroff: error: --gap {args.gap}: {e}; give REFERENCE:RUN, two stored run names") from None
+    except NeuroffError as e:
+        raise SystemExit(f"neuroff: error: --gap {args.gap}: {e}") from None
     for g in gaps:
         print(f"gap {g['reference']} − {g['run']} (seeds {g['gap']['seeds']}): {format_summary(g['gap'])}; "
               f"≤ {100 * g['ceiling']:.1f} by the interval rule: {'met' if g['met'] else 'not met'}")
     try:
         screens = [versus(stored, pair) for pair in args.versus]
-    except (NeuroffError, ValueError, KeyError) as e:
-        raise SystemExit(f"neuroff: error: --versus {args.versus}: {e}; give BASELINE:RUN, two stored run names") from None
+    except NeuroffError as e:
+        raise SystemExit(f"neuroff: error: --versus {args.versus}: {e}") from None
     for v in screens:
         line = f"validation {v['run']} − {v['baseline']} (seeds {v['last_epoch']['seeds']}): last epoch {format_summary(v['last_epoch'])}"
         line += f"; read-out chosen on validation {format_summary(v['chosen_readout'])}" if "chosen_readout" in v else ""
