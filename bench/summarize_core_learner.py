@@ -140,7 +140,8 @@ def plot(summary: dict[str, dict], path: Path, dataset: str) -> None:
     held = sorted({s["held_out"] for s in summary.values()})
     caption = (f"Caption: bench/bench_core_learner.py runs, {' / '.join(f'{n:,}' for n in held)} training samples "
              "held out per seed; "
-             "the test set is read once per run, after its last epoch (not plotted)"
+             + ("the test set is read once per run that reads it, after its last epoch (not plotted)"
+                if any(s["test"] for s in summary.values()) else "validation only: the test set was not read")
              + ("; right: the trained nets read with R presentations per candidate, every R on the same nested spikes "
                 "(mean ± sd over seeds)." if screened else "."))
     fig.text(0.01, 0.01, textwrap.fill(caption, 190 if screened else 125), fontsize=7)
