@@ -225,7 +225,7 @@ def main() -> None:
         if args.eval_repeats:  # the same trained net, read with R presentations per candidate, every R on the same spikes
             own = trained.config.eval_repeats  # screened too, so the gate below compares on the same spikes
             by_repeats = engine.accuracy_by_eval_repeats(trained, val_ds.x_test, val_ds.y_test, sorted({*args.eval_repeats, own}))
-            chosen = max(by_repeats, key=lambda r: (by_repeats[r], -r))  # ties: the cheaper read-out
+            chosen = engine.choose_eval_repeats(by_repeats)
             repeats = {"repeats": chosen, "validation_accuracy": by_repeats[chosen],
                        "validation_by_repeats": {str(r): v for r, v in by_repeats.items()}}
             if not args.no_test and chosen != own:  # better than the run's own read-out on validation

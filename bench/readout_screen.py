@@ -31,7 +31,7 @@ def screen(run: Path, repeats: list[int]) -> dict:
     prepared = engine.prepare_dataset(c, ds)
     val = hold_out(prepared, c.validation, c.seed)[1]
     by_repeats = engine.accuracy_by_eval_repeats(trained, val.x_test, val.y_test, sorted(set(repeats)))
-    chosen = max(by_repeats, key=lambda r: (by_repeats[r], -r))
+    chosen = engine.choose_eval_repeats(by_repeats)
     test = engine.evaluate(replace(trained, config=replace(c, eval_repeats=chosen)), prepared.x_test, prepared.y_test)
     last = trained.history[-1] if trained.history else {}
     return {"run": str(run), "seed": c.seed, "epochs": trained.epoch, "validation_by_repeats": {str(r): v for r, v in by_repeats.items()},

@@ -348,3 +348,9 @@ def test_accuracy_by_eval_repeats_matches_evaluate_with_that_many_presentations(
     with pytest.raises(NeuroffError, match="scores its own way"):  # a probe does not average presentations
         engine.accuracy_by_eval_repeats(engine.create(FFConfig(rule="scff", mode="spiking", layers=[8], n_train=50), digits), x, y, [1, 3])
     assert all(v != v for v in engine.accuracy_by_eval_repeats(trained, x[:0], y[:0], [1, 3]).values())
+
+
+def test_choose_eval_repeats_takes_the_most_accurate_and_ties_go_to_fewer_presentations():
+    assert engine.choose_eval_repeats({1: 0.80, 5: 0.83, 10: 0.82}) == 5
+    assert engine.choose_eval_repeats({1: 0.80, 5: 0.83, 10: 0.83}) == 5
+    assert engine.choose_eval_repeats({10: 0.9, 3: 0.9}) == 3

@@ -199,6 +199,12 @@ def evaluate(trained: Trained, x: torch.Tensor, y: torch.Tensor, progress: bool 
     return float((candidate_scores(trained, x, progress=progress).argmax(1) == y).float().mean())
 
 
+def choose_eval_repeats(by_repeats: dict[int, float]) -> int:
+    """The presentations per candidate a read-out screen (``accuracy_by_eval_repeats`` on a
+    validation split) chooses: the most accurate, ties going to the fewest (the cheaper read-out)."""
+    return max(by_repeats, key=lambda r: (by_repeats[r], -r))
+
+
 def accuracy_by_eval_repeats(trained: Trained, x: torch.Tensor, y: torch.Tensor, repeats: list[int]) -> dict[int, float]:
     """Read-out accuracy with each number of presentations per candidate in ``repeats``
     (``scores_by_repeats``: every R on the same nested spikes): the choice ``--eval-repeats``
