@@ -151,6 +151,10 @@ RUNS: dict[str, dict] = {
     # 8 epochs, against spiking-1x400-hard-homeo-8 (the 16-epoch runs' first 8 epochs, same seeds and splits)
     "spiking-1x400-hard-homeo-8-rate1.0": {**FASHION_SPIKING, "layers": [400], "epochs": 8, "negatives": "hard", "homeostasis_rate": 1e-4,
                                            "max_rate": 1.0, "lr": 0.00035},
+    # ... and at the 16 epochs of the five-seed rate-0.5 figures (seeds 0-1 were resumed from the 8-epoch
+    # nets with `neuroff train --resume`; seeds 2-4 run straight through), for the five-seed gap verdict
+    "spiking-1x400-hard-homeo-16-rate1.0": {**FASHION_SPIKING, "layers": [400], "epochs": 16, "negatives": "hard",
+                                            "homeostasis_rate": 1e-4, "max_rate": 1.0, "lr": 0.00035},
 }
 
 
