@@ -19,7 +19,6 @@ from pathlib import Path
 from neuroff import engine
 from neuroff.cli.options import positive_int_list
 from neuroff.data import load_dataset
-from neuroff.data.dataset import hold_out
 from neuroff.engine.options import FFConfig
 from neuroff.io import write_json
 
@@ -214,7 +213,7 @@ def main() -> None:
         h = trained.history
         probe = by_set = by_set_test = repeats = None
         if args.probe or args.score_subsets or args.eval_repeats:  # the split the run held out, rebuilt for the extra read-outs
-            val_ds = hold_out(engine.prepare_dataset(trained.config, ds), args.validation, args.seed)[1]
+            val_ds = engine.split_dataset(trained.config, ds)[1]
         if args.probe:  # the read-out of `neuroff evaluate --readout linear`, on the validation split
             probe = engine.readout_accuracy(trained, val_ds)
         if args.score_subsets and len(trained.config.layers) > 1:

@@ -167,13 +167,12 @@ def weight_range() -> None:
     4096 (no learning under the limit: what the range alone costs a net that grew beyond it)."""
     import torch
 
-    from neuroff.data.dataset import hold_out
     from neuroff.engine.training import evaluate
 
     options = {**VALIDATION_BASE, **VALIDATION_CANDIDATES["float lr 0.0007, 3 epochs"], "epochs": 1}
     ds = load_dataset("fashion-mnist", seed=0)
     trained = engine.train(FFConfig(**options), dataset=ds, progress=False)
-    _, val = hold_out(ds, options["validation"], options["seed"])
+    _, val = engine.split_dataset(trained.config, ds)  # the split the run held out
     weights = [w.clone() for w in trained.model.weights]
     rows = {"float weights": evaluate(trained, val.x_test, val.y_test)}
     for vth in (2048, 4096):

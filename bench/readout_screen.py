@@ -16,7 +16,6 @@ from pathlib import Path
 from neuroff import engine
 from neuroff.cli.options import positive_int_list
 from neuroff.data import load_dataset
-from neuroff.data.dataset import hold_out
 from neuroff.errors import NeuroffError
 from neuroff.io import write_json
 from neuroff.studies.stats import format_summary, seed_summary
@@ -28,8 +27,7 @@ def screen(run: Path, repeats: list[int]) -> dict:
     if not c.validation:
         raise NeuroffError(f"{run} held out no validation split (--validation 0); nothing to choose R on")
     ds = load_dataset(c.dataset, seed=c.seed)
-    prepared = engine.prepare_dataset(c, ds)
-    val = hold_out(prepared, c.validation, c.seed)[1]
+    prepared, val = engine.split_dataset(c, ds)
     by_repeats = engine.accuracy_by_eval_repeats(trained, val.x_test, val.y_test, sorted(set(repeats)))
     chosen = engine.choose_eval_repeats(by_repeats)
     test = engine.evaluate(replace(trained, config=replace(c, eval_repeats=chosen)), prepared.x_test, prepared.y_test)

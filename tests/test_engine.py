@@ -357,3 +357,18 @@ def test_choose_eval_repeats_takes_the_most_accurate_and_ties_go_to_fewer_presen
     assert engine.choose_eval_repeats({1: 0.80, 5: 0.83, 10: 0.82}) == 5
     assert engine.choose_eval_repeats({1: 0.80, 5: 0.83, 10: 0.83}) == 5
     assert engine.choose_eval_repeats({10: 0.9, 3: 0.9}) == 3
+
+
+def test_split_dataset_is_the_split_train_holds_out(digits: Dataset) -> None:
+    config = _config("spiking-hard-validation")
+    train_part, val_part = engine.split_dataset(config, digits)
+    assert train_part.n_train == 200 - 50 and val_part.n_train == 200 - 50 and len(val_part.y_test) == 50
+    assert torch.equal(train_part.x_test, digits.x_test[:50])  # the real test split stays with the kept samples
+    # no held-out sample is trained on, and the split is the seed's (another seed holds out others)
+    kept = {tuple(row.tolist()) for row in train_part.x_train}
+    assert not any(tuple(row.tolist()) in kept for row in val_part.x_test)
+    other = engine.split_dataset(replace(config, seed=1), digits)[1]
+    assert not torch.equal(other.x_test, val_part.x_test)
+    # without --validation nothing is held out
+    whole, none = engine.split_dataset(replace(config, validation=0), digits)
+    assert none is None and whole.n_train == 200

@@ -14,7 +14,7 @@ __all__ = [
     "EVAL_SEED_OFFSET", "Trained", "accuracy_by_eval_repeats", "accuracy_by_score_layers", "build", "candidate_scores", "check_finite", "choose_eval_repeats", "checkpoint_info", "create", "evaluate", "format_info",
     "layer_activity",
     "load_trained", "make_batch", "prepare_dataset", "readout_accuracy", "readout_features", "save_trained", "scores_by_repeats",
-    "test_accuracy", "train",
+    "split_dataset", "test_accuracy", "train",
 ]
 
 

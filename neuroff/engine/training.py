@@ -139,6 +139,17 @@ def prepare_dataset(config: FFConfig, dataset: Dataset | None = None) -> Dataset
     return ds.subset(config.n_train, config.n_test)
 
 
+def split_dataset(config: FFConfig, dataset: Dataset | None = None) -> tuple[Dataset, Dataset | None]:
+    """The data as ``train`` splits it: ``(train_part, val_part)``. With ``--validation N`` the net
+    trains on the kept training samples (``train_part``, whose test split is the real test set) and
+    ``val_part``'s test split is the N held-out training samples (drawn with the run's seed);
+    without, ``val_part`` is None. Read-outs chosen after training rebuild the split here."""
+    ds = prepare_dataset(config, dataset)
+    if not config.validation:
+        return ds, None
+    return hold_out(ds, config.validation, config.seed)
+
+
 def progress_bar(total: int, desc: str, progress: bool) -> tqdm:
     """A progress bar on stderr (rate and ETA), closed by its user; disabled unless asked."""
     return tqdm(total=total, unit="sample", desc=desc, disable=not progress, leave=False, file=sys.stderr)
@@ -386,13 +397,10 @@ def train(
             )
     else:
         config.validate(given or frozenset())
-    ds = prepare_dataset(config, dataset)
-    check_shiftable(ds.image_shape, config.augment_shift, ds.name)
     # with --validation the model trains on the kept samples, reports the held-out ones every
     # epoch, and meets the test set once, after the last epoch
-    val_ds = None
-    if config.validation:
-        ds, val_ds = hold_out(ds, config.validation, config.seed)
+    ds, val_ds = split_dataset(config, dataset)
+    check_shiftable(ds.image_shape, config.augment_shift, ds.name)
     if resume is None:
         trained = create(config, ds)
     if on_start is not None:

@@ -187,14 +187,11 @@ def untrained_twin(trained):
     """The model ``trained`` started from: its configuration and seed, 0 epochs (the same
     initialisation, including a family's data-dependent one, on its own training samples), and
     its label code."""
-    from neuroff.data.dataset import hold_out
     from neuroff.engine.options import FFConfig
-    from neuroff.engine.training import create, prepare_dataset
+    from neuroff.engine.training import create, split_dataset
 
     config = FFConfig.from_dict(trained.config.to_dict())
-    ds = prepare_dataset(config)
-    if config.validation:
-        ds, _ = hold_out(ds, config.validation, config.seed)
+    ds, _ = split_dataset(config)
     twin = create(config, ds)
     if list(twin.model.sizes) != list(trained.model.sizes):  # e.g. trained on a Dataset object, not the named one
         raise NeuroffError(

@@ -314,11 +314,9 @@ def summarise(spec: SweepSpec, base: dict[str, Any], trials: list[dict[str, Any]
 def read_test_once(run_dir: str) -> float:
     """The selected trial's test accuracy: its model, trained on the kept samples, on the test set."""
     from neuroff import engine
-    from neuroff.data.dataset import hold_out
 
     trained = engine.load_trained(Path(run_dir) / "model.pt")
-    ds = engine.prepare_dataset(trained.config)
-    train_part, _ = hold_out(ds, trained.config.validation, trained.config.seed) if trained.config.validation else (ds, None)
+    train_part, _ = engine.split_dataset(trained.config)
     return float(engine.test_accuracy(trained, train_part))
 
 
