@@ -53,6 +53,7 @@ def summarize(stored: dict, name: str) -> dict:
         "seeds": list(runs),
         "command": runs[min(runs)]["command"],
         "held_out": runs[min(runs)]["config"]["validation"],
+        "n_train": runs[min(runs)]["config"]["n_train"],  # None: the whole training set (screens use the first 30,000)
         "validation": seed_summary([c[-1] for c in curves]) if curves else None,
         "test": seed_summary(tests) if tests else None,
         "validation_curve_mean": [statistics.fmean(c[e] for c in curves) for e in range(epochs)],
@@ -123,6 +124,7 @@ def plot(summary: dict[str, dict], path: Path, dataset: str) -> None:
                  ylabel="validation accuracy, % (last epoch)", xscale="log")
         ax_r.set_xticks(sorted({int(k) for by_r in screened.values() for k in by_r}))
         ax_r.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax_r.get_xaxis().set_minor_formatter(matplotlib.ticker.NullFormatter())  # only the R screened are labelled
         ax_r.grid(alpha=0.3)
         ax_r.legend(fontsize=8)
     else:
@@ -135,11 +137,12 @@ def plot(summary: dict[str, dict], path: Path, dataset: str) -> None:
         ax.fill_between(x, [m - d for m, d in zip(mean, sd)], [m + d for m, d in zip(mean, sd)], alpha=0.2)
     ax.set(title=f"{dataset}: validation accuracy per epoch (mean ± sd over seeds)", xlabel="epoch",
            ylabel="validation accuracy, %")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # epochs are whole
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    held = sorted({s["held_out"] for s in summary.values()})
-    caption = (f"Caption: bench/bench_core_learner.py runs, {' / '.join(f'{n:,}' for n in held)} training samples "
-             "held out per seed; "
+    splits = sorted({(s["held_out"], s.get("n_train") or 0) for s in summary.values()})
+    held = " / ".join(f"{v:,} of the first {n:,} training samples" if n else f"{v:,} training samples" for v, n in splits)
+    caption = (f"Caption: bench/bench_core_learner.py runs, {held} held out per seed (the rest trained); "
              + ("the test set is read once per run that reads it, after its last epoch (not plotted)"
                 if any(s["test"] for s in summary.values()) else "validation only: the test set was not read")
              + ("; right: the trained nets read with R presentations per candidate, every R on the same nested spikes "
