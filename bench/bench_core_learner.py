@@ -18,7 +18,7 @@ from pathlib import Path
 
 from neuroff import engine
 from neuroff.cli.options import positive_int_list
-from neuroff.data import load_dataset
+from neuroff.data import Dataset, load_dataset
 from neuroff.engine.options import FFConfig
 from neuroff.io import write_json
 
@@ -165,6 +165,61 @@ def checkpoint_path(save_dir: Path, name: str, seed: int) -> Path:
     return save_dir / (f"{name}.pt" if seed == 0 else f"{name}-seed{seed}.pt")
 
 
+def repeats_readout(trained: engine.Trained, val_ds: Dataset, test_ds: Dataset | None, repeats: list[int]) -> dict:
+    """The read-out screen: ``val_ds``'s test split (the held-out samples) read with R presentations
+    per candidate for each R in ``repeats`` and the run's own (every R on the same nested spikes), R
+    chosen on it (``engine.choose_eval_repeats``); ``test_ds``'s test split read once with the chosen
+    R if given and the choice is not the run's own read-out (whose test accuracy the run has)."""
+    own = trained.config.eval_repeats
+    by_repeats = engine.accuracy_by_eval_repeats(trained, val_ds.x_test, val_ds.y_test, sorted({*repeats, own}))
+    chosen = engine.choose_eval_repeats(by_repeats)
+    out = {"repeats": chosen, "validation_accuracy": by_repeats[chosen], "validation_by_repeats": {str(r): v for r, v in by_repeats.items()}}
+    if test_ds is not None and chosen != own:
+        averaged = replace(trained, config=replace(trained.config, eval_repeats=chosen))
+        out["test_accuracy"] = engine.evaluate(averaged, test_ds.x_test, test_ds.y_test)
+    return out
+
+
+def results_path(dataset: str) -> Path:
+    return Path(__file__).parent / "results" / f"core_learner_{dataset}.json"
+
+
+def result_key(name: str, seed: int) -> str:
+    return name if seed == 0 else f"{name} (seed {seed})"  # seed 0 keeps the names of earlier stops
+
+
+def run_command(name: str, dataset: str, validation: int, seed: int) -> str:
+    """The `neuroff train` command that trains run ``name`` as this bench does."""
+    options = {"dataset": dataset, "validation": validation, "seed": seed, **RUNS[name]}
+    return "neuroff train " + " ".join(f"--{k.replace('_', '-')} {','.join(map(str, v)) if isinstance(v, list) else v}"
+                                       for k, v in options.items())
+
+
+def result_entry(trained: engine.Trained, command: str, wall_seconds: float, readouts: dict) -> dict:
+    """A run's stored result: its configuration and command, the validation curve, the test
+    accuracy read after the last epoch, layer activity and seconds per epoch, plus ``readouts``
+    (the extra read-outs chosen on validation)."""
+    h = trained.history
+    return {
+        "config": trained.config.to_dict(),
+        "command": command,
+        "validation_accuracy": [e["validation_accuracy"] for e in h if "validation_accuracy" in e],  # none with --validation 0
+        **readouts,
+        "test_accuracy": h[-1]["test_accuracy"],
+        "layer_activity": [e["layer_activity"] for e in h],
+        "train_seconds_per_epoch": [e["train_seconds"] for e in h],
+        "wall_seconds": wall_seconds,
+    }
+
+
+def store_result(dataset: str, key: str, entry: dict) -> None:
+    out = results_path(dataset)
+    # read again just before writing: another run of this bench may have stored its result meanwhile
+    stored = json.loads(out.read_text()) if out.exists() else {}
+    stored[key] = entry
+    write_json(out, stored)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="fashion-mnist")
@@ -204,7 +259,6 @@ def main() -> None:
         taken = [p for p in (checkpoint_path(args.save_dir, n, args.seed) for n in names) if p.exists()]
         if taken:
             parser.error(f"{taken[0]} exists; give another --save-dir or move it away (it is not overwritten)")
-    out = Path(__file__).parent / "results" / f"core_learner_{args.dataset}.json"
     ds = load_dataset(args.dataset, seed=args.seed)
     for name in names:
         config = FFConfig(dataset=args.dataset, validation=args.validation, seed=args.seed, **RUNS[name])
@@ -226,39 +280,21 @@ def main() -> None:
                 sets = [tuple(int(i) for i in chosen.split(","))]
                 by_set_test = {chosen: engine.accuracy_by_score_layers(trained, test_ds.x_test, test_ds.y_test, sets)[chosen]}
         if args.eval_repeats:  # the same trained net, read with R presentations per candidate, every R on the same spikes
-            own = trained.config.eval_repeats  # screened too, so the gate below compares on the same spikes
-            by_repeats = engine.accuracy_by_eval_repeats(trained, val_ds.x_test, val_ds.y_test, sorted({*args.eval_repeats, own}))
-            chosen = engine.choose_eval_repeats(by_repeats)
-            repeats = {"repeats": chosen, "validation_accuracy": by_repeats[chosen],
-                       "validation_by_repeats": {str(r): v for r, v in by_repeats.items()}}
-            if not args.no_test and chosen != own:  # better than the run's own read-out on validation
-                averaged = replace(trained, config=replace(trained.config, eval_repeats=chosen))
-                test_ds = engine.prepare_dataset(trained.config, ds)
-                repeats["test_accuracy"] = engine.evaluate(averaged, test_ds.x_test, test_ds.y_test)
+            test_ds = None if args.no_test else engine.prepare_dataset(trained.config, ds)
+            repeats = repeats_readout(trained, val_ds, test_ds, args.eval_repeats)
             print(f"{name}: presentations per candidate {repeats}", flush=True)
-        key = name if args.seed == 0 else f"{name} (seed {args.seed})"  # seed 0 keeps the names of earlier stops
-        entry = {
-            "config": trained.config.to_dict(),
-            "command": "neuroff train " + " ".join(f"--{k.replace('_', '-')} {','.join(map(str, v)) if isinstance(v, list) else v}"
-                                                   for k, v in {"dataset": args.dataset, "validation": args.validation,
-                                                                "seed": args.seed, **RUNS[name]}.items()),
-            "validation_accuracy": [e["validation_accuracy"] for e in h if "validation_accuracy" in e],  # none with --validation 0
+        key = result_key(name, args.seed)
+        readouts = {
             **({"validation_linear_readout": probe} if probe is not None else {}),
             **({"validation_by_score_layers": by_set} if by_set is not None else {}),
             **({"test_accuracy_chosen_score_layers": by_set_test} if by_set_test is not None else {}),
             **({"eval_repeats_readout": repeats} if repeats is not None else {}),
-            "test_accuracy": h[-1]["test_accuracy"],
-            "layer_activity": [e["layer_activity"] for e in h],
-            "train_seconds_per_epoch": [e["train_seconds"] for e in h],
-            "wall_seconds": time.perf_counter() - start,
         }
+        entry = result_entry(trained, run_command(name, args.dataset, args.validation, args.seed), time.perf_counter() - start, readouts)
         print(f"{key:22s} validation {' '.join(f'{v:.4f}' for v in entry['validation_accuracy'])}  "
               f"test {entry['test_accuracy']:.4f}  activity {[round(a, 3) for a in h[-1]['layer_activity']]}  "
               f"{entry['wall_seconds']:.0f} s", flush=True)
-        # read again just before writing: another run of this bench may have stored its result meanwhile
-        stored = json.loads(out.read_text()) if out.exists() else {}
-        stored[key] = entry
-        write_json(out, stored)
+        store_result(args.dataset, key, entry)
         if args.save_dir is not None:  # after the result is stored: a failed save loses no numbers
             engine.save_trained(trained, checkpoint_path(args.save_dir, name, args.seed))
 

@@ -1,8 +1,10 @@
 """Read-out screen of saved spiking FF runs: each run's own validation split (rebuilt from its
 --validation and --seed) read with R presentations per candidate for every R in --eval-repeats
-(engine.accuracy_by_eval_repeats: every R on the same nested spikes), R chosen on validation
-(ties: the cheaper), then the test set read once with the chosen R. For nets trained outside
-bench_core_learner.py, e.g. `neuroff train --resume` of a bench checkpoint to more epochs.
+(bench_core_learner.repeats_readout: every R on the same nested spikes, R chosen on validation,
+ties to the cheaper), then the test set read once with the chosen R. For nets trained outside
+bench_core_learner.py, e.g. `neuroff train --resume` of a bench checkpoint to more epochs;
+``--store-as RUN`` also stores each as that bench run's result, so that
+summarize_core_learner.py summarises it with the seeds the bench trained straight through.
 
     .venv/bin/python bench/readout_screen.py runs/a runs/b --eval-repeats 1,5,10 --out bench/results/readout_rate1
 """
@@ -10,31 +12,47 @@ bench_core_learner.py, e.g. `neuroff train --resume` of a bench checkpoint to mo
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
+import json
+import math
 from pathlib import Path
+
+from bench_core_learner import RUNS, repeats_readout, result_entry, result_key, results_path, run_command, store_result
 
 from neuroff import engine
 from neuroff.cli.options import positive_int_list
 from neuroff.data import load_dataset
+from neuroff.engine.options import FFConfig
 from neuroff.errors import NeuroffError
 from neuroff.io import write_json
 from neuroff.studies.stats import format_summary, seed_summary
 
 
-def screen(run: Path, repeats: list[int]) -> dict:
-    trained = engine.load_trained(run / "model.pt" if run.is_dir() else run)
+def screen(trained: engine.Trained, run: Path, repeats: list[int]) -> tuple[dict, dict]:
+    """The run's summary and its read-out (``repeats_readout``'s dict)."""
     c = trained.config
     if not c.validation:
         raise NeuroffError(f"{run} held out no validation split (--validation 0); nothing to choose R on")
-    ds = load_dataset(c.dataset, seed=c.seed)
-    prepared, val = engine.split_dataset(c, ds)
-    by_repeats = engine.accuracy_by_eval_repeats(trained, val.x_test, val.y_test, sorted(set(repeats)))
-    chosen = engine.choose_eval_repeats(by_repeats)
-    test = engine.evaluate(replace(trained, config=replace(c, eval_repeats=chosen)), prepared.x_test, prepared.y_test)
+    prepared, val = engine.split_dataset(c, load_dataset(c.dataset, seed=c.seed))
+    readout = repeats_readout(trained, val, prepared, repeats)
     last = trained.history[-1] if trained.history else {}
-    return {"run": str(run), "seed": c.seed, "epochs": trained.epoch, "validation_by_repeats": {str(r): v for r, v in by_repeats.items()},
-            "repeats": chosen, "validation_accuracy": by_repeats[chosen], "test_accuracy": test,
-            "layer_activity": last.get("layer_activity"), "config": c.to_dict()}
+    test = readout.get("test_accuracy", last.get("test_accuracy", math.nan))  # the run's own read-out: its own test read
+    if math.isnan(test):  # ... unless it never read the test set (--no-test)
+        test = engine.evaluate(trained, prepared.x_test, prepared.y_test)
+    return {"run": str(run), "seed": c.seed, "epochs": trained.epoch, "validation_by_repeats": readout["validation_by_repeats"],
+            "repeats": readout["repeats"], "validation_accuracy": readout["validation_accuracy"], "test_accuracy": test,
+            "layer_activity": last.get("layer_activity"), "config": c.to_dict()}, readout
+
+
+def check_is_run(trained: engine.Trained, run: Path, name: str) -> None:
+    """Refuse to store a net as bench run ``name`` unless its configuration is that run's."""
+    c = trained.config
+    expected = FFConfig(dataset=c.dataset, validation=c.validation, seed=c.seed, **RUNS[name]).validate().to_dict()  # as train resolves it
+    actual = c.to_dict()
+    differ = [k for k in expected if expected[k] != actual.get(k)]
+    if differ:
+        k = differ[0]
+        raise NeuroffError(f"{run} is not bench run {name!r}: its {k} is {actual.get(k)!r}, the run's {expected[k]!r}; "
+                           "store it under the run it is (bench_core_learner.py --list)")
 
 
 def main() -> None:
@@ -43,12 +61,36 @@ def main() -> None:
     parser.add_argument("--eval-repeats", type=positive_int_list("1,5,10", "presentations per candidate"), required=True,
                         metavar="R[,R...]", help="presentations per candidate to screen on validation")
     parser.add_argument("--out", required=True, help="path stem: writes STEM.json")
+    parser.add_argument("--store-as", metavar="RUN", default=None,
+                        help="also store each net as bench_core_learner run RUN (seed from its checkpoint) in "
+                             "bench/results/core_learner_<dataset>.json; its configuration must be RUN's, and a stored "
+                             "result is not overwritten")
     args = parser.parse_args()
     out = Path(args.out + ".json")
     if out.exists():
         parser.error(f"{out} exists; give another --out (it is not overwritten)")
+    if args.store_as is not None and args.store_as not in RUNS:
+        parser.error(f"no bench run named {args.store_as!r}; see bench_core_learner.py --list")
     try:
-        results = [screen(run, args.eval_repeats) for run in args.runs]
+        nets = [(run, engine.load_trained(run / "model.pt" if run.is_dir() else run)) for run in args.runs]
+        if args.store_as is not None:  # every check before the long read-outs
+            for run, trained in nets:
+                check_is_run(trained, run, args.store_as)
+                path, key = results_path(trained.config.dataset), result_key(args.store_as, trained.config.seed)
+                if path.exists() and key in json.loads(path.read_text()):
+                    raise NeuroffError(f"{path} already holds {key!r}; it is not overwritten")
+        results = []
+        for run, trained in nets:
+            summary, readout = screen(trained, run, args.eval_repeats)
+            results.append(summary)
+            if args.store_as is not None:
+                c = trained.config
+                entry = result_entry(trained, run_command(args.store_as, c.dataset, c.validation, c.seed),
+                                     sum(e["train_seconds"] for e in trained.history), {"eval_repeats_readout": readout})
+                entry["trained_from"] = (f"{run}: trained by `neuroff train`, possibly in parts with --resume (which continues a "
+                                         "run bit for bit); wall_seconds is the training time only; stored by "
+                                         f"bench/readout_screen.py --store-as {args.store_as}")
+                store_result(c.dataset, result_key(args.store_as, c.seed), entry)
     except NeuroffError as e:
         raise SystemExit(f"neuroff: error: {e}") from None
     for r in results:
