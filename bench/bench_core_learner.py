@@ -2,7 +2,9 @@
 out of the training set (seeded), reports validation accuracy and layer activity per epoch, and
 meets the test set once after its last epoch. Configurations are compared on validation only.
 Writes bench/results/core_learner_<dataset>.json after every run (partial results survive); a run at
---seed S other than 0 is stored as "NAME (seed S)".
+--seed S other than 0 is stored as "NAME (seed S)". A net trained outside the bench (e.g. continued with
+`neuroff train --resume`) can be stored as the run it is by readout_screen.py --store-as; its entry
+says so under "trained_from", and its "wall_seconds" is the training time only.
 
     .venv/bin/python bench/bench_core_learner.py --dataset fashion-mnist --runs spiking-1x400,analog-1x400
     .venv/bin/python bench/bench_core_learner.py --list
@@ -214,7 +216,7 @@ def result_entry(trained: engine.Trained, command: str, wall_seconds: float, rea
 
 def store_result(dataset: str, key: str, entry: dict) -> None:
     out = results_path(dataset)
-    # read again just before writing: another run of this bench may have stored its result meanwhile
+    # read again just before writing: another run of this bench (or readout_screen --store-as) may have stored meanwhile
     stored = json.loads(out.read_text()) if out.exists() else {}
     stored[key] = entry
     write_json(out, stored)
@@ -267,7 +269,7 @@ def main() -> None:
         h = trained.history
         probe = by_set = by_set_test = repeats = None
         if args.probe or args.score_subsets or args.eval_repeats:  # the split the run held out, rebuilt for the extra read-outs
-            val_ds = engine.split_dataset(trained.config, ds)[1]
+            train_part, val_ds = engine.split_dataset(trained.config, ds)  # train_part's test split is the test set
         if args.probe:  # the read-out of `neuroff evaluate --readout linear`, on the validation split
             probe = engine.readout_accuracy(trained, val_ds)
         if args.score_subsets and len(trained.config.layers) > 1:
@@ -276,12 +278,10 @@ def main() -> None:
             chosen = max(by_set, key=by_set.get)
             if not args.no_test and chosen != ",".join(map(str, range(len(trained.config.layers)))):
                 # the set chosen on validation is a final configuration of its own: its test set, read once
-                test_ds = engine.prepare_dataset(trained.config, ds)
                 sets = [tuple(int(i) for i in chosen.split(","))]
-                by_set_test = {chosen: engine.accuracy_by_score_layers(trained, test_ds.x_test, test_ds.y_test, sets)[chosen]}
+                by_set_test = {chosen: engine.accuracy_by_score_layers(trained, train_part.x_test, train_part.y_test, sets)[chosen]}
         if args.eval_repeats:  # the same trained net, read with R presentations per candidate, every R on the same spikes
-            test_ds = None if args.no_test else engine.prepare_dataset(trained.config, ds)
-            repeats = repeats_readout(trained, val_ds, test_ds, args.eval_repeats)
+            repeats = repeats_readout(trained, val_ds, None if args.no_test else train_part, args.eval_repeats)
             print(f"{name}: presentations per candidate {repeats}", flush=True)
         key = result_key(name, args.seed)
         readouts = {

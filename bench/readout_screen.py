@@ -1,7 +1,8 @@
 """Read-out screen of saved spiking FF runs: each run's own validation split (rebuilt from its
---validation and --seed) read with R presentations per candidate for every R in --eval-repeats
-(bench_core_learner.repeats_readout: every R on the same nested spikes, R chosen on validation,
-ties to the cheaper), then the test set read once with the chosen R. For nets trained outside
+--validation and --seed) read with R presentations per candidate for every R in --eval-repeats and
+the run's own R (bench_core_learner.repeats_readout: every R on the same nested spikes, R chosen on
+validation, ties to the cheaper), then the test set read once with the chosen R (when that is the
+run's own R, the test accuracy the run read after its last epoch). For nets trained outside
 bench_core_learner.py, e.g. `neuroff train --resume` of a bench checkpoint to more epochs;
 ``--store-as RUN`` also stores each as that bench run's result, so that
 summarize_core_learner.py summarises it with the seeds the bench trained straight through.
@@ -11,14 +12,15 @@ summarize_core_learner.py summarises it with the seeds the bench trained straigh
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 from bench_core_learner import RUNS, repeats_readout, result_entry, result_key, results_path, run_command, store_result
 
 from neuroff import engine
+from neuroff.cli import Parser
 from neuroff.cli.options import positive_int_list
 from neuroff.data import load_dataset
 from neuroff.engine.options import FFConfig
@@ -30,8 +32,6 @@ from neuroff.studies.stats import format_summary, seed_summary
 def screen(trained: engine.Trained, run: Path, repeats: list[int]) -> tuple[dict, dict]:
     """The run's summary and its read-out (``repeats_readout``'s dict)."""
     c = trained.config
-    if not c.validation:
-        raise NeuroffError(f"{run} held out no validation split (--validation 0); nothing to choose R on")
     prepared, val = engine.split_dataset(c, load_dataset(c.dataset, seed=c.seed))
     readout = repeats_readout(trained, val, prepared, repeats)
     last = trained.history[-1] if trained.history else {}
@@ -44,8 +44,12 @@ def screen(trained: engine.Trained, run: Path, repeats: list[int]) -> tuple[dict
 
 
 def check_is_run(trained: engine.Trained, run: Path, name: str) -> None:
-    """Refuse to store a net as bench run ``name`` unless its configuration is that run's."""
+    """Refuse to store a net as bench run ``name`` unless its configuration is that run's and it
+    trained all of the run's epochs (a checkpoint is written after every epoch)."""
     c = trained.config
+    if trained.epoch != RUNS[name]["epochs"]:
+        raise NeuroffError(f"{run} has trained {trained.epoch} epochs, bench run {name} trains {RUNS[name]['epochs']}; "
+                           "store it once its training has finished")
     expected = FFConfig(dataset=c.dataset, validation=c.validation, seed=c.seed, **RUNS[name]).validate().to_dict()  # as train resolves it
     actual = c.to_dict()
     differ = [k for k in expected if expected[k] != actual.get(k)]
@@ -56,7 +60,7 @@ def check_is_run(trained: engine.Trained, run: Path, name: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(prog="readout_screen.py", description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="run directories or model.pt files (one per seed)")
     parser.add_argument("--eval-repeats", type=positive_int_list("1,5,10", "presentations per candidate"), required=True,
                         metavar="R[,R...]", help="presentations per candidate to screen on validation")
@@ -70,15 +74,21 @@ def main() -> None:
     if out.exists():
         parser.error(f"{out} exists; give another --out (it is not overwritten)")
     if args.store_as is not None and args.store_as not in RUNS:
-        parser.error(f"no bench run named {args.store_as!r}; see bench_core_learner.py --list")
+        parser.error(f"--store-as: no bench run named {args.store_as!r} (bench_core_learner.py --list names them)")
     try:
         nets = [(run, engine.load_trained(run / "model.pt" if run.is_dir() else run)) for run in args.runs]
-        if args.store_as is not None:  # every check before the long read-outs
-            for run, trained in nets:
-                check_is_run(trained, run, args.store_as)
-                path, key = results_path(trained.config.dataset), result_key(args.store_as, trained.config.seed)
-                if path.exists() and key in json.loads(path.read_text()):
-                    raise NeuroffError(f"{path} already holds {key!r}; it is not overwritten")
+        keys: set[str] = set()
+        for run, trained in nets:  # every check before the long read-outs
+            if not trained.config.validation:
+                raise NeuroffError(f"{run} held out no validation split (--validation 0); nothing to choose R on")
+            if args.store_as is None:
+                continue
+            check_is_run(trained, run, args.store_as)
+            path, key = results_path(trained.config.dataset), result_key(args.store_as, trained.config.seed)
+            if key in keys or (path.exists() and key in json.loads(path.read_text())):
+                raise NeuroffError(f"{path} already holds {key!r} (or two nets given are seed {trained.config.seed}); "
+                                   "it is not overwritten")
+            keys.add(key)
         results = []
         for run, trained in nets:
             summary, readout = screen(trained, run, args.eval_repeats)
@@ -92,7 +102,8 @@ def main() -> None:
                                          f"bench/readout_screen.py --store-as {args.store_as}")
                 store_result(c.dataset, result_key(args.store_as, c.seed), entry)
     except NeuroffError as e:
-        raise SystemExit(f"neuroff: error: {e}") from None
+        print(f"neuroff: error: {e}", file=sys.stderr)
+        sys.exit(2)
     for r in results:
         print(f"{r['run']} (seed {r['seed']}, {r['epochs']} epochs): validation by R {r['validation_by_repeats']}; "
               f"R = {r['repeats']} chosen, test once {100 * r['test_accuracy']:.2f}")

@@ -53,7 +53,8 @@ def summarize(stored: dict, name: str) -> dict:
         "seeds": list(runs),
         "command": runs[min(runs)]["command"],
         "held_out": runs[min(runs)]["config"]["validation"],
-        "n_train": runs[min(runs)]["config"]["n_train"],  # None: the whole training set (screens use the first 30,000)
+        "n_train": runs[min(runs)]["config"]["n_train"],
+        "stored_by_readout_screen": [s for s, r in runs.items() if "trained_from" in r],  # e.g. continued with --resume  # None: the whole training set (screens use the first 30,000)
         "validation": seed_summary([c[-1] for c in curves]) if curves else None,
         "test": seed_summary(tests) if tests else None,
         "validation_curve_mean": [statistics.fmean(c[e] for c in curves) for e in range(epochs)],
@@ -142,7 +143,10 @@ def plot(summary: dict[str, dict], path: Path, dataset: str) -> None:
     ax.legend(fontsize=8)
     splits = sorted({(s["held_out"], s.get("n_train") or 0) for s in summary.values()})
     held = " / ".join(f"{v:,} of the first {n:,} training samples" if n else f"{v:,} training samples" for v, n in splits)
-    caption = (f"Caption: bench/bench_core_learner.py runs, {held} held out per seed (the rest trained); "
+    outside = [f"{n} seeds {s['stored_by_readout_screen']}" for n, s in summary.items() if s.get("stored_by_readout_screen")]
+    caption = (f"Caption: bench/bench_core_learner.py runs"
+               + (f" (trained in parts with --resume, stored by readout_screen.py --store-as: {'; '.join(outside)})" if outside else "")
+               + f", {held} held out per seed (the rest trained); "
              + ("the test set is read once per run that reads it, after its last epoch (not plotted)"
                 if any(s["test"] for s in summary.values()) else "validation only: the test set was not read")
              + ("; right: the trained nets read with R presentations per candidate, every R on the same nested spikes "

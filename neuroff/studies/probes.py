@@ -134,7 +134,8 @@ def probe_trained_and_random(
     paper's): a wide random projection is often linearly separable already, so what training
     added is the difference. ``probe``: ``solver``/``dropout``/``epochs`` as in ``probe_accuracies``."""
     ds = engine.prepare_dataset(config, dataset)
-    random = probe_accuracies(engine.create(config, ds), ds, combined, **probe)
+    # the net train() starts from: created on the samples it trains on (the kept ones with --validation)
+    random = probe_accuracies(engine.create(config, engine.split_dataset(config, ds)[0]), ds, combined, **probe)
     start = time.perf_counter()
     trained = engine.train(config, dataset=ds, progress=progress)
     seconds = time.perf_counter() - start
