@@ -34,22 +34,25 @@ def main() -> None:
     except ValueError:
         parser.error(f"--seeds {args.seeds!r} is not a comma list of integers, e.g. 0,1,2")
     try:
-        stored = json.loads(results_path(args.dataset).read_text())
+        results = results_path(args.dataset)
+        if not results.exists():
+            raise NeuroffError(f"{results} does not exist; run bench_core_learner.py first")
+        stored = json.loads(results.read_text())
+        nets = {}
         for seed in seeds:  # every check before any read
             key, path = result_key(args.run, seed), checkpoint_path(args.save_dir, args.run, seed)
             if key not in stored:
-                raise NeuroffError(f"{results_path(args.dataset).name} holds no {key!r}; run bench_core_learner.py first")
+                raise NeuroffError(f"{results.name} holds no {key!r}; run bench_core_learner.py first")
             if not math.isnan(stored[key]["test_accuracy"]):
                 raise NeuroffError(f"{key!r} has read its test set already ({stored[key]['test_accuracy']:.4f}); it is read once")
             if not path.exists():
                 raise NeuroffError(f"{path} does not exist; the run must have been trained with --save-dir {args.save_dir}")
-        for seed in seeds:
-            key = result_key(args.run, seed)
-            trained = engine.load_trained(checkpoint_path(args.save_dir, args.run, seed))
-            if trained.config.to_dict() != stored[key]["config"]:
+            nets[key] = engine.load_trained(path)
+            if nets[key].config.to_dict() != stored[key]["config"]:
                 raise NeuroffError(f"the saved net of {key!r} is not the stored run (their configurations differ)")
+        for key, trained in nets.items():
             train_part, _ = engine.split_dataset(trained.config)  # its test split is the real test set
-            entry = json.loads(results_path(args.dataset).read_text())[key]
+            entry = stored[key]
             entry["test_accuracy"] = engine.evaluate(trained, train_part.x_test, train_part.y_test)
             entry["test_read_by"] = "bench/read_test_once.py (after the run was chosen on validation)"
             store_result(args.dataset, key, entry)

@@ -53,8 +53,8 @@ def summarize(stored: dict, name: str) -> dict:
         "seeds": list(runs),
         "command": runs[min(runs)]["command"],
         "held_out": runs[min(runs)]["config"]["validation"],
-        "n_train": runs[min(runs)]["config"]["n_train"],
-        "stored_by_readout_screen": [s for s, r in runs.items() if "trained_from" in r],  # e.g. continued with --resume  # None: the whole training set (screens use the first 30,000)
+        "n_train": runs[min(runs)]["config"]["n_train"],  # None: the whole training set (screens use the first 30,000)
+        "stored_by_readout_screen": [s for s, r in runs.items() if "trained_from" in r],  # e.g. continued with --resume
         "validation": seed_summary([c[-1] for c in curves]) if curves else None,
         "test": seed_summary(tests) if tests else None,
         "validation_curve_mean": [statistics.fmean(c[e] for c in curves) for e in range(epochs)],
