@@ -13,9 +13,11 @@ Writes bench/results/analog_defaults.json.
 
 from __future__ import annotations
 
+import sys
 import statistics
 from pathlib import Path
 
+from neuroff.cli import Parser, guarded
 from neuroff.data import load_dataset
 from neuroff.engine.options import FFConfig
 from neuroff.io import write_json
@@ -35,6 +37,7 @@ OUT = Path(__file__).parent / "results" / "analog_defaults.json"
 
 
 def main() -> None:
+    Parser(prog="bench_analog_defaults.py", description=__doc__.splitlines()[0]).parse_args()  # --help, and no stray arguments
     ds = load_dataset("digits", seed=0)
     seeds = [0, 1, 2]
     rows = {}
@@ -63,4 +66,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(guarded(main))

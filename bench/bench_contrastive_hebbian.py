@@ -61,6 +61,7 @@ Every run uses one torch thread (set OMP_NUM_THREADS=1 as well), seed 0, batch 6
 
 from __future__ import annotations
 
+import sys
 import argparse
 import json
 import re
@@ -73,9 +74,10 @@ from typing import Any
 import torch
 
 from neuroff import engine
+from neuroff.cli import Parser, guarded
 from neuroff.engine.options import FFConfig
 from neuroff.data import load_dataset
-from neuroff.io import atomic_write, write_json
+from neuroff.io import atomic_write, read_json, write_json
 from neuroff.studies.baselines import accuracy, train_backprop
 from neuroff.studies.continual import network_spec, run_continual
 from neuroff.studies.head import prototype_accuracy, train_head
@@ -357,7 +359,7 @@ def plot(results: dict, path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(prog="bench_contrastive_hebbian.py", description=__doc__.splitlines()[0])
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, of {', '.join(SECTIONS)}")
     parser.add_argument("--datasets", default="fashion-mnist,mnist5k", help="datasets of the linear and conv sections")
     parser.add_argument("--layers", default="2000,2000,2000,2000")
@@ -388,7 +390,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     out = Path(args.out)
-    results = json.loads(out.read_text()) if out.exists() else {}
+    results = read_json(out, missing={})
     if not args.print:
         for section in args.sections.split(","):
             if section not in SECTIONS:
@@ -422,4 +424,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(guarded(main))

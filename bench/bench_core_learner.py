@@ -12,17 +12,17 @@ says so under "trained_from", and its "wall_seconds" is the training time only.
 
 from __future__ import annotations
 
-import argparse
-import json
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
+from neuroff.cli import Parser, guarded
 from neuroff import engine
 from neuroff.cli.options import positive_int_list
 from neuroff.data import Dataset, load_dataset
 from neuroff.engine.options import FFConfig
-from neuroff.io import write_json
+from neuroff.io import read_json, write_json
 
 # name -> FFConfig overrides (epochs included); unset options take the family's defaults
 FASHION_SPIKING = {"max_rate": 0.5, "lr": 0.0007, "lr_decay": 0.85}  # rate 1.0 is unstable on Fashion-MNIST (docs/results.md)
@@ -156,6 +156,17 @@ RUNS: dict[str, dict] = {
     # nets with `neuroff train --resume`; seeds 2-4 run straight through), for the five-seed gap verdict
     "spiking-1x400-hard-homeo-16-rate1.0": {**FASHION_SPIKING, "layers": [400], "epochs": 16, "negatives": "hard",
                                             "homeostasis_rate": 1e-4, "max_rate": 1.0, "lr": 0.00035},
+    # stop 34, analog >= 90: the 1x2000 twin uses ~6 of its 2000 units per sample (activity 0.3 %, the same
+    # handful as 1x400's 1.2 %), so width buys little. Levers, validation only: a larger sym-head eps (the
+    # goodness below which the head stops rewarding growth: more units must share it), shift-1 augmentation
+    # trained long enough to pay (stop 30: 10 epochs were not), and a second 2000-unit layer scored with the first
+    **{f"analog-search16-batch32-eps{eps:g}": {"mode": "analog", "layers": [400], "epochs": 16, "analog_lr": 0.001, "lr_decay": 0.85,
+                                               "negatives": "hard", "batch_size": 32, "eps": eps}
+       for eps in (0.1, 1.0, 3.0, 10.0, 30.0)},
+    "analog-1x2000-hard-40-batch32-shift1": {"mode": "analog", "layers": [2000], "epochs": 40, "analog_lr": 0.001, "lr_decay": 0.95,
+                                             "negatives": "hard", "batch_size": 32, "augment_shift": 1},
+    "analog-2x2000-hard-20-batch32": {"mode": "analog", "layers": [2000, 2000], "epochs": 20, "analog_lr": 0.001, "lr_decay": 0.9,
+                                      "negatives": "hard", "batch_size": 32},
 }
 
 
@@ -217,13 +228,13 @@ def result_entry(trained: engine.Trained, command: str, wall_seconds: float, rea
 def store_result(dataset: str, key: str, entry: dict) -> None:
     out = results_path(dataset)
     # read again just before writing: another run of this bench (or readout_screen --store-as) may have stored meanwhile
-    stored = json.loads(out.read_text()) if out.exists() else {}
+    stored = read_json(out, missing={})
     stored[key] = entry
     write_json(out, stored)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(prog="bench_core_learner.py", description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="fashion-mnist")
     parser.add_argument("--runs", default="spiking-1x400,analog-1x400", help="comma list (see --list)")
     parser.add_argument("--validation", type=int, default=10000, help="held-out training samples (default 10000; 0: a final run on the whole training set, test only)")
@@ -261,9 +272,13 @@ def main() -> None:
         taken = [p for p in (checkpoint_path(args.save_dir, n, args.seed) for n in names) if p.exists()]
         if taken:
             parser.error(f"{taken[0]} exists; give another --save-dir or move it away (it is not overwritten)")
+    read_json(results_path(args.dataset), missing={})  # a results file that cannot take the numbers fails now, not after the runs
     ds = load_dataset(args.dataset, seed=args.seed)
-    for name in names:
-        config = FFConfig(dataset=args.dataset, validation=args.validation, seed=args.seed, **RUNS[name])
+    configs = {name: FFConfig(dataset=args.dataset, validation=args.validation, seed=args.seed, **RUNS[name]).validate()
+               for name in names}
+    for config in configs.values():
+        engine.split_dataset(config, ds)  # e.g. --validation larger than the training set: refused before any run
+    for name, config in configs.items():
         start = time.perf_counter()
         trained = engine.train(config, dataset=ds, progress=False, test_at_end=not args.no_test)
         h = trained.history
@@ -300,4 +315,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(guarded(main))

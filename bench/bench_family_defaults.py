@@ -12,11 +12,12 @@ bench/results/family_defaults.json.
 
 from __future__ import annotations
 
-import argparse
+import sys
 import json
 import statistics
 from pathlib import Path
 
+from neuroff.cli import Parser, guarded
 from neuroff.data import load_dataset
 from neuroff.engine.options import FFConfig
 from neuroff.families.registry import FAMILIES
@@ -27,7 +28,7 @@ CANDIDATES = (1, 2, 3, 5, 10, 15, 20, 30)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(prog="bench_family_defaults.py", description=__doc__.splitlines()[0])
     parser.add_argument("--max-epochs", type=int, default=30, help="longest validation curve (default 30)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per family (default 3)")
     parser.add_argument("--families", default=",".join(FAMILIES), help="comma list (default all)")
@@ -65,4 +66,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(guarded(main))

@@ -11,10 +11,11 @@ the chosen defaults once.
 
 from __future__ import annotations
 
-import argparse
+import sys
 import itertools
 from pathlib import Path
 
+from neuroff.cli import Parser, guarded
 from neuroff.data import load_dataset
 from neuroff.engine.options import FFConfig
 from neuroff.io import write_json
@@ -32,7 +33,7 @@ GRIDS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(prog="bench_ff_defaults.py", description=__doc__.splitlines()[0])
     parser.add_argument("--configs", default=",".join(GRIDS), help="comma list of " + ", ".join(GRIDS))
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "ff_defaults.json"))
@@ -56,4 +57,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(guarded(main))

@@ -10,7 +10,7 @@ Needs the Lava venv (`make lava-venv`).
 
 from __future__ import annotations
 
-import argparse
+import sys
 import json
 import tempfile
 import time
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from neuroff.cli import Parser, guarded
 from neuroff import engine
 from neuroff.core.encoding import CandidateSpikes
 from neuroff.export.lava import encode_presentations, label_features, run_lava
@@ -27,7 +28,7 @@ from neuroff.layers.fixed_point import run_fixed
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(prog="bench_hardware.py", description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint")
     parser.add_argument("--samples", type=int, default=20, help="test samples run on Lava")
     parser.add_argument("--reference-samples", type=int, default=500, help="test samples timed on the fixed-point reference")
@@ -81,4 +82,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(guarded(main))

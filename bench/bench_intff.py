@@ -12,12 +12,12 @@ beside ours.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import torch
 
+from neuroff.cli import Parser, guarded
 from neuroff.errors import NeuroffError
 from neuroff.studies.robustness import PAPER_BLOCKS, StudySettings, format_table, run_study
 
@@ -26,7 +26,7 @@ EPOCHS = {"mnist5k": 30, "fashion-mnist": 12}
 
 def main() -> None:
     torch.set_num_threads(1)  # the machine is shared; one thread is also the fastest for these sizes
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(prog="bench_intff.py", description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default="mnist5k,fashion-mnist")
     parser.add_argument("--tables", default="clean,noisy")
     parser.add_argument("--patience", type=int, default=4)
@@ -57,8 +57,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except NeuroffError as err:
-        print(f"bench_intff: error: {err}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(guarded(main))

@@ -14,13 +14,14 @@ wall clock.
 
 from __future__ import annotations
 
-import argparse
 import os
 import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from neuroff.cli import Parser, guarded
 
 ROOT = Path(__file__).resolve().parents[1]
 NEUROFF = [sys.executable, "-m", "neuroff.cli"]
@@ -43,7 +44,7 @@ def _env() -> dict[str, str]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(prog="bench_latents.py", description=__doc__.splitlines()[0])
     p.add_argument("--analog", type=Path, default=None)
     p.add_argument("--spiking", type=Path, default=None)
     p.add_argument("--n-test", type=int, default=2000, help="test samples (default 2000; 0 = all 10,000)")
@@ -73,4 +74,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(guarded(main))

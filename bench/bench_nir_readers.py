@@ -9,7 +9,7 @@ Writes bench/results/nir_readers.json; docs/hardware.md §8 quotes it.
 
 from __future__ import annotations
 
-import argparse
+import sys
 import contextlib
 import io
 import logging
@@ -19,6 +19,7 @@ from pathlib import Path
 import nir
 import torch
 
+from neuroff.cli import Parser, guarded
 from neuroff import engine
 from neuroff.data import load_dataset
 from neuroff.engine.options import FFConfig
@@ -62,7 +63,7 @@ def read(reader: str, path: Path, how: str, spikes: torch.Tensor) -> torch.Tenso
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(prog="bench_nir_readers.py", description=__doc__.splitlines()[0])
     parser.add_argument("--presentations", type=int, default=200)
     parser.add_argument("--out", default="bench/results/nir_readers.json")
     args = parser.parse_args()
@@ -90,4 +91,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(guarded(main))

@@ -15,16 +15,17 @@ the same samples, 0 differing weights required); writes bench/results/onchip_spe
 
 from __future__ import annotations
 
-import argparse
+import sys
 import json
 import statistics
 import time
 from pathlib import Path
 
+from neuroff.cli import Parser, guarded
 from neuroff import engine
 from neuroff.data import load_dataset
 from neuroff.engine.options import FFConfig
-from neuroff.io import write_json
+from neuroff.io import read_json, write_json
 
 RESULTS = Path(__file__).parent / "results"
 SIGMA = {"head": "sigma"}
@@ -71,7 +72,7 @@ def command(options: dict) -> str:
 
 def accuracy(runs: list[str], seeds: list[int], modes: list[str]) -> None:
     out = RESULTS / "onchip_accuracy.json"
-    stored = json.loads(out.read_text()) if out.exists() else {}
+    stored = read_json(out, missing={})
     for run in runs:
         ds = load_dataset(ARCH[run]["dataset"], seed=0)
         for mode, overrides in MODES[run].items():
@@ -148,7 +149,7 @@ def validation(names: list[str]) -> None:
     """Validation accuracy per epoch of each candidate (VALIDATION_CANDIDATES); merged into
     bench/results/onchip_validation.json."""
     out = RESULTS / "onchip_validation.json"
-    stored = json.loads(out.read_text()) if out.exists() else {}
+    stored = read_json(out, missing={})
     ds = load_dataset("fashion-mnist", seed=0)
     for name in names:
         options = {**VALIDATION_BASE, **VALIDATION_CANDIDATES[name]}
@@ -202,7 +203,7 @@ def speed(checkpoint: str, samples: int) -> None:
               "lava_s_per_sample": lava, "emulator_s_per_sample": emu, "emulator_samples_per_s": 1 / emu, "speedup": lava / emu,
               "differing_weights_max": max(report["differing_weights"])}
     out = RESULTS / "onchip_speed.json"
-    stored = json.loads(out.read_text()) if out.exists() else {}
+    stored = read_json(out, missing={})
     stored[f"{report['dataset']}-{'x'.join(map(str, report['layers']))}"] = result
     write_json(out, stored)
     print(f"{report['dataset']} {report['layers']}: Lava {lava * 1e3:.1f} ms/sample, emulator {1 / emu:.0f} samples/s "
@@ -210,7 +211,7 @@ def speed(checkpoint: str, samples: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(prog="bench_onchip.py", description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=("accuracy", "validation", "weight-range", "speed"), required=True)
     parser.add_argument("--candidates", default=";".join(VALIDATION_CANDIDATES),
                         help="validation: candidate names separated by ';' (names hold commas)")
@@ -231,4 +232,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(guarded(main))

@@ -41,6 +41,7 @@ from typing import Any
 
 import torch
 
+from neuroff.cli import Parser, guarded
 from neuroff import engine
 from neuroff.engine.options import FFConfig
 from neuroff.engine.readout import linear_probe
@@ -173,7 +174,7 @@ def print_table(result: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(prog="bench_reproduce.py", description=__doc__.splitlines()[0])
     parser.add_argument("--study", choices=tuple(STUDIES))
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
     parser.add_argument("--first-seed", type=int, default=0, help="continue a study from this seed (earlier seeds kept)")
@@ -210,8 +211,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except NeuroffError as err:
-        print(f"bench_reproduce: error: {err}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(guarded(main))

@@ -29,6 +29,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from neuroff.cli import Parser, guarded
 from neuroff import engine  # noqa: E402
 from neuroff.engine.options import FFConfig  # noqa: E402
 from neuroff.errors import NeuroffError  # noqa: E402
@@ -125,7 +126,7 @@ def plot(out: Path) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(prog="bench_scff.py", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default=None, help=f"comma list of {', '.join(RUNS)}; default: the issue's set")
     parser.add_argument("--dataset", default="fashion-mnist")
     parser.add_argument("--n-train", type=int, default=None, help="training subset (default: the run's own, else all)")
@@ -152,8 +153,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except NeuroffError as err:
-        print(f"bench_scff: error: {err}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(guarded(main))

@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from neuroff.cli import Parser, guarded
 from neuroff.io import write_json
 
 BASE = {"dataset": "digits", "mode": "analog", "epochs": 5, "validation": 300}
@@ -21,6 +22,7 @@ GRID = {"layers": [[100], [200], [400], [800]], "seed": [0, 1]}
 
 
 def main() -> None:
+    Parser(prog="bench_sweep.py", description=__doc__.splitlines()[0]).parse_args()  # --help, and no stray arguments
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "spec.json"
         spec.write_text(json.dumps({"base": BASE, "grid": GRID}))
@@ -44,4 +46,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(guarded(main))

@@ -16,8 +16,9 @@ from pathlib import Path
 from bench_core_learner import RUNS, checkpoint_path, result_key, results_path, store_result
 
 from neuroff import engine
-from neuroff.cli import Parser
+from neuroff.cli import Parser, guarded
 from neuroff.errors import NeuroffError
+from neuroff.io import read_json
 
 
 def main() -> None:
@@ -37,7 +38,7 @@ def main() -> None:
         results = results_path(args.dataset)
         if not results.exists():
             raise NeuroffError(f"{results} does not exist; run bench_core_learner.py first")
-        stored = json.loads(results.read_text())
+        stored = read_json(results)
         nets = {}
         for seed in seeds:  # every check before any read
             key, path = result_key(args.run, seed), checkpoint_path(args.save_dir, args.run, seed)
@@ -63,4 +64,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(guarded(main))

@@ -12,7 +12,6 @@ summarize_core_learner.py summarises it with the seeds the bench trained straigh
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
@@ -20,12 +19,12 @@ from pathlib import Path
 from bench_core_learner import RUNS, repeats_readout, result_entry, result_key, results_path, run_command, store_result
 
 from neuroff import engine
-from neuroff.cli import Parser
+from neuroff.cli import Parser, guarded
 from neuroff.cli.options import positive_int_list
 from neuroff.data import load_dataset
 from neuroff.engine.options import FFConfig
 from neuroff.errors import NeuroffError
-from neuroff.io import write_json
+from neuroff.io import read_json, write_json
 from neuroff.studies.stats import format_summary, seed_summary
 
 
@@ -85,7 +84,7 @@ def main() -> None:
                 continue
             check_is_run(trained, run, args.store_as)
             path, key = results_path(trained.config.dataset), result_key(args.store_as, trained.config.seed)
-            if key in keys or (path.exists() and key in json.loads(path.read_text())):
+            if key in keys or key in read_json(path, missing={}):
                 raise NeuroffError(f"{path} already holds {key!r} (or two nets given are seed {trained.config.seed}); "
                                    "it is not overwritten")
             keys.add(key)
@@ -114,4 +113,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(guarded(main))

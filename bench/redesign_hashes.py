@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from neuroff.cli import Parser, guarded
+
 COMMON = ["--dataset", "digits", "--epochs", "1", "--seed", "0", "--n-train", "500", "--n-test", "200", "--quiet"]
 CONFIGS = {
     "spiking-online": ["--rule", "ff", "--mode", "spiking", "--embedding", "code"],
@@ -37,7 +39,9 @@ def state_hash(path: Path) -> str:
 
 
 def main() -> None:
-    label = sys.argv[1] if len(sys.argv) > 1 else "now"
+    parser = Parser(prog="redesign_hashes.py", description=__doc__.splitlines()[0])
+    parser.add_argument("label", nargs="?", default="now", help="names the output, bench/results/redesign_hashes_LABEL.json")
+    label = parser.parse_args().label
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, extra in CONFIGS.items():
@@ -52,4 +56,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(guarded(main))

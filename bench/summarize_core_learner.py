@@ -12,8 +12,7 @@ writes the summary JSON and the PNG next to it.
 
 from __future__ import annotations
 
-import argparse
-import json
+import sys
 import re
 import statistics
 import textwrap
@@ -25,8 +24,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 
+from neuroff.cli import Parser, guarded
 from neuroff.errors import NeuroffError  # noqa: E402
-from neuroff.io import atomic_write, write_json  # noqa: E402
+from neuroff.io import atomic_write, read_json, write_json  # noqa: E402
 from neuroff.studies.stats import format_summary, paired_differences, seed_summary, target_met  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -158,7 +158,7 @@ def plot(summary: dict[str, dict], path: Path, dataset: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(prog="summarize_core_learner.py", description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="fashion-mnist")
     parser.add_argument("--runs", required=True, help="comma list of bench_core_learner run names")
     parser.add_argument("--out", required=True, help="path stem: writes STEM.json and STEM.png")
@@ -171,12 +171,9 @@ def main() -> None:
     args = parser.parse_args()
     source = RESULTS / f"core_learner_{args.dataset}.json"
     if not source.exists():
-        raise SystemExit(f"neuroff: error: {source} does not exist; run bench/bench_core_learner.py first")
-    stored = json.loads(source.read_text())
-    try:
-        summary = {name: summarize(stored, name) for name in args.runs.split(",")}
-    except NeuroffError as e:
-        raise SystemExit(f"neuroff: error: {e}") from None
+        raise NeuroffError(f"{source} does not exist; run bench/bench_core_learner.py first")
+    stored = read_json(source)
+    summary = {name: summarize(stored, name) for name in args.runs.split(",")}
     for name, s in summary.items():
         test = format_summary(s["test"]) if s["test"] else "not read"
         extra = ""
@@ -189,14 +186,14 @@ def main() -> None:
     try:
         gaps = [gap(stored, pair) for pair in args.gap]
     except NeuroffError as e:
-        raise SystemExit(f"neuroff: error: --gap {args.gap}: {e}") from None
+        raise NeuroffError(f"--gap {args.gap}: {e}") from None
     for g in gaps:
         print(f"gap {g['reference']} − {g['run']} (seeds {g['gap']['seeds']}): {format_summary(g['gap'])}; "
               f"≤ {100 * g['ceiling']:.1f} by the interval rule: {'met' if g['met'] else 'not met'}")
     try:
         screens = [versus(stored, pair) for pair in args.versus]
     except NeuroffError as e:
-        raise SystemExit(f"neuroff: error: --versus {args.versus}: {e}") from None
+        raise NeuroffError(f"--versus {args.versus}: {e}") from None
     for v in screens:
         line = f"validation {v['run']} − {v['baseline']} (seeds {v['last_epoch']['seeds']}): last epoch {format_summary(v['last_epoch'])}"
         line += f"; read-out chosen on validation {format_summary(v['chosen_readout'])}" if "chosen_readout" in v else ""
@@ -208,4 +205,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(guarded(main))

@@ -56,6 +56,24 @@ def write_json(path: str | Path, data: Any) -> Path:
     return atomic_write(path, lambda f: f.write(json.dumps(data, indent=2) + "\n"), mode="w")
 
 
+_REQUIRED = object()
+
+
+def read_json(path: str | Path, missing: Any = _REQUIRED) -> Any:
+    """The JSON stored at ``path``; ``missing`` if given and the file does not exist. A file that is not
+    JSON (cut short, edited by hand) is a NeuroffError naming it, not a traceback, so a long job that
+    stores into it can check it before it starts."""
+    path = Path(path)
+    if not path.exists():
+        if missing is _REQUIRED:
+            raise NeuroffError(f"{path} does not exist; check the path")
+        return missing
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise NeuroffError(f"{path} is not valid JSON ({err}); repair it or move it away") from None
+
+
 def writable(directory: Path) -> bool:
     return os.access(directory, os.W_OK | os.X_OK)
 

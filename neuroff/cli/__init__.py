@@ -9,7 +9,7 @@ import os
 import sys
 import traceback
 from dataclasses import fields, replace
-from typing import Any
+from typing import Any, Callable
 
 from neuroff import __version__
 from neuroff.cli.options import add_option_groups, config_from_args
@@ -289,18 +289,25 @@ def error_line(err: BaseException) -> tuple[str, int]:
     return one_line(f"internal error ({type(err).__name__}: {str(err)[:200]}); please report it ({hint})"), 1
 
 
-def main(argv: list[str] | None = None) -> None:
+def guarded(body: Callable[[], int | None]) -> int:
+    """Run a command's body under neuroff's error contract and return its exit status: an error is
+    printed as one line ``neuroff: error: ...`` (``error_line``), an interrupt as one line with 130.
+    The CLI and the bench scripts (``sys.exit(guarded(main))``) share it."""
     try:
-        code = run(argv)
+        return body() or 0
     except KeyboardInterrupt:
         print("neuroff: interrupted", file=sys.stderr)
-        code = 130
+        return 130
     except Exception as err:  # noqa: BLE001 -- every error is one line; NEUROFF_DEBUG=1 adds the traceback
         if debugging():
             traceback.print_exc()
         line, code = error_line(err)
         print(f"neuroff: error: {line}", file=sys.stderr)
-    sys.exit(code)
+        return code
+
+
+def main(argv: list[str] | None = None) -> None:
+    sys.exit(guarded(lambda: run(argv)))
 
 
 if __name__ == "__main__":
