@@ -78,7 +78,9 @@ class GoodnessHeadOptions(OptionGroup):
     head: str | None = option(None, "P(positive): sigma = sigmoid(alpha (G - theta)); sym = G+/(G+ + G-) over the layer's halves", choices=HEADS)
     alpha: float = option(_HEAD["alpha"], "sigma head: slope of the sigmoid", unit="1/goodness")
     theta: float = option(_HEAD["theta"], "sigma head: goodness threshold", unit="goodness = sum of squared traces")
-    eps: float = option(_HEAD["eps"], "sym head: added to both halves' goodness", unit="goodness")
+    eps: float = option(_HEAD["eps"], "sym head: added to both halves' goodness, a floor each half must outgrow "
+                        "before P moves; larger spreads the goodness over more units (1.0 lifts the analog twin on "
+                        "Fashion-MNIST, not the spiking net: docs/results.md)", unit="goodness")
 
 
 @dataclass
