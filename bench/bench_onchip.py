@@ -16,7 +16,6 @@ the same samples, 0 differing weights required); writes bench/results/onchip_spe
 from __future__ import annotations
 
 import sys
-import json
 import statistics
 import time
 from pathlib import Path

@@ -8,7 +8,6 @@ test set was already read (nothing is overwritten) and checks every seed before 
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path

@@ -12,9 +12,9 @@ writes the summary JSON and the PNG next to it.
 
 from __future__ import annotations
 
-import sys
 import re
 import statistics
+import sys
 import textwrap
 from pathlib import Path
 
@@ -24,7 +24,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 
-from neuroff.cli import Parser, guarded
+from neuroff.cli import Parser, guarded  # noqa: E402
 from neuroff.errors import NeuroffError  # noqa: E402
 from neuroff.io import atomic_write, read_json, write_json  # noqa: E402
 from neuroff.studies.stats import format_summary, paired_differences, seed_summary, target_met  # noqa: E402
