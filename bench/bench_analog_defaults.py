@@ -13,8 +13,8 @@ Writes bench/results/analog_defaults.json.
 
 from __future__ import annotations
 
-import sys
 import statistics
+import sys
 from pathlib import Path
 
 from neuroff.cli import Parser, guarded

@@ -61,11 +61,11 @@ Every run uses one torch thread (set OMP_NUM_THREADS=1 as well), seed 0, batch 6
 
 from __future__ import annotations
 
-import sys
 import argparse
 import json
 import re
 import shutil
+import sys
 import textwrap
 import time
 from pathlib import Path

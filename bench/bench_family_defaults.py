@@ -12,9 +12,9 @@ bench/results/family_defaults.json.
 
 from __future__ import annotations
 
-import sys
 import json
 import statistics
+import sys
 from pathlib import Path
 
 from neuroff.cli import Parser, guarded

@@ -11,8 +11,8 @@ the chosen defaults once.
 
 from __future__ import annotations
 
-import sys
 import itertools
+import sys
 from pathlib import Path
 
 from neuroff.cli import Parser, guarded

@@ -10,8 +10,8 @@ Needs the Lava venv (`make lava-venv`).
 
 from __future__ import annotations
 
-import sys
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path

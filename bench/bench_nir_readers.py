@@ -9,10 +9,10 @@ Writes bench/results/nir_readers.json; docs/hardware.md §8 quotes it.
 
 from __future__ import annotations
 
-import sys
 import contextlib
 import io
 import logging
+import sys
 import tempfile
 from pathlib import Path
 

@@ -15,8 +15,8 @@ the same samples, 0 differing weights required); writes bench/results/onchip_spe
 
 from __future__ import annotations
 
-import sys
 import statistics
+import sys
 import time
 from pathlib import Path
 
