@@ -33,33 +33,29 @@ def main() -> None:
         seeds = [int(s) for s in args.seeds.split(",")]
     except ValueError:
         parser.error(f"--seeds {args.seeds!r} is not a comma list of integers, e.g. 0,1,2")
-    try:
-        results = results_path(args.dataset)
-        if not results.exists():
-            raise NeuroffError(f"{results} does not exist; run bench_core_learner.py first")
-        stored = read_json(results)
-        nets = {}
-        for seed in seeds:  # every check before any read
-            key, path = result_key(args.run, seed), checkpoint_path(args.save_dir, args.run, seed)
-            if key not in stored:
-                raise NeuroffError(f"{results.name} holds no {key!r}; run bench_core_learner.py first")
-            if not math.isnan(stored[key]["test_accuracy"]):
-                raise NeuroffError(f"{key!r} has read its test set already ({stored[key]['test_accuracy']:.4f}); it is read once")
-            if not path.exists():
-                raise NeuroffError(f"{path} does not exist; the run must have been trained with --save-dir {args.save_dir}")
-            nets[key] = engine.load_trained(path)
-            if nets[key].config.to_dict() != stored[key]["config"]:
-                raise NeuroffError(f"the saved net of {key!r} is not the stored run (their configurations differ)")
-        for key, trained in nets.items():
-            train_part, _ = engine.split_dataset(trained.config)  # its test split is the real test set
-            entry = stored[key]
-            entry["test_accuracy"] = engine.evaluate(trained, train_part.x_test, train_part.y_test)
-            entry["test_read_by"] = "bench/read_test_once.py (after the run was chosen on validation)"
-            store_result(args.dataset, key, entry)
-            print(f"{key}: test once {100 * entry['test_accuracy']:.2f}", flush=True)
-    except NeuroffError as e:
-        print(f"neuroff: error: {e}", file=sys.stderr)
-        sys.exit(2)
+    results = results_path(args.dataset)
+    if not results.exists():
+        raise NeuroffError(f"{results} does not exist; run bench_core_learner.py first")
+    stored = read_json(results)
+    nets = {}
+    for seed in seeds:  # every check before any read
+        key, path = result_key(args.run, seed), checkpoint_path(args.save_dir, args.run, seed)
+        if key not in stored:
+            raise NeuroffError(f"{results.name} holds no {key!r}; run bench_core_learner.py first")
+        if not math.isnan(stored[key]["test_accuracy"]):
+            raise NeuroffError(f"{key!r} has read its test set already ({stored[key]['test_accuracy']:.4f}); it is read once")
+        if not path.exists():
+            raise NeuroffError(f"{path} does not exist; the run must have been trained with --save-dir {args.save_dir}")
+        nets[key] = engine.load_trained(path)
+        if nets[key].config.to_dict() != stored[key]["config"]:
+            raise NeuroffError(f"the saved net of {key!r} is not the stored run (their configurations differ)")
+    for key, trained in nets.items():
+        train_part, _ = engine.split_dataset(trained.config)  # its test split is the real test set
+        entry = stored[key]
+        entry["test_accuracy"] = engine.evaluate(trained, train_part.x_test, train_part.y_test)
+        entry["test_read_by"] = "bench/read_test_once.py (after the run was chosen on validation)"
+        store_result(args.dataset, key, entry)
+        print(f"{key}: test once {100 * entry['test_accuracy']:.2f}", flush=True)
 
 
 if __name__ == "__main__":

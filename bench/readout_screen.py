@@ -74,35 +74,31 @@ def main() -> None:
         parser.error(f"{out} exists; give another --out (it is not overwritten)")
     if args.store_as is not None and args.store_as not in RUNS:
         parser.error(f"--store-as: no bench run named {args.store_as!r} (bench_core_learner.py --list names them)")
-    try:
-        nets = [(run, engine.load_trained(run / "model.pt" if run.is_dir() else run)) for run in args.runs]
-        keys: set[str] = set()
-        for run, trained in nets:  # every check before the long read-outs
-            if not trained.config.validation:
-                raise NeuroffError(f"{run} held out no validation split (--validation 0); nothing to choose R on")
-            if args.store_as is None:
-                continue
-            check_is_run(trained, run, args.store_as)
-            path, key = results_path(trained.config.dataset), result_key(args.store_as, trained.config.seed)
-            if key in keys or key in read_json(path, missing={}):
-                raise NeuroffError(f"{path} already holds {key!r} (or two nets given are seed {trained.config.seed}); "
-                                   "it is not overwritten")
-            keys.add(key)
-        results = []
-        for run, trained in nets:
-            summary, readout = screen(trained, run, args.eval_repeats)
-            results.append(summary)
-            if args.store_as is not None:
-                c = trained.config
-                entry = result_entry(trained, run_command(args.store_as, c.dataset, c.validation, c.seed),
-                                     sum(e["train_seconds"] for e in trained.history), {"eval_repeats_readout": readout})
-                entry["trained_from"] = (f"{run}: trained by `neuroff train`, possibly in parts with --resume (which continues a "
-                                         "run bit for bit); wall_seconds is the training time only; stored by "
-                                         f"bench/readout_screen.py --store-as {args.store_as}")
-                store_result(c.dataset, result_key(args.store_as, c.seed), entry)
-    except NeuroffError as e:
-        print(f"neuroff: error: {e}", file=sys.stderr)
-        sys.exit(2)
+    nets = [(run, engine.load_trained(run / "model.pt" if run.is_dir() else run)) for run in args.runs]
+    keys: set[str] = set()
+    for run, trained in nets:  # every check before the long read-outs
+        if not trained.config.validation:
+            raise NeuroffError(f"{run} held out no validation split (--validation 0); nothing to choose R on")
+        if args.store_as is None:
+            continue
+        check_is_run(trained, run, args.store_as)
+        path, key = results_path(trained.config.dataset), result_key(args.store_as, trained.config.seed)
+        if key in keys or key in read_json(path, missing={}):
+            raise NeuroffError(f"{path} already holds {key!r} (or two nets given are seed {trained.config.seed}); "
+                               "it is not overwritten")
+        keys.add(key)
+    results = []
+    for run, trained in nets:
+        summary, readout = screen(trained, run, args.eval_repeats)
+        results.append(summary)
+        if args.store_as is not None:
+            c = trained.config
+            entry = result_entry(trained, run_command(args.store_as, c.dataset, c.validation, c.seed),
+                                 sum(e["train_seconds"] for e in trained.history), {"eval_repeats_readout": readout})
+            entry["trained_from"] = (f"{run}: trained by `neuroff train`, possibly in parts with --resume (which continues a "
+                                     "run bit for bit); wall_seconds is the training time only; stored by "
+                                     f"bench/readout_screen.py --store-as {args.store_as}")
+            store_result(c.dataset, result_key(args.store_as, c.seed), entry)
     for r in results:
         print(f"{r['run']} (seed {r['seed']}, {r['epochs']} epochs): validation by R {r['validation_by_repeats']}; "
               f"R = {r['repeats']} chosen, test once {100 * r['test_accuracy']:.2f}")
