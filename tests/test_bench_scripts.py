@@ -45,6 +45,22 @@ def test_core_learner_bench_refuses_bad_input_in_one_line(args, problem):
     assert problem in done.stderr
 
 
+@pytest.mark.parametrize("args, problem", [
+    (["--dataset", "digits", "--runs", "no-such-run"], "no stored run 'no-such-run'"),
+    # a final run on the whole training set has no validation split to choose backprop's epoch on
+    (["--dataset", "digits", "--runs", "latency-subtract-final"], "held out no validation split"),
+    (["--dataset", "digits", "--runs", "latency-defaults", "--controls", "dropout"], "unknown control 'dropout'"),
+    (["--dataset", "digits", "--runs", "latency-defaults", "--summarize"], "--out"),
+])
+def test_controls_bench_refuses_bad_input_in_one_line(args, problem):
+    before = sorted((BENCH / "results").iterdir())
+    done = run_bench("bench/bench_core_controls.py", *args)
+    assert done.returncode == 2
+    assert done.stderr.startswith("neuroff: error: ") and done.stderr.count("\n") == 1, done.stderr
+    assert problem in done.stderr
+    assert sorted((BENCH / "results").iterdir()) == before  # nothing written
+
+
 def test_summarize_refuses_a_run_it_has_not_stored():
     done = run_bench("bench/summarize_core_learner.py", "--runs", "no-such-run", "--out", "/tmp/never-written")
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no-such-run" in done.stderr, done.stderr

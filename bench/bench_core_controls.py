@@ -1,0 +1,197 @@
+"""Controls of the core learner's runs: each stored run's architecture untrained (its goodness
+read-out, and a linear read-out of its random latents) and trained by backprop (the same hidden
+widths with a softmax classifier, epoch chosen on the validation split), on the run's own
+validation split and seed; the test set is read once per control. Stores
+bench/results/core_controls_<dataset>.json (after every control, partial results survive); with
+--summarize, trains nothing and writes STEM.json / STEM.png: per run, FF against its controls over
+the seeds that have them (mean ± sd, 95 % t interval; paired differences on the test set).
+
+    .venv/bin/python bench/bench_core_controls.py --runs analog-1x2000-hard-20-batch32-eps1 --seed 0
+    .venv/bin/python bench/bench_core_controls.py --summarize --runs analog-1x2000-hard-20-batch32-eps1 --out bench/results/core_controls
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from bench_core_learner import result_key, results_path  # noqa: E402
+from summarize_core_learner import final_test, seeds_of  # noqa: E402
+
+from neuroff.cli import Parser, guarded  # noqa: E402
+from neuroff.data import load_dataset  # noqa: E402
+from neuroff.engine.options import FFConfig  # noqa: E402
+from neuroff.errors import NeuroffError  # noqa: E402
+from neuroff.io import atomic_write, read_json, write_json  # noqa: E402
+from neuroff.studies.controls import BackpropSettings, backprop_control, untrained_control  # noqa: E402
+from neuroff.studies.stats import format_summary, paired_differences, seed_summary  # noqa: E402
+
+CONTROLS = ("untrained", "backprop")
+TARGETS = {"spiking": 0.89, "analog": 0.90}  # issue 16's Fashion-MNIST targets, drawn on the figure
+
+
+def controls_path(dataset: str) -> Path:
+    return Path(__file__).parent / "results" / f"core_controls_{dataset}.json"
+
+
+def backprop_key(config: FFConfig) -> str:
+    """Backprop depends only on the hidden widths, the split and the seed: one entry per architecture."""
+    return result_key("backprop-" + "x".join(map(str, config.layers)) + f"-val{config.validation}", config.seed)
+
+
+def store(dataset: str, kind: str, key: str, entry: dict) -> None:
+    path = controls_path(dataset)
+    stored = read_json(path, missing={})  # read again just before writing: another run may have stored meanwhile
+    stored.setdefault(kind, {})[key] = entry
+    write_json(path, stored)
+
+
+def stored_config(stored: dict, dataset: str, name: str, seed: int) -> FFConfig:
+    key = result_key(name, seed)
+    if key not in stored:
+        raise NeuroffError(f"no stored run {key!r} in {results_path(dataset).name}; train it first with bench_core_learner.py --seed {seed} --runs {name}")
+    config = FFConfig.from_stored(stored[key]["config"])
+    if not config.validation:
+        raise NeuroffError(f"run {key!r} held out no validation split; its controls are chosen on one, pick a run trained with --validation N")
+    return config
+
+
+def run_controls(args, settings: BackpropSettings) -> None:
+    stored = read_json(results_path(args.dataset), missing={})
+    configs = {name: stored_config(stored, args.dataset, name, args.seed) for name in args.runs.split(",")}  # every name checked before any work
+    read_json(controls_path(args.dataset), missing={})  # a controls file that cannot take the numbers fails now
+    ds = load_dataset(args.dataset, seed=args.seed)
+    done_backprop: set[str] = set()
+    for name, config in configs.items():
+        key = result_key(name, args.seed)
+        if "untrained" in args.controls:
+            out = untrained_control(config, ds, read_test=not args.no_test)
+            store(args.dataset, "untrained", key, {**out, "run": key})
+            print(f"{key}: untrained goodness {out['goodness']}, linear read-out {out['linear_readout']}, {out['seconds']:.0f} s", flush=True)
+        bkey = backprop_key(config)
+        if "backprop" in args.controls and bkey not in done_backprop:
+            out = backprop_control(config, ds, settings, read_test=not args.no_test)
+            store(args.dataset, "backprop", bkey, {**out, "layers": list(config.layers), "validation_samples": config.validation,
+                                                  "n_train": config.n_train})
+            done_backprop.add(bkey)
+            print(f"{bkey}: validation {' '.join(f'{v:.4f}' for v in out['validation_accuracy'])}, best epoch {out['best_epoch']}, "
+                  f"test {out.get('test', float('nan')):.4f}, {out['seconds']:.0f} s", flush=True)
+
+
+def summarize_run(stored: dict, controls: dict, name: str) -> dict:
+    """FF (the run's validation and test, its read-out chosen on validation) and its controls over the
+    seeds that have all of them; paired test differences FF − control."""
+    runs = seeds_of(stored, name)
+    untrained = {s: controls.get("untrained", {}).get(result_key(name, s)) for s in runs}
+    config = FFConfig.from_stored(runs[min(runs)]["config"])
+    backprop = {s: controls.get("backprop", {}).get(backprop_key(FFConfig.from_stored(e["config"]))) for s, e in runs.items()}
+    seeds = [s for s in runs if untrained[s] and backprop[s] and "test" in backprop[s] and "test" in untrained[s]["goodness"]]
+    if not seeds:
+        raise NeuroffError(f"no seed of {name!r} has both controls with the test set read; run bench_core_controls.py --runs {name} --seed S")
+    ff_test = {s: final_test(runs[s]) for s in seeds}
+    columns = {
+        "untrained, goodness read-out": {s: untrained[s]["goodness"]["test"] for s in seeds},
+        "untrained, linear read-out": {s: untrained[s]["linear_readout"]["test"] for s in seeds},
+        "FF (this run)": ff_test,
+        "backprop, same hidden layers": {s: backprop[s]["test"] for s in seeds},
+    }
+    return {
+        "mode": config.mode, "layers": list(config.layers), "seeds": seeds,
+        "test": {label: seed_summary([v[s] for s in seeds]) for label, v in columns.items()},
+        "validation": {
+            "untrained, linear read-out": seed_summary([untrained[s]["linear_readout"]["validation"] for s in seeds]),
+            "FF (this run)": seed_summary([runs[s]["validation_accuracy"][-1] for s in seeds]),
+            "backprop, same hidden layers": seed_summary([backprop[s]["validation"] for s in seeds]),
+        },
+        "backprop_best_epochs": [backprop[s]["best_epoch"] for s in seeds],
+        "ff_minus_backprop_test": paired_differences(ff_test, columns["backprop, same hidden layers"]),
+        "ff_minus_untrained_linear_test": paired_differences(ff_test, columns["untrained, linear read-out"]),
+    }
+
+
+def plot(summary: dict[str, dict], path: Path, dataset: str, settings: dict) -> None:
+    labels = list(next(iter(summary.values()))["test"])
+    fig, ax = plt.subplots(figsize=(max(8.0, 3.2 * len(summary)), 5.2))
+    width = 0.8 / len(labels)
+    for i, label in enumerate(labels):
+        xs = [j + (i - (len(labels) - 1) / 2) * width for j in range(len(summary))]
+        means = [100 * s["test"][label]["mean"] for s in summary.values()]
+        sds = [100 * s["test"][label]["sd"] for s in summary.values()]
+        bars = ax.bar(xs, means, width, yerr=sds, capsize=3, label=label)
+        ax.bar_label(bars, labels=[f"{m:.1f}" for m in means], fontsize=7, padding=2)
+    for mode, target in TARGETS.items():
+        if any(s["mode"] == mode for s in summary.values()):
+            ax.axhline(100 * target, ls="--", lw=0.8, color="grey")
+            ax.text(len(summary) - 0.5, 100 * target + 0.4, f"{mode} target {100 * target:.0f} %", ha="right", fontsize=7, color="grey")
+    ax.set_xticks(range(len(summary)), [f"{n}\n({'x'.join(map(str, s['layers']))}, {s['mode']}, seeds {s['seeds']})"
+                                        for n, s in summary.items()], fontsize=7)
+    ax.set(title=f"{dataset}: FF against its controls on the same architecture (test set, mean ± sd over seeds)",
+           ylabel="test accuracy, %", xlabel="run (hidden layers, substrate, seeds)", ylim=(0, 105))
+    ax.legend(fontsize=8, loc="lower right")
+    caption = ("Caption: bench/bench_core_controls.py. Each control on its run's validation split and seed, the test set read "
+               "once: the untrained net training starts from, read by goodness argmax and by a logistic read-out of its "
+               "latents (neutral label) fitted on the kept training samples; backprop on the same hidden widths with a "
+               f"softmax classifier (Adam, lr {settings['lr']:g}, batch {settings['batch_size']}, the epoch of best "
+               f"validation accuracy, at most {settings['epochs']}, patience {settings['patience']}); FF as stored by "
+               "bench_core_learner.py with its read-out chosen on validation.")
+    fig.text(0.01, 0.01, textwrap.fill(caption, 150), fontsize=7)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120))
+    plt.close(fig)
+
+
+def summarize(args) -> None:
+    if not args.out:
+        raise NeuroffError("--summarize needs --out STEM (writes STEM.json and STEM.png)")
+    stored, controls = read_json(results_path(args.dataset)), read_json(controls_path(args.dataset))
+    summary = {name: summarize_run(stored, controls, name) for name in args.runs.split(",")}
+    for name, s in summary.items():
+        print(f"{name} ({'x'.join(map(str, s['layers']))}, {s['mode']}, seeds {s['seeds']}), test:")
+        for label, v in s["test"].items():
+            print(f"  {label:32s} {format_summary(v)}")
+        print(f"  FF − backprop (paired)           {format_summary(s['ff_minus_backprop_test'])}")
+        print(f"  FF − untrained linear (paired)   {format_summary(s['ff_minus_untrained_linear_test'])}")
+        print(f"  backprop best epochs {s['backprop_best_epochs']}")
+    settings = next(iter(controls["backprop"].values()))["settings"]
+    write_json(Path(args.out + ".json"), {"sources": [results_path(args.dataset).name, controls_path(args.dataset).name],
+                                          "backprop_settings": settings, "runs": summary})
+    plot(summary, Path(args.out + ".png"), args.dataset, settings)
+    print(f"wrote {args.out}.json and {args.out}.png")
+
+
+def main() -> None:
+    defaults = BackpropSettings()
+    parser = Parser(prog="bench_core_controls.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="fashion-mnist")
+    parser.add_argument("--runs", required=True, help="comma list of runs stored by bench_core_learner.py")
+    parser.add_argument("--seed", type=int, default=0, help="the stored run's seed (its validation split and initialisation)")
+    parser.add_argument("--controls", default=",".join(CONTROLS), help=f"comma list of {', '.join(CONTROLS)}")
+    parser.add_argument("--no-test", action="store_true", help="validation only: the test set is not read")
+    parser.add_argument("--bp-epochs", type=int, default=defaults.epochs, help="backprop: most epochs")
+    parser.add_argument("--bp-batch", type=int, default=defaults.batch_size, help="backprop: mini-batch size")
+    parser.add_argument("--bp-lr", type=float, default=defaults.lr, help="backprop: Adam's learning rate")
+    parser.add_argument("--bp-patience", type=int, default=defaults.patience,
+                        help="backprop: stop this many epochs after the best validation epoch")
+    parser.add_argument("--summarize", action="store_true", help="train nothing: summarise the stored controls of --runs")
+    parser.add_argument("--out", default=None, help="with --summarize: path stem of STEM.json and STEM.png")
+    args = parser.parse_args()
+    args.controls = args.controls.split(",")
+    unknown = [c for c in args.controls if c not in CONTROLS]
+    if unknown:
+        parser.error(f"unknown control {unknown[0]!r}; use {', '.join(CONTROLS)}")
+    if min(args.bp_epochs, args.bp_batch, args.bp_patience) < 1 or args.bp_lr <= 0:
+        parser.error("--bp-epochs, --bp-batch and --bp-patience must be >= 1 and --bp-lr > 0")
+    if args.summarize:
+        summarize(args)
+    else:
+        run_controls(args, BackpropSettings(args.bp_epochs, args.bp_batch, args.bp_lr, args.bp_patience))
+
+
+if __name__ == "__main__":
+    sys.exit(guarded(main))
