@@ -106,7 +106,9 @@ def summarize_run(stored: dict, controls: dict, name: str) -> dict:
         "test": {label: seed_summary([v[s] for s in seeds]) for label, v in columns.items()},
         "validation": {
             "untrained, linear read-out": seed_summary([untrained[s]["linear_readout"]["validation"] for s in seeds]),
-            "FF (this run)": seed_summary([runs[s]["validation_accuracy"][-1] for s in seeds]),
+            # with the read-out chosen on validation, as final_test reads the test set
+            "FF (this run)": seed_summary([runs[s].get("eval_repeats_readout", {}).get("validation_accuracy", runs[s]["validation_accuracy"][-1])
+                                           for s in seeds]),
             "backprop, same hidden layers": seed_summary([backprop[s]["validation"] for s in seeds]),
         },
         "backprop_best_epochs": [backprop[s]["best_epoch"] for s in seeds],
@@ -115,33 +117,45 @@ def summarize_run(stored: dict, controls: dict, name: str) -> dict:
     }
 
 
-def plot(summary: dict[str, dict], path: Path, dataset: str, settings: dict) -> None:
-    labels = list(next(iter(summary.values()))["test"])
-    fig, ax = plt.subplots(figsize=(max(8.0, 3.2 * len(summary)), 5.2))
+def bars(ax, summary: dict[str, dict], labels: list[str], colours: dict[str, str], fmt: str, names: bool) -> None:
     width = 0.8 / len(labels)
     for i, label in enumerate(labels):
         xs = [j + (i - (len(labels) - 1) / 2) * width for j in range(len(summary))]
         means = [100 * s["test"][label]["mean"] for s in summary.values()]
         sds = [100 * s["test"][label]["sd"] for s in summary.values()]
-        bars = ax.bar(xs, means, width, yerr=sds, capsize=3, label=label)
-        ax.bar_label(bars, labels=[f"{m:.1f}" for m in means], fontsize=7, padding=2)
+        drawn = ax.bar(xs, means, width, yerr=sds, capsize=3, label=label, color=colours[label])
+        ax.bar_label(drawn, labels=[format(m, fmt) for m in means], fontsize=7, padding=2)
+    ax.set_xticks(range(len(summary)), [(f"{n}\n" if names else "") + f"({'x'.join(map(str, s['layers']))}, {s['mode']}, "
+                                        f"seeds {','.join(map(str, s['seeds']))})" for n, s in summary.items()], fontsize=7)
+    ax.set(xlabel="run (hidden layers, substrate, seeds)", ylabel="test accuracy, %")
+    ax.grid(axis="y", alpha=0.3)
+
+
+def plot(summary: dict[str, dict], path: Path, dataset: str, settings: dict) -> None:
+    labels = list(next(iter(summary.values()))["test"])
+    colours = dict(zip(labels, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    fig, (ax_all, ax_zoom) = plt.subplots(1, 2, figsize=(max(12.0, 4.6 * len(summary)), 5.6), gridspec_kw={"width_ratios": [1, 1.3]})
+    bars(ax_all, summary, labels, colours, ".1f", names=False)  # the run names: under the zoomed panel
+    ax_all.set(title="every control (0-100 %)", ylim=(0, 105))
+    trained = labels[1:]  # the untrained goodness read-out sits at chance, off the zoomed scale
+    bars(ax_zoom, summary, trained, colours, ".2f", names=True)
+    low = min(100 * s["test"][label]["mean"] for s in summary.values() for label in trained)
+    ax_zoom.set(title="zoomed: the read-outs that learn", ylim=(low - 2, 91.5))
     for mode, target in TARGETS.items():
         if any(s["mode"] == mode for s in summary.values()):
-            ax.axhline(100 * target, ls="--", lw=0.8, color="grey")
-            ax.text(len(summary) - 0.5, 100 * target + 0.4, f"{mode} target {100 * target:.0f} %", ha="right", fontsize=7, color="grey")
-    ax.set_xticks(range(len(summary)), [f"{n}\n({'x'.join(map(str, s['layers']))}, {s['mode']}, seeds {s['seeds']})"
-                                        for n, s in summary.items()], fontsize=7)
-    ax.set(title=f"{dataset}: FF against its controls on the same architecture (test set, mean ± sd over seeds)",
-           ylabel="test accuracy, %", xlabel="run (hidden layers, substrate, seeds)", ylim=(0, 105))
-    ax.legend(fontsize=8, loc="lower right")
+            ax_zoom.axhline(100 * target, ls="--", lw=0.9, color="grey" if mode == "analog" else "black")
+            ax_zoom.text(-0.45, 100 * target + 0.08, f"{mode} target {100 * target:.0f} %", fontsize=7)
+    fig.suptitle(f"{dataset}: FF against its controls on the same architecture (test set, mean ± sd over seeds)")
+    handles, names = ax_all.get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=len(labels), fontsize=8, bbox_to_anchor=(0.5, 0.085))
     caption = ("Caption: bench/bench_core_controls.py. Each control on its run's validation split and seed, the test set read "
                "once: the untrained net training starts from, read by goodness argmax and by a logistic read-out of its "
                "latents (neutral label) fitted on the kept training samples; backprop on the same hidden widths with a "
                f"softmax classifier (Adam, lr {settings['lr']:g}, batch {settings['batch_size']}, the epoch of best "
                f"validation accuracy, at most {settings['epochs']}, patience {settings['patience']}); FF as stored by "
                "bench_core_learner.py with its read-out chosen on validation.")
-    fig.text(0.01, 0.01, textwrap.fill(caption, 150), fontsize=7)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.text(0.01, 0.01, textwrap.fill(caption, 190), fontsize=7)
+    fig.tight_layout(rect=(0, 0.14, 1, 0.96))
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120))
     plt.close(fig)
 
