@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from dataclasses import asdict
 from pathlib import Path
 
 import matplotlib
@@ -40,9 +41,11 @@ def controls_path(dataset: str) -> Path:
     return Path(__file__).parent / "results" / f"core_controls_{dataset}.json"
 
 
-def backprop_key(config: FFConfig) -> str:
-    """Backprop depends only on the hidden widths, the split and the seed: one entry per architecture."""
-    return result_key("backprop-" + "x".join(map(str, config.layers)) + f"-val{config.validation}", config.seed)
+def backprop_key(config: FFConfig, settings: BackpropSettings) -> str:
+    """Backprop depends only on the hidden widths, the split, the seed and its own settings: one entry
+    per architecture and setting (the default setting keeps the bare name)."""
+    changed = "".join(f"-{name}{value}" for name, value in asdict(settings).items() if value != getattr(BackpropSettings(), name))
+    return result_key("backprop-" + "x".join(map(str, config.layers)) + f"-val{config.validation}" + changed, config.seed)
 
 
 def store(dataset: str, kind: str, key: str, entry: dict) -> None:
@@ -74,7 +77,7 @@ def run_controls(args, settings: BackpropSettings) -> None:
             out = untrained_control(config, ds, read_test=not args.no_test)
             store(args.dataset, "untrained", key, {**out, "run": key})
             print(f"{key}: untrained goodness {out['goodness']}, linear read-out {out['linear_readout']}, {out['seconds']:.0f} s", flush=True)
-        bkey = backprop_key(config)
+        bkey = backprop_key(config, settings)
         if "backprop" in args.controls and bkey not in done_backprop:
             out = backprop_control(config, ds, settings, read_test=not args.no_test)
             store(args.dataset, "backprop", bkey, {**out, "layers": list(config.layers), "validation_samples": config.validation,
@@ -84,16 +87,17 @@ def run_controls(args, settings: BackpropSettings) -> None:
                   f"test {out.get('test', float('nan')):.4f}, {out['seconds']:.0f} s", flush=True)
 
 
-def summarize_run(stored: dict, controls: dict, name: str) -> dict:
+def summarize_run(stored: dict, controls: dict, name: str, settings: BackpropSettings) -> dict:
     """FF (the run's validation and test, its read-out chosen on validation) and its controls over the
     seeds that have all of them; paired test differences FF − control."""
     runs = seeds_of(stored, name)
     untrained = {s: controls.get("untrained", {}).get(result_key(name, s)) for s in runs}
     config = FFConfig.from_stored(runs[min(runs)]["config"])
-    backprop = {s: controls.get("backprop", {}).get(backprop_key(FFConfig.from_stored(e["config"]))) for s, e in runs.items()}
+    backprop = {s: controls.get("backprop", {}).get(backprop_key(FFConfig.from_stored(e["config"]), settings)) for s, e in runs.items()}
     seeds = [s for s in runs if untrained[s] and backprop[s] and "test" in backprop[s] and "test" in untrained[s]["goodness"]]
     if not seeds:
-        raise NeuroffError(f"no seed of {name!r} has both controls with the test set read; run bench_core_controls.py --runs {name} --seed S")
+        raise NeuroffError(f"no seed of {name!r} has both controls (backprop {asdict(settings)}) with the test set read; "
+                           f"run bench_core_controls.py --runs {name} --seed S")
     ff_test = {s: final_test(runs[s]) for s in seeds}
     columns = {
         "untrained, goodness read-out": {s: untrained[s]["goodness"]["test"] for s in seeds},
@@ -160,11 +164,11 @@ def plot(summary: dict[str, dict], path: Path, dataset: str, settings: dict) -> 
     plt.close(fig)
 
 
-def summarize(args) -> None:
+def summarize(args, settings: BackpropSettings) -> None:
     if not args.out:
         raise NeuroffError("--summarize needs --out STEM (writes STEM.json and STEM.png)")
     stored, controls = read_json(results_path(args.dataset)), read_json(controls_path(args.dataset))
-    summary = {name: summarize_run(stored, controls, name) for name in args.runs.split(",")}
+    summary = {name: summarize_run(stored, controls, name, settings) for name in args.runs.split(",")}
     for name, s in summary.items():
         print(f"{name} ({'x'.join(map(str, s['layers']))}, {s['mode']}, seeds {s['seeds']}), test:")
         for label, v in s["test"].items():
@@ -172,10 +176,9 @@ def summarize(args) -> None:
         print(f"  FF − backprop (paired)           {format_summary(s['ff_minus_backprop_test'])}")
         print(f"  FF − untrained linear (paired)   {format_summary(s['ff_minus_untrained_linear_test'])}")
         print(f"  backprop best epochs {s['backprop_best_epochs']}")
-    settings = next(iter(controls["backprop"].values()))["settings"]
     write_json(Path(args.out + ".json"), {"sources": [results_path(args.dataset).name, controls_path(args.dataset).name],
-                                          "backprop_settings": settings, "runs": summary})
-    plot(summary, Path(args.out + ".png"), args.dataset, settings)
+                                          "backprop_settings": asdict(settings), "runs": summary})
+    plot(summary, Path(args.out + ".png"), args.dataset, asdict(settings))
     print(f"wrote {args.out}.json and {args.out}.png")
 
 
@@ -192,7 +195,8 @@ def main() -> None:
     parser.add_argument("--bp-lr", type=float, default=defaults.lr, help="backprop: Adam's learning rate")
     parser.add_argument("--bp-patience", type=int, default=defaults.patience,
                         help="backprop: stop this many epochs after the best validation epoch")
-    parser.add_argument("--summarize", action="store_true", help="train nothing: summarise the stored controls of --runs")
+    parser.add_argument("--summarize", action="store_true",
+                        help="train nothing: summarise the stored controls of --runs (backprop: the entries trained with the --bp-* given)")
     parser.add_argument("--out", default=None, help="with --summarize: path stem of STEM.json and STEM.png")
     args = parser.parse_args()
     args.controls = args.controls.split(",")
@@ -201,10 +205,11 @@ def main() -> None:
         parser.error(f"unknown control {unknown[0]!r}; use {', '.join(CONTROLS)}")
     if min(args.bp_epochs, args.bp_batch, args.bp_patience) < 1 or args.bp_lr <= 0:
         parser.error("--bp-epochs, --bp-batch and --bp-patience must be >= 1 and --bp-lr > 0")
+    settings = BackpropSettings(args.bp_epochs, args.bp_batch, args.bp_lr, args.bp_patience)
     if args.summarize:
-        summarize(args)
+        summarize(args, settings)  # the backprop entries of these settings
     else:
-        run_controls(args, BackpropSettings(args.bp_epochs, args.bp_batch, args.bp_lr, args.bp_patience))
+        run_controls(args, settings)
 
 
 if __name__ == "__main__":
