@@ -42,10 +42,11 @@ def controls_path(dataset: str) -> Path:
 
 
 def backprop_key(config: FFConfig, settings: BackpropSettings) -> str:
-    """Backprop depends only on the hidden widths, the split, the seed and its own settings: one entry
-    per architecture and setting (the default setting keeps the bare name)."""
+    """Backprop depends only on the hidden widths, the training samples and split, the seed and its own
+    settings: one entry per architecture and setting (the default setting keeps the bare name)."""
     changed = "".join(f"-{name}{value}" for name, value in asdict(settings).items() if value != getattr(BackpropSettings(), name))
-    return result_key("backprop-" + "x".join(map(str, config.layers)) + f"-val{config.validation}" + changed, config.seed)
+    subset = f"-train{config.n_train}" if config.n_train is not None else ""  # a screen on the first N training samples
+    return result_key("backprop-" + "x".join(map(str, config.layers)) + f"-val{config.validation}" + subset + changed, config.seed)
 
 
 def store(dataset: str, kind: str, key: str, entry: dict) -> None:
