@@ -22,8 +22,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from bench_core_learner import result_key, results_path  # noqa: E402
-from summarize_core_learner import final_test, seeds_of  # noqa: E402
+from bench_core_learner import results_path  # noqa: E402
 
 from neuroff.cli import Parser, guarded  # noqa: E402
 from neuroff.data import load_dataset  # noqa: E402
@@ -31,7 +30,8 @@ from neuroff.engine.options import FFConfig  # noqa: E402
 from neuroff.errors import NeuroffError  # noqa: E402
 from neuroff.io import atomic_write, read_json, write_json  # noqa: E402
 from neuroff.studies.controls import BackpropSettings, backprop_control, untrained_control  # noqa: E402
-from neuroff.studies.stats import format_summary, paired_differences, seed_summary  # noqa: E402
+from neuroff.studies.stats import format_summary  # noqa: E402
+from neuroff.studies.stored_runs import backprop_key, controls_summary, result_key  # noqa: E402
 
 CONTROLS = ("untrained", "backprop")
 TARGETS = {"spiking": 0.89, "analog": 0.90}  # issue 16's Fashion-MNIST targets, drawn on the figure
@@ -39,14 +39,6 @@ TARGETS = {"spiking": 0.89, "analog": 0.90}  # issue 16's Fashion-MNIST targets,
 
 def controls_path(dataset: str) -> Path:
     return Path(__file__).parent / "results" / f"core_controls_{dataset}.json"
-
-
-def backprop_key(config: FFConfig, settings: BackpropSettings) -> str:
-    """Backprop depends only on the hidden widths, the training samples and split, the seed and its own
-    settings: one entry per architecture and setting (the default setting keeps the bare name)."""
-    changed = "".join(f"-{name}{value}" for name, value in asdict(settings).items() if value != getattr(BackpropSettings(), name))
-    subset = f"-train{config.n_train}" if config.n_train is not None else ""  # a screen on the first N training samples
-    return result_key("backprop-" + "x".join(map(str, config.layers)) + f"-val{config.validation}" + subset + changed, config.seed)
 
 
 def store(dataset: str, kind: str, key: str, entry: dict) -> None:
@@ -86,40 +78,6 @@ def run_controls(args, settings: BackpropSettings) -> None:
             done_backprop.add(bkey)
             print(f"{bkey}: validation {' '.join(f'{v:.4f}' for v in out['validation_accuracy'])}, best epoch {out['best_epoch']}, "
                   f"test {out.get('test', float('nan')):.4f}, {out['seconds']:.0f} s", flush=True)
-
-
-def summarize_run(stored: dict, controls: dict, name: str, settings: BackpropSettings) -> dict:
-    """FF (the run's validation and test, its read-out chosen on validation) and its controls over the
-    seeds that have all of them; paired test differences FF − control."""
-    runs = seeds_of(stored, name)
-    untrained = {s: controls.get("untrained", {}).get(result_key(name, s)) for s in runs}
-    config = FFConfig.from_stored(runs[min(runs)]["config"])
-    backprop = {s: controls.get("backprop", {}).get(backprop_key(FFConfig.from_stored(e["config"]), settings)) for s, e in runs.items()}
-    seeds = [s for s in runs if untrained[s] and backprop[s] and "test" in backprop[s] and "test" in untrained[s]["goodness"]]
-    if not seeds:
-        raise NeuroffError(f"no seed of {name!r} has both controls (backprop {asdict(settings)}) with the test set read; "
-                           f"run bench_core_controls.py --runs {name} --seed S")
-    ff_test = {s: final_test(runs[s]) for s in seeds}
-    columns = {
-        "untrained, goodness read-out": {s: untrained[s]["goodness"]["test"] for s in seeds},
-        "untrained, linear read-out": {s: untrained[s]["linear_readout"]["test"] for s in seeds},
-        "FF (this run)": ff_test,
-        "backprop, same hidden layers": {s: backprop[s]["test"] for s in seeds},
-    }
-    return {
-        "mode": config.mode, "layers": list(config.layers), "seeds": seeds,
-        "test": {label: seed_summary([v[s] for s in seeds]) for label, v in columns.items()},
-        "validation": {
-            "untrained, linear read-out": seed_summary([untrained[s]["linear_readout"]["validation"] for s in seeds]),
-            # with the read-out chosen on validation, as final_test reads the test set
-            "FF (this run)": seed_summary([runs[s].get("eval_repeats_readout", {}).get("validation_accuracy", runs[s]["validation_accuracy"][-1])
-                                           for s in seeds]),
-            "backprop, same hidden layers": seed_summary([backprop[s]["validation"] for s in seeds]),
-        },
-        "backprop_best_epochs": [backprop[s]["best_epoch"] for s in seeds],
-        "ff_minus_backprop_test": paired_differences(ff_test, columns["backprop, same hidden layers"]),
-        "ff_minus_untrained_linear_test": paired_differences(ff_test, columns["untrained, linear read-out"]),
-    }
 
 
 def bars(ax, summary: dict[str, dict], labels: list[str], colours: dict[str, str], fmt: str, names: bool) -> None:
@@ -169,7 +127,7 @@ def summarize(args, settings: BackpropSettings) -> None:
     if not args.out:
         raise NeuroffError("--summarize needs --out STEM (writes STEM.json and STEM.png)")
     stored, controls = read_json(results_path(args.dataset)), read_json(controls_path(args.dataset))
-    summary = {name: summarize_run(stored, controls, name, settings) for name in args.runs.split(",")}
+    summary = {name: controls_summary(stored, controls, name, settings) for name in args.runs.split(",")}
     for name, s in summary.items():
         print(f"{name} ({'x'.join(map(str, s['layers']))}, {s['mode']}, seeds {s['seeds']}), test:")
         for label, v in s["test"].items():

@@ -23,6 +23,7 @@ from neuroff.cli.options import positive_int_list
 from neuroff.data import Dataset, load_dataset
 from neuroff.engine.options import FFConfig
 from neuroff.io import read_json, write_json
+from neuroff.studies.stored_runs import result_key  # noqa: F401  (also read by readout_screen, read_test_once)
 
 # name -> FFConfig overrides (epochs included); unset options take the family's defaults
 FASHION_SPIKING = {"max_rate": 0.5, "lr": 0.0007, "lr_decay": 0.85}  # rate 1.0 is unstable on Fashion-MNIST (docs/results.md)
@@ -206,10 +207,6 @@ def repeats_readout(trained: engine.Trained, val_ds: Dataset, test_ds: Dataset |
 
 def results_path(dataset: str) -> Path:
     return Path(__file__).parent / "results" / f"core_learner_{dataset}.json"
-
-
-def result_key(name: str, seed: int) -> str:
-    return name if seed == 0 else f"{name} (seed {seed})"  # seed 0 keeps the names of earlier stops
 
 
 def run_command(name: str, dataset: str, validation: int, seed: int) -> str:

@@ -12,8 +12,6 @@ writes the summary JSON and the PNG next to it.
 
 from __future__ import annotations
 
-import re
-import statistics
 import sys
 import textwrap
 from pathlib import Path
@@ -27,88 +25,10 @@ import matplotlib.ticker  # noqa: E402
 from neuroff.cli import Parser, guarded  # noqa: E402
 from neuroff.errors import NeuroffError  # noqa: E402
 from neuroff.io import atomic_write, read_json, write_json  # noqa: E402
-from neuroff.studies.stats import format_summary, paired_differences, seed_summary, target_met  # noqa: E402
+from neuroff.studies.stats import format_summary  # noqa: E402
+from neuroff.studies.stored_runs import gap, summarize, versus  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def seeds_of(stored: dict, name: str) -> dict[int, dict]:
-    """Every stored seed of run ``name``: seed 0 is stored under the bare name."""
-    found = {0: stored[name]} if name in stored else {}
-    for key, entry in stored.items():
-        m = re.fullmatch(re.escape(name) + r" \(seed (\d+)\)", key)
-        if m:
-            found[int(m.group(1))] = entry
-    if not found:
-        raise NeuroffError(f"no stored run named {name!r}; see bench_core_learner.py --list")
-    return dict(sorted(found.items()))
-
-
-def summarize(stored: dict, name: str) -> dict:
-    runs = seeds_of(stored, name)
-    curves = [r["validation_accuracy"] for r in runs.values() if r["validation_accuracy"]]  # none: a --validation 0 run
-    tests = [r["test_accuracy"] for r in runs.values() if r.get("test_accuracy") == r.get("test_accuracy")]  # NaN: not read
-    epochs = min((len(c) for c in curves), default=0)
-    out = {
-        "seeds": list(runs),
-        "command": runs[min(runs)]["command"],
-        "held_out": runs[min(runs)]["config"]["validation"],
-        "n_train": runs[min(runs)]["config"]["n_train"],  # None: the whole training set (screens use the first 30,000)
-        "stored_by_readout_screen": [s for s, r in runs.items() if "trained_from" in r],  # e.g. continued with --resume
-        "validation": seed_summary([c[-1] for c in curves]) if curves else None,
-        "test": seed_summary(tests) if tests else None,
-        "validation_curve_mean": [statistics.fmean(c[e] for c in curves) for e in range(epochs)],
-        "validation_curve_sd": [statistics.stdev(c[e] for c in curves) if len(curves) > 1 else 0.0 for e in range(epochs)],
-    }
-    repeats = [r["eval_repeats_readout"] for r in runs.values() if "eval_repeats_readout" in r]
-    if repeats and len(repeats) == len(runs):  # a screen of some seeds only is not summarised as the run's
-        chosen = [r["repeats"] for r in repeats]  # per seed, on that seed's validation split
-        out["eval_repeats_readout"] = {
-            "repeats": chosen[0] if len(set(chosen)) == 1 else chosen,
-            "validation": seed_summary([r["validation_accuracy"] for r in repeats]),
-            **({"test": seed_summary([r["test_accuracy"] for r in repeats])} if all("test_accuracy" in r for r in repeats) else {}),
-        }
-        screened = [r["validation_by_repeats"] for r in repeats if "validation_by_repeats" in r]
-        if len(screened) == len(repeats):  # every seed read the same list of R on nested spikes
-            out["eval_repeats_readout"]["validation_by_repeats"] = {
-                k: seed_summary([v[k] for v in screened]) for k in screened[0] if all(k in v for v in screened)}
-    return out
-
-
-def pair_of(text: str) -> tuple[str, str]:
-    first, sep, second = text.partition(":")
-    if not (sep and first and second):
-        raise NeuroffError(f"{text!r} is not two run names joined by ':', e.g. analog-1x400-hard-16:spiking-1x400-hard-homeo-16")
-    return first, second
-
-
-def final_test(entry: dict) -> float:
-    """A seed's test accuracy with the read-out chosen on its validation split (the bench reads
-    the test set with more presentations only when validation chose them)."""
-    return entry.get("eval_repeats_readout", {}).get("test_accuracy", entry["test_accuracy"])
-
-
-def gap(stored: dict, pair: str, ceiling: float = 0.01) -> dict:
-    """Paired test gap REFERENCE − RUN per shared seed (``paired_differences``) and whether it meets
-    the ceiling by the interval rule (``target_met(at_most=True)``)."""
-    reference, run = pair_of(pair)
-    gaps = paired_differences(*({seed: final_test(e) for seed, e in seeds_of(stored, name).items()} for name in (reference, run)))
-    return {"reference": reference, "run": run, "gap": gaps, "ceiling": ceiling, "met": target_met(gaps, ceiling, at_most=True)}
-
-
-def versus(stored: dict, pair: str) -> dict:
-    """A screen's verdict: paired validation difference RUN − BASELINE per shared seed (the two runs
-    of a seed share its split), on the last epoch with one presentation and, where both runs
-    screened read-outs, with each run's read-out chosen on validation. The test set is not used."""
-    baseline, run = pair_of(pair)
-    a, b = (seeds_of(stored, name) for name in (run, baseline))
-    out = {"baseline": baseline, "run": run,
-           "last_epoch": paired_differences(*({s: e["validation_accuracy"][-1] for s, e in runs.items()} for runs in (a, b)))}
-    chosen = [{s: e["eval_repeats_readout"]["validation_accuracy"] for s, e in runs.items() if "eval_repeats_readout" in e}
-              for runs in (a, b)]
-    if all(chosen) and set(chosen[0]) & set(chosen[1]):
-        out["chosen_readout"] = paired_differences(*chosen)
-    return out
 
 
 def plot(summary: dict[str, dict], path: Path, dataset: str) -> None:
@@ -144,7 +64,7 @@ def plot(summary: dict[str, dict], path: Path, dataset: str) -> None:
     splits = sorted({(s["held_out"], s.get("n_train") or 0) for s in summary.values()})
     held = " / ".join(f"{v:,} of the first {n:,} training samples" if n else f"{v:,} training samples" for v, n in splits)
     outside = [f"{n} seeds {s['stored_by_readout_screen']}" for n, s in summary.items() if s.get("stored_by_readout_screen")]
-    caption = (f"Caption: bench/bench_core_learner.py runs"
+    caption = ("Caption: bench/bench_core_learner.py runs"
                + (f" (trained in parts with --resume, stored by readout_screen.py --store-as: {'; '.join(outside)})" if outside else "")
                + f", {held} held out per seed (the rest trained); "
              + ("the test set is read once per run that reads it, after its last epoch (not plotted)"
