@@ -23,7 +23,7 @@ from neuroff.cli.options import positive_int_list
 from neuroff.data import Dataset, load_dataset
 from neuroff.engine.options import FFConfig
 from neuroff.io import read_json, write_json
-from neuroff.studies.stored_runs import result_key  # noqa: F401  (also read by readout_screen, read_test_once)
+from neuroff.studies.stored_runs import result_key
 
 # name -> FFConfig overrides (epochs included); unset options take the family's defaults
 FASHION_SPIKING = {"max_rate": 0.5, "lr": 0.0007, "lr_decay": 0.85}  # rate 1.0 is unstable on Fashion-MNIST (docs/results.md)

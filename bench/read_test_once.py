@@ -12,12 +12,13 @@ import math
 import sys
 from pathlib import Path
 
-from bench_core_learner import RUNS, checkpoint_path, result_key, results_path, store_result
+from bench_core_learner import RUNS, checkpoint_path, results_path, store_result
 
 from neuroff import engine
 from neuroff.cli import Parser, guarded
 from neuroff.errors import NeuroffError
 from neuroff.io import read_json
+from neuroff.studies.stored_runs import result_key
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ import math
 import sys
 from pathlib import Path
 
-from bench_core_learner import RUNS, repeats_readout, result_entry, result_key, results_path, run_command, store_result
+from bench_core_learner import RUNS, repeats_readout, result_entry, results_path, run_command, store_result
 
 from neuroff import engine
 from neuroff.cli import Parser, guarded
@@ -26,6 +26,7 @@ from neuroff.engine.options import FFConfig
 from neuroff.errors import NeuroffError
 from neuroff.io import read_json, write_json
 from neuroff.studies.stats import format_summary, seed_summary
+from neuroff.studies.stored_runs import result_key
 
 
 def screen(trained: engine.Trained, run: Path, repeats: list[int]) -> tuple[dict, dict]:
