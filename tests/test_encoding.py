@@ -10,6 +10,7 @@ import torch
 
 from neuroff.data.pairing import make_label_embedding, wrong_labels
 from neuroff.core.encoding import (
+    direct_encode,
     encode,
     encode_candidates,
     latency_encode,
@@ -129,12 +130,25 @@ def test_latency_keeps_leading_dims_and_bad_mode_raises() -> None:
         latency_encode(torch.rand(4), 0)
 
 
+def test_direct_is_the_clamped_intensity_every_step() -> None:
+    x = torch.tensor([[-0.5, 0.0, 0.3, 1.0, 2.0]])
+    out = direct_encode(x, 4)
+    assert out.shape == (4, 1, 5) and out.dtype == torch.float32
+    assert all(torch.equal(out[t], torch.tensor([[0.0, 0.0, 0.3, 1.0, 1.0]])) for t in range(4))
+    # the rate code's expectation at max rate 1, without its draws
+    rate_mean = rate_encode(x.clamp(0, 1).repeat(4000, 1), 4, 1.0, torch.Generator().manual_seed(0)).mean((0, 1))
+    assert torch.allclose(rate_mean, out[0, 0], atol=0.02)
+    with pytest.raises(NeuroffError):
+        direct_encode(x, 0)
+
+
 def test_encode_dispatch() -> None:
     x = torch.rand(4, 10, generator=torch.Generator().manual_seed(0))
     a = encode(x, EncoderParams("rate", 12, 0.3), torch.Generator().manual_seed(2))
     assert torch.equal(a, rate_encode(x, 12, 0.3, torch.Generator().manual_seed(2)))
     b = encode(x, EncoderParams("latency", 12, latency_mode="log", normalize=True))
     assert torch.equal(b, latency_encode(x, 12, "log", normalize=True))
+    assert torch.equal(encode(x, EncoderParams("direct", 12)), direct_encode(x, 12))
     with pytest.raises(NeuroffError, match="unknown encoder"):
         encode(x, EncoderParams("delta", 12))
 
@@ -152,7 +166,7 @@ def _candidates(s: int = 5, c: int = 4, d: int = 30, label_cols: int = 6) -> tor
 
 @pytest.mark.parametrize(
     "encoder,kwargs",
-    [("rate", {"max_rate": 0.6}), ("rate", {}), ("latency", {}), ("latency", {"latency_mode": "log", "normalize": True})],
+    [("rate", {"max_rate": 0.6}), ("rate", {}), ("latency", {}), ("latency", {"latency_mode": "log", "normalize": True}), ("direct", {})],
 )
 def test_encode_candidates_is_the_full_raster_restricted(encoder: str, kwargs: dict) -> None:
     x_all = _candidates()

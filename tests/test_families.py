@@ -191,6 +191,22 @@ def test_layer_activity_is_recorded_warned_and_refused_by_the_exporters(tmp_path
     assert json.loads((tmp_path / "ok" / "metrics.json").read_text())["epochs"][0]["layer_activity"][0] > 0.05
 
 
+def test_a_direct_input_net_trains_and_is_refused_by_the_spike_targets(tmp_path, capsys):
+    """--encoder direct (graded input, not spikes) trains in the online kernel; the Loihi and NIR
+    exporters and on-chip learning, whose inputs are spikes, refuse it with one line and no file."""
+    code, _, err = _run(["train", *SMALL, "--encoder", "direct", "--layers", "16", "--epochs", "1", "--out", str(tmp_path)], capsys)
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["config"]["encoder"] == "direct" and metrics["epochs"][0]["layer_activity"][0] > 0.0
+    for target, out in (("loihi", "m.net"), ("nir", "m.nir")):
+        code, _, err = _run(["export", str(tmp_path / "model.pt"), "--target", target, "-o", str(tmp_path / out), "--n-test", "20"], capsys)
+        _one_line_error(code, err, "--encoder direct", "retrain with --encoder rate or latency")
+        assert not (tmp_path / out).exists()
+    code, _, err = _run(["train", *SMALL, "--mode", "loihi", "--encoder", "direct", "--out", str(tmp_path / "chip")], capsys)
+    _one_line_error(code, err, "--mode loihi", "--encoder rate or latency")
+    assert not (tmp_path / "chip").exists()
+
+
 def test_presets_load_and_flags_override_them(tmp_path, capsys):
     from neuroff.presets import load_preset, preset_names
 

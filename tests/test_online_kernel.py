@@ -33,6 +33,9 @@ CASES = [
     ("homeostasis-pre-trace-tau1", dict(homeostasis_rate=0.01, homeostasis_target=0.5, homeostasis_tau=0.1, pre_trace="leaky", eligibility_tau=1.0)),
     ("homeostasis-sigma", dict(homeostasis_rate=0.01, homeostasis_target=0.5, homeostasis_tau=0.1, head="sigma")),
     ("latency-pre-trace", dict(encoder="latency", pre_trace="leaky", learn_start=5, threshold=1.0, beta=0.85, lr=0.02)),
+    ("direct", dict(encoder="direct", lr=0.02)),
+    ("direct-pre-trace-tau1", dict(encoder="direct", pre_trace="leaky", pre_trace_decay=0.5, eligibility_tau=1.0, lr=0.02)),
+    ("direct-homeostasis-sigma", dict(encoder="direct", head="sigma", homeostasis_rate=0.01, homeostasis_target=0.5, homeostasis_tau=0.1)),
     ("latency-log-normalised-pre-trace", dict(encoder="latency", latency_mode="log", normalize_latency=True, pre_trace="leaky", learn_start=5, threshold=1.0, beta=0.85, lr=0.02)),
 ]
 
@@ -88,7 +91,8 @@ def test_kernel_equals_torch_reference(overrides: dict, layers: list[int]) -> No
 
     # the dense kernel path, fed the same spike trains
     dense = _model(config)
-    p_dense = NeoHebbianRule(1, sparse=False).online(dense, xs, torch.Generator().manual_seed(1), spikes=spikes)
+    given = None if config.encoder == "direct" else spikes  # the direct input is xs itself
+    p_dense = NeoHebbianRule(1, sparse=False).online(dense, xs, torch.Generator().manual_seed(1), spikes=given)
     assert _pairs_correct(p_dense) == r_stats.correct
     _assert_same_layers(dense, ref, "dense kernel")
 

@@ -10,6 +10,12 @@ Latency (time to first spike, one spike per input at most), following snnTorch's
 
 With ``normalize=True`` the spike times are rescaled so the earliest possible spike is at
 t = 0 and the latest at t = T - 1. Inputs at or below ``threshold`` never fire.
+
+Direct: no spikes; each step the input is the intensity itself, a constant graded current (what
+snnTorch's tutorials do when they feed a static image to the first layer every step, Norse's
+``ConstantCurrentLIFEncoder`` before its LIF, a graded spike on Loihi 2). The first layer then sees
+the rate code's expected input, max_rate * x with max_rate 1, without its Bernoulli noise; every
+layer above still sees spikes.
 """
 
 from __future__ import annotations
@@ -97,6 +103,13 @@ def latency_encode(
     return (grid == t.unsqueeze(0)).to(torch.float32)
 
 
+def direct_encode(x: torch.Tensor, steps: int) -> torch.Tensor:
+    """The direct (graded) input: [steps, *x.shape], the clamped intensities at every step."""
+    if steps < 1:
+        raise NeuroffError(f"steps={steps} must be >= 1")
+    return x.clamp(0.0, 1.0).to(torch.float32).unsqueeze(0).expand(steps, *x.shape)
+
+
 def encode(
     x: torch.Tensor,
     params: EncoderParams,
@@ -109,6 +122,8 @@ def encode(
         return rate_encode(x, params.steps, params.max_rate, generator, noise_shape)
     if params.kind == "latency":
         return latency_encode(x, params.steps, params.latency_mode, normalize=params.normalize)
+    if params.kind == "direct":
+        return direct_encode(x, params.steps)
     raise NeuroffError(f"unknown encoder {params.kind!r}; use one of {', '.join(ENCODERS)}")
 
 

@@ -11,7 +11,7 @@ from typing import NamedTuple
 RESETS = ("zero", "subtract")
 TRACES = ("count", "leaky", "hard-leaky")
 HEADS = ("sigma", "sym")
-ENCODERS = ("rate", "latency")
+ENCODERS = ("rate", "latency", "direct")
 PRE_TRACES = ("none", "leaky")
 # when the on-chip modulator computes M (neuroff.core.loihi_learning): once per presentation from the
 # goodness of steps [0, learn_start), or every step from that step's goodness (the float rule's timing)
@@ -19,7 +19,8 @@ M_TIMINGS = ("window", "step")
 
 
 class EncoderParams(NamedTuple):
-    """Spike encoder: ``kind`` rate (``max_rate``) or latency (``latency_mode``, ``normalize``)."""
+    """Input encoder: ``kind`` rate (``max_rate``), latency (``latency_mode``, ``normalize``) or
+    direct (the intensities themselves every step: graded, not spikes)."""
 
     kind: str = "rate"
     steps: int = 23

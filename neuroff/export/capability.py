@@ -30,6 +30,11 @@ def check_exportable(trained: Trained, target: Target) -> SpikingFFNet:
     c = trained.config
     if not isinstance(trained.model, SpikingFFNet):
         raise NeuroffError(f"{target.name} export needs a spiking network; this checkpoint is --rule {c.rule} --mode {c.mode} (train with --mode spiking)")
+    if c.encoder == "direct":
+        raise NeuroffError(
+            f"{target.name} export presents the inputs as spikes; this network was trained on the graded input of "
+            "--encoder direct (retrain with --encoder rate or latency)"
+        )
     if c.reset != "zero":
         raise NeuroffError(f"{target.reset_note}; this network uses reset={c.reset!r} (retrain with --reset zero)")
     if c.scff_centre:

@@ -19,6 +19,9 @@ vectors of 200, which caps online training near 100 samples/s. Two further savin
 - with a presynaptic trace (``pre_decay`` > 0) the Hebbian term reads x̄ instead of the spikes:
   the update touches the rows of every input that has spiked so far in the presentation (kept
   as a list per layer), each weighted by its x̄; the input current still sums active rows only.
+- with the direct encoder the first layer's input is graded (the intensities, every step): its
+  active rows are the nonzero inputs, each weighted by its value in the current and the Hebbian
+  term; the current W x is computed once per presentation until the first learning step changes W.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ def fold_all(w_hats, e_hats, scalars):
 def train_online(
     spikes,  # uint8 [P, T, D0]: given spike trains, or [0, 0, 0] to draw Bernoulli from ``rates``
     rates,  # float64 [P, D0]: per-step firing probability (used when spikes is empty)
+    graded,  # float64 [P, D0]: a constant graded input per presentation (the direct encoder), or [0, 0]
     steps,  # time steps per presentation when drawing
     seed,  # seeds the kernel's xorshift64* generator for the Bernoulli draws (non-zero)
     record,  # uint8 [P, T, D0] out: the drawn spikes (or [0, 0, 0] to skip recording)
@@ -95,11 +99,15 @@ def train_online(
     p_last,  # out: float64 [P, L], P(positive) at the last step per layer
     layer_inputs,  # list of uint8 [P, T, D_l] out: every layer's presynaptic spikes (or [0, 0, 0] each to skip)
 ):
-    draw = spikes.shape[0] == 0
+    use_graded = graded.shape[0] > 0
+    draw = spikes.shape[0] == 0 and not use_graded
     keep = record.shape[0] > 0
     keep_inputs = layer_inputs[0].shape[0] > 0
     if draw:
         n_pres, d0 = rates.shape
+        n_steps = steps
+    elif use_graded:
+        n_pres, d0 = graded.shape
         n_steps = steps
     else:
         n_pres, n_steps, d0 = spikes.shape
@@ -109,6 +117,9 @@ def train_online(
         if w_hats[layer].shape[1] > max_n:
             max_n = w_hats[layer].shape[1]
     active = np.empty(max_n, np.int64)
+    active_x = np.ones(max_n)  # the first layer's input values on the active rows (1 for spikes)
+    # the direct encoder's first-layer current: constant until the first learning step has changed W
+    graded_cur = np.zeros(w_hats[0].shape[1])
     next_active = np.empty(max_n, np.int64)
     vs = List()
     prev = List()
@@ -157,6 +168,12 @@ def train_online(
                 if rates[pres, i] > 0.0:
                     live[n_live] = i
                     n_live += 1
+        elif use_graded:
+            n_live = 0
+            for i in range(d0):
+                if graded[pres, i] != 0.0:
+                    live[n_live] = i
+                    n_live += 1
         for layer in range(n_layers):
             vs[layer][:] = 0.0
             prev[layer][:] = 0.0
@@ -179,6 +196,13 @@ def train_online(
                         n_active += 1
                         if keep:
                             record[pres, t, i] = 1
+            elif use_graded:
+                # the direct encoder: every nonzero input, every step, with its value
+                for k in range(n_live):
+                    i = live[k]
+                    active[k] = i
+                    active_x[k] = graded[pres, i]
+                n_active = n_live
             else:
                 for i in range(d0):
                     if spikes[pres, t, i]:
@@ -195,13 +219,27 @@ def train_online(
                 rf = refr[layer]
                 z = zs[layer]
                 wc = scal[1]
+                graded_rows = use_graded and layer == 0  # rows carry values, not spikes
                 if keep_inputs:
                     seen_in = layer_inputs[layer]
                     for k in range(n_active):
                         seen_in[pres, t, active[k]] = 1
                 # input current: only the rows of active inputs (dense sum when sparse is off)
                 cur = np.zeros(n)
-                if sparse:
+                if sparse and graded_rows and 0 < t <= learn_start:
+                    cur[:] = graded_cur  # no learning step has run in this presentation: W, and so W x, unchanged
+                elif sparse and graded_rows:
+                    for k in range(n_active):
+                        i = active[k]
+                        xk = active_x[k]
+                        if direct:
+                            for j in range(n):
+                                cur[j] += xk * w_hat[i, j]
+                        else:
+                            for j in range(n):
+                                cur[j] += xk * (w_hat[i, j] + wc * e_hat[i, j])
+                    graded_cur[:] = cur
+                elif sparse:
                     for k in range(n_active):
                         i = active[k]
                         if direct:
@@ -214,7 +252,7 @@ def train_online(
                     # naive dense reference for the speed comparison: x @ W over every row
                     x = np.zeros(d_in)
                     for k in range(n_active):
-                        x[active[k]] = 1.0
+                        x[active[k]] = active_x[k] if graded_rows else 1.0
                     for i in range(d_in):
                         xi = x[i]
                         for j in range(n):
@@ -228,7 +266,7 @@ def train_online(
                         xb[rows[k]] *= pre_decay
                     for k in range(n_active):
                         i = active[k]
-                        xb[i] += 1.0
+                        xb[i] += active_x[k] if graded_rows else 1.0
                         if seen[i] == 0:
                             seen[i] = 1
                             rows[n_touched[layer]] = i
@@ -314,7 +352,12 @@ def train_online(
                         # naive dense eligibility over the whole matrix (w_hat is W, e_hat is E)
                         x = np.zeros(d_in)
                         for k in range(n_rows):
-                            x[rows[k]] = xb[rows[k]] if traced else 1.0
+                            if traced:
+                                x[rows[k]] = xb[rows[k]]
+                            elif graded_rows:
+                                x[rows[k]] = active_x[k]
+                            else:
+                                x[rows[k]] = 1.0
                         for i in range(d_in):
                             for j in range(n):
                                 e_hat[i, j] = decay * e_hat[i, j] + tau * x[i] * post[j]
@@ -322,7 +365,12 @@ def train_online(
                     elif direct:
                         for k in range(n_rows):
                             i = rows[k]
-                            xi = xb[i] if traced else 1.0
+                            if traced:
+                                xi = xb[i]
+                            elif graded_rows:
+                                xi = active_x[k]
+                            else:
+                                xi = 1.0
                             last_rows[layer, k] = i
                             last_x[layer, k] = xi
                             for j in range(n):
@@ -337,8 +385,8 @@ def train_online(
                         comp = scal[1] * step
                         for k in range(n_rows):
                             i = rows[k]
-                            if traced:
-                                xi = xb[i]
+                            if traced or graded_rows:
+                                xi = xb[i] if traced else active_x[k]
                                 for j in range(n):
                                     e_hat[i, j] += step * (post[j] * xi)
                                     w_hat[i, j] -= comp * (post[j] * xi)

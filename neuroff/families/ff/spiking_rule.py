@@ -93,8 +93,8 @@ class NeoHebbianRule(RuleBase):
     ) -> torch.Tensor:
         """Train on presentations xs [P, D] (alternating positive/negative) with the numba kernel.
 
-        Rate-coded inputs are drawn inside the kernel (seeded from ``generator``); other encoders,
-        or given ``spikes`` [T, P, D], are passed in. Returns P(positive) of the last layer at the
+        Rate-coded inputs are drawn inside the kernel (seeded from ``generator``); the direct
+        encoder's graded input is xs itself; other encoders, or given ``spikes`` [T, P, D], are passed in. Returns P(positive) of the last layer at the
         last step, [P]; with ``record`` the drawn spike trains [T, P, D] are kept in
         ``self.last_spikes`` (for checking against the torch reference); with ``record_layer_inputs``
         every layer's presynaptic rasters [P, T, D_l] (uint8) are kept in ``self.last_layer_inputs``
@@ -107,14 +107,19 @@ class NeoHebbianRule(RuleBase):
         n_pres, d = xs.shape
         empty = np.zeros((0, 0, 0), np.uint8)
         seed = int(torch.randint(1, 2**62, (1,), generator=generator))
-        if spikes is None and c.encoder != "rate":
-            spikes = model.encode(xs, generator)
-        if spikes is not None:
-            given = spikes.permute(1, 0, 2).to(torch.uint8).contiguous().numpy()
-            rates = np.zeros((0, 0))
-        else:
-            given = empty
+        graded, rates, given = np.zeros((0, 0)), np.zeros((0, 0)), empty
+        if c.encoder == "direct":
+            if spikes is not None:  # a graded raster would not survive the kernel's uint8 spike input
+                raise ValueError("the direct encoder's input is xs itself; pass no spikes")
+            graded = xs.clamp(0.0, 1.0).to(torch.float64).numpy()
+            if record:
+                spikes = model.encode(xs, generator)  # deterministic: the raster the kernel presents
+        elif spikes is None and c.encoder == "rate":
             rates = (xs.clamp(0.0, 1.0).to(torch.float64) * c.max_rate).numpy()
+        else:
+            if spikes is None:
+                spikes = model.encode(xs, generator)
+            given = spikes.permute(1, 0, 2).to(torch.uint8).contiguous().numpy()
         kept = np.zeros((n_pres, c.steps, d), np.uint8) if record and spikes is None else empty
         flags = np.tile(np.array([1, 0], np.uint8), n_pres // 2 + 1)[:n_pres]
         w_hats = online.List([w.T.contiguous().numpy().copy() for w in model.weights])
@@ -126,7 +131,7 @@ class NeoHebbianRule(RuleBase):
             [np.zeros((n_pres, c.steps, n_in) if record_layer_inputs else (0, 0, 0), np.uint8) for n_in in sizes]
         )
         online.train_online(
-            given, rates, c.steps, seed, kept, flags, w_hats, e_hats, scalars, c.learn_start, c.beta,
+            given, rates, graded, c.steps, seed, kept, flags, w_hats, e_hats, scalars, c.learn_start, c.beta,
             c.threshold, online.RESET_CODES[c.reset], c.refractory, online.TRACE_CODES[c.trace],
             c.trace_decay, online.HEAD_CODES[c.head], c.alpha, c.theta, c.eps, plasticity.lr, c.eligibility_tau,
             c.eligibility_nu, plasticity.pre_decay, activity, plasticity.homeostasis_rate,
