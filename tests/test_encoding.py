@@ -183,12 +183,13 @@ def test_encode_candidates_is_the_full_raster_restricted(encoder: str, kwargs: d
         assert torch.equal(full[:, :, 1, : d - 6], full[:, :, 0, : d - 6])
 
 
-def test_spiking_candidate_scores_equal_presenting_every_candidate() -> None:
+@pytest.mark.parametrize("encoder", ["rate", "direct"])
+def test_spiking_candidate_scores_equal_presenting_every_candidate(encoder: str) -> None:
     from neuroff.engine.options import FFConfig
     from neuroff.core.goodness import layers_score
     from neuroff.layers.lif_stack import SpikingFFNet
 
-    cfg = FFConfig(layers=[20, 10], steps=12, learn_start=6, init_scale=6.0, max_rate=0.8).validate()
+    cfg = FFConfig(layers=[20, 10], steps=12, learn_start=6, init_scale=6.0, max_rate=0.8, encoder=encoder).validate()
     model = SpikingFFNet(cfg, 30, torch.Generator().manual_seed(1))
     x_all = _candidates()
     s, c, d = x_all.shape

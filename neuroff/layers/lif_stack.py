@@ -199,10 +199,13 @@ class SpikingFFNet(nn.Module):
         b, c, _ = x_all.shape
         varying = varying_features(x_all)
         first, cand, _ = encode_candidates(x_all, varying, self.config.encoder_params, generator)  # [T, b, d], [T, b, c, v]
+        steps = first.shape[0]
+        if self.config.encoder == "direct":  # the same input at every step: one current, repeated
+            first, cand = first[:1], cand[:1]
         w0 = self.weights[0].to(torch.float32)
         base = first @ w0.T  # [T, b, N]
         delta = (cand - cand[:, :, :1]) @ w0[:, varying].T  # [T, b, c, N]
-        currents0 = (base.unsqueeze(2) + delta).reshape(first.shape[0], b * c, -1)
+        currents0 = (base.unsqueeze(2) + delta).reshape(first.shape[0], b * c, -1).expand(steps, -1, -1)
         return self.present(None, currents0=currents0).p_window.reshape(b, c, -1)
 
     @torch.no_grad()

@@ -60,7 +60,7 @@ class LIFNeuronOptions(OptionGroup):
 @dataclass
 class SpikeEncoderOptions(OptionGroup):
     title: ClassVar[str] = "spike encoder (spiking)"
-    encoder: str = option("rate", "how pixel intensities become spikes", choices=ENCODERS)
+    encoder: str = option("rate", "how pixel intensities reach the first layer: rate or latency spikes, or direct (the intensity itself every step, graded)", choices=ENCODERS)
     steps: int = option(23, "time steps per presentation", unit="steps")
     max_rate: float | None = option(None, "rate code: spike probability per step of a pixel of intensity 1", unit="per step")
     latency_mode: str = option("linear", "latency code: spike time linear or logarithmic in the intensity", choices=LATENCY_MODES)

@@ -21,7 +21,9 @@ vectors of 200, which caps online training near 100 samples/s. Two further savin
   as a list per layer), each weighted by its x̄; the input current still sums active rows only.
 - with the direct encoder the first layer's input is graded (the intensities, every step): its
   active rows are the nonzero inputs, each weighted by its value in the current and the Hebbian
-  term; the current W x is computed once per presentation until the first learning step changes W.
+  term. Its input is the same vector x at every step, so each update is x times a vector: the
+  kernel keeps the sum of those vectors pending, reads the current W x in O(N) per step from W x
+  at the presentation's start, and writes x times the pending vectors into W once per presentation.
 """
 
 from __future__ import annotations
@@ -56,6 +58,18 @@ def _fold(w_hat, e_hat, scal):
     e_hat *= scal[0]
     scal[0] = 1.0
     scal[1] = 0.0
+
+
+@njit(cache=True)
+def _write_pending(w_hat, e_hat, rows, x, n_rows, pend_w, pend_e):
+    # What <- What - x pend_w^T, Ehat <- Ehat + x pend_e^T on the nonzero rows of x
+    n = w_hat.shape[1]
+    for k in range(n_rows):
+        i = rows[k]
+        xi = x[i]
+        for j in range(n):
+            w_hat[i, j] -= xi * pend_w[j]
+            e_hat[i, j] += xi * pend_e[j]
 
 
 @njit(cache=True)
@@ -118,8 +132,6 @@ def train_online(
             max_n = w_hats[layer].shape[1]
     active = np.empty(max_n, np.int64)
     active_x = np.ones(max_n)  # the first layer's input values on the active rows (1 for spikes)
-    # the direct encoder's first-layer current: constant until the first learning step has changed W
-    graded_cur = np.zeros(w_hats[0].shape[1])
     next_active = np.empty(max_n, np.int64)
     vs = List()
     prev = List()
@@ -156,6 +168,17 @@ def train_online(
     if not sparse:
         for layer in range(n_layers):
             _fold(w_hats[layer], e_hats[layer], scalars[layer])
+    # the direct encoder's first layer (lazy eligibility, no trace): its input x is the same at every
+    # step, so every update of a presentation is x times a vector; keep those vectors pending and the
+    # current as W x = base_w - |x|^2 pend_w + w (base_e + |x|^2 pend_e), O(N) per step, and write
+    # them into the nonzero rows once per presentation (or before a fold)
+    deferred = use_graded and sparse and not direct and not traced
+    n0 = w_hats[0].shape[1]
+    base_w = np.zeros(n0)  # What x, Ehat x with What, Ehat as last written
+    base_e = np.zeros(n0)
+    pend_w = np.zeros(n0)  # What <- What - x pend_w^T, Ehat <- Ehat + x pend_e^T, not yet written
+    pend_e = np.zeros(n0)
+    xx = 0.0
     rng = np.empty(1, np.uint64)
     rng[0] = np.uint64(seed)
     live = np.empty(d0, np.int64)
@@ -226,8 +249,22 @@ def train_online(
                         seen_in[pres, t, active[k]] = 1
                 # input current: only the rows of active inputs (dense sum when sparse is off)
                 cur = np.zeros(n)
-                if sparse and graded_rows and 0 < t <= learn_start:
-                    cur[:] = graded_cur  # no learning step has run in this presentation: W, and so W x, unchanged
+                if deferred and graded_rows:
+                    if t == 0:
+                        xx = 0.0
+                        base_w[:] = 0.0
+                        base_e[:] = 0.0
+                        pend_w[:] = 0.0
+                        pend_e[:] = 0.0
+                        for k in range(n_active):
+                            i = active[k]
+                            xk = active_x[k]
+                            xx += xk * xk
+                            for j in range(n):
+                                base_w[j] += xk * w_hat[i, j]
+                                base_e[j] += xk * e_hat[i, j]
+                    for j in range(n):
+                        cur[j] = base_w[j] - xx * pend_w[j] + wc * (base_e[j] + xx * pend_e[j])
                 elif sparse and graded_rows:
                     for k in range(n_active):
                         i = active[k]
@@ -238,7 +275,6 @@ def train_online(
                         else:
                             for j in range(n):
                                 cur[j] += xk * (w_hat[i, j] + wc * e_hat[i, j])
-                    graded_cur[:] = cur
                 elif sparse:
                     for k in range(n_active):
                         i = active[k]
@@ -379,10 +415,23 @@ def train_online(
                         last_post[layer, :n] = post
                     else:
                         if scal[0] * decay < FOLD_BELOW:
+                            if deferred and graded_rows:
+                                _write_pending(w_hat, e_hat, live, graded[pres], n_live, pend_w, pend_e)
+                                for j in range(n):  # the bases follow the write, then the fold
+                                    written_e = base_e[j] + xx * pend_e[j]
+                                    base_w[j] += scal[1] * written_e - xx * pend_w[j]
+                                    base_e[j] = scal[0] * written_e
+                                    pend_w[j] = 0.0
+                                    pend_e[j] = 0.0
                             _fold(w_hat, e_hat, scal)
                         scal[0] *= decay
                         step = tau / scal[0]
                         comp = scal[1] * step
+                        if deferred and graded_rows:
+                            for j in range(n):
+                                pend_e[j] += step * post[j]
+                                pend_w[j] += comp * post[j]
+                            n_rows = 0  # written once per presentation, below
                         for k in range(n_rows):
                             i = rows[k]
                             if traced or graded_rows:
@@ -399,6 +448,8 @@ def train_online(
                 n_active = n_next
                 for k in range(n_next):
                     active[k] = next_active[k]
+        if deferred:
+            _write_pending(w_hats[0], e_hats[0], live, graded[pres], n_live, pend_w, pend_e)
         if homeo:  # neuroff.core.plasticity.activity_step
             for layer in range(n_layers):
                 a = activity[layer]
