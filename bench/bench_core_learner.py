@@ -180,6 +180,22 @@ RUNS: dict[str, dict] = {
     # eps 1 over the default on the 1x400 screen, paired on seeds 0-2: the best 1x400 analog net, read once per seed
     "analog-1x400-hard-16-batch32-eps1": {"mode": "analog", "layers": [400], "epochs": 16, "analog_lr": 0.001, "lr_decay": 0.85,
                                           "negatives": "hard", "batch_size": 32, "eps": 1.0},
+    # stop 36: the twin diagnostic of stop 32 points at the input's spike noise; the direct encoder
+    # presents the intensities themselves every step (graded, the rate code's expectation without its
+    # Bernoulli draws), on the rate-1.0 screen's recipe (spiking-search-rate1.0), at its lr and at twice it
+    **{f"spiking-search-direct{name}": {**FASHION_SPIKING, "layers": [400], "epochs": 4, "n_train": 30000, "negatives": "hard",
+                                        "homeostasis_rate": 1e-4, "max_rate": 1.0, "encoder": "direct", "lr": lr}
+       for name, lr in (("", 0.00035), ("-lr0.0007", 0.0007))},
+    # ... a tie with the rate code on seeds 0-1, at ~60 % of its time; the direct input's deferred first-layer
+    # update makes a 1x2000 spiking net affordable here (~5 min per 50,000-sample epoch): width, at the 1x400 lr
+    # and above it (the sym head's third factor falls as ~1/G, and G grows with the number of active units)
+    **{f"spiking-search-direct-1x2000{name}": {**FASHION_SPIKING, "layers": [2000], "epochs": 4, "n_train": 30000,
+                                               "negatives": "hard", "homeostasis_rate": 1e-4, "max_rate": 1.0,
+                                               "encoder": "direct", "lr": lr}
+       for name, lr in (("", 0.00035), ("-lr0.001", 0.001))},
+    # stop 36, analog >= 90: the wide net's best loss (eps 3) with a second 2000-unit layer, both layers scored
+    "analog-2x2000-hard-20-batch32-eps3": {"mode": "analog", "layers": [2000, 2000], "epochs": 20, "analog_lr": 0.001, "lr_decay": 0.9,
+                                           "negatives": "hard", "batch_size": 32, "eps": 3.0},
     "analog-2x2000-hard-20-batch32": {"mode": "analog", "layers": [2000, 2000], "epochs": 20, "analog_lr": 0.001, "lr_decay": 0.9,
                                       "negatives": "hard", "batch_size": 32},
 }
