@@ -60,6 +60,16 @@ def _fold(w_hat, e_hat, scal):
     scal[1] = 0.0
 
 
+@njit(cache=True, inline="always")
+def _hebbian_x(traced, graded_rows, xb, active_x, rows, k):
+    """The presynaptic factor of Hebbian row k: its trace x̄, its graded input value, or 1 (a spike)."""
+    if traced:
+        return xb[rows[k]]
+    if graded_rows:
+        return active_x[k]
+    return 1.0
+
+
 @njit(cache=True)
 def _write_pending(w_hat, e_hat, rows, x, n_rows, pend_w, pend_e):
     # What <- What - x pend_w^T, Ehat <- Ehat + x pend_e^T on the nonzero rows of x
@@ -172,7 +182,7 @@ def train_online(
     # step, so every update of a presentation is x times a vector; keep those vectors pending and the
     # current as W x = base_w - |x|^2 pend_w + w (base_e + |x|^2 pend_e), O(N) per step, and write
     # them into the nonzero rows once per presentation (or before a fold)
-    deferred = use_graded and sparse and not direct and not traced
+    deferred = use_graded and sparse and not direct and not traced  # direct here: the tau = 1 eligibility path
     n0 = w_hats[0].shape[1]
     base_w = np.zeros(n0)  # What x, Ehat x with What, Ehat as last written
     base_e = np.zeros(n0)
@@ -388,12 +398,7 @@ def train_online(
                         # naive dense eligibility over the whole matrix (w_hat is W, e_hat is E)
                         x = np.zeros(d_in)
                         for k in range(n_rows):
-                            if traced:
-                                x[rows[k]] = xb[rows[k]]
-                            elif graded_rows:
-                                x[rows[k]] = active_x[k]
-                            else:
-                                x[rows[k]] = 1.0
+                            x[rows[k]] = _hebbian_x(traced, graded_rows, xb, active_x, rows, k)
                         for i in range(d_in):
                             for j in range(n):
                                 e_hat[i, j] = decay * e_hat[i, j] + tau * x[i] * post[j]
@@ -401,12 +406,7 @@ def train_online(
                     elif direct:
                         for k in range(n_rows):
                             i = rows[k]
-                            if traced:
-                                xi = xb[i]
-                            elif graded_rows:
-                                xi = active_x[k]
-                            else:
-                                xi = 1.0
+                            xi = _hebbian_x(traced, graded_rows, xb, active_x, rows, k)
                             last_rows[layer, k] = i
                             last_x[layer, k] = xi
                             for j in range(n):
@@ -435,7 +435,7 @@ def train_online(
                         for k in range(n_rows):
                             i = rows[k]
                             if traced or graded_rows:
-                                xi = xb[i] if traced else active_x[k]
+                                xi = _hebbian_x(traced, graded_rows, xb, active_x, rows, k)
                                 for j in range(n):
                                     e_hat[i, j] += step * (post[j] * xi)
                                     w_hat[i, j] -= comp * (post[j] * xi)
