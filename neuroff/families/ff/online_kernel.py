@@ -168,8 +168,8 @@ def train_online(
         is_touched.append(np.zeros(d_in, np.uint8))
     n_touched = np.zeros(n_layers, np.int64)
     decay = 1.0 - tau
-    direct = decay <= 0.0
-    # direct path (tau = 1): E is just tau * dW of the last learning step; remember that step's
+    memoryless = decay <= 0.0
+    # memoryless eligibility (tau = 1): E is just tau * dW of the last learning step; remember that step's
     # active rows and post vector per layer and write E once at the end, not every step
     last_n = np.full(n_layers, -1, np.int64)
     last_rows = np.empty((n_layers, max_n), np.int64)
@@ -182,7 +182,7 @@ def train_online(
     # step, so every update of a presentation is x times a vector; keep those vectors pending and the
     # current as W x = base_w - |x|^2 pend_w + w (base_e + |x|^2 pend_e), O(N) per step, and write
     # them into the nonzero rows once per presentation (or before a fold)
-    deferred = use_graded and sparse and not direct and not traced  # direct here: the tau = 1 eligibility path
+    deferred = use_graded and sparse and not memoryless and not traced
     n0 = w_hats[0].shape[1]
     base_w = np.zeros(n0)  # What x, Ehat x with What, Ehat as last written
     base_e = np.zeros(n0)
@@ -279,7 +279,7 @@ def train_online(
                     for k in range(n_active):
                         i = active[k]
                         xk = active_x[k]
-                        if direct:
+                        if memoryless:
                             for j in range(n):
                                 cur[j] += xk * w_hat[i, j]
                         else:
@@ -288,7 +288,7 @@ def train_online(
                 elif sparse:
                     for k in range(n_active):
                         i = active[k]
-                        if direct:
+                        if memoryless:
                             for j in range(n):
                                 cur[j] += w_hat[i, j]
                         else:
@@ -403,7 +403,7 @@ def train_online(
                             for j in range(n):
                                 e_hat[i, j] = decay * e_hat[i, j] + tau * x[i] * post[j]
                                 w_hat[i, j] += nu * e_hat[i, j]
-                    elif direct:
+                    elif memoryless:
                         for k in range(n_rows):
                             i = rows[k]
                             xi = _hebbian_x(traced, graded_rows, xb, active_x, rows, k)
@@ -456,7 +456,7 @@ def train_online(
                 f = fired[layer]
                 for j in range(a.shape[0]):
                     a[j] += homeo_tau * (f[j] - a[j])
-    if sparse and direct:
+    if sparse and memoryless:
         for layer in range(n_layers):
             if last_n[layer] < 0:
                 continue  # no learning step ran: E is unchanged
