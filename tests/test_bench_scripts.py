@@ -37,12 +37,22 @@ def run_bench(*args: str) -> subprocess.CompletedProcess:
     # the digits training set has 1,437 samples: refused before the first run trains
     (["--dataset", "digits", "--runs", "analog-1x400", "--validation", "5000"], "--validation"),
     (["--dataset", "no-such-data", "--runs", "analog-1x400"], "no-such-data"),
+    # a run is stored under its name: a validation run trained on the whole set would overwrite its validation numbers
+    (["--runs", "analog-1x400", "--validation", "0"], "need --validation 0"),
+    (["--runs", "analog-1x2000-hard-20-batch32-eps3-final"], "need --validation 0"),
 ])
 def test_core_learner_bench_refuses_bad_input_in_one_line(args, problem):
     done = run_bench("bench/bench_core_learner.py", *args)
     assert done.returncode == 2
     assert done.stderr.startswith("neuroff: error: ") and done.stderr.count("\n") == 1, done.stderr
     assert problem in done.stderr
+
+
+def test_speed_bench_refuses_an_unknown_configuration_in_one_line():
+    done = run_bench("bench/bench_speed.py", "--configs", "reference,no-such-config")
+    assert done.returncode == 2
+    assert done.stderr.startswith("neuroff: error: unknown configuration 'no-such-config'"), done.stderr
+    assert done.stderr.count("\n") == 1
 
 
 @pytest.mark.parametrize("args, problem", [
