@@ -372,3 +372,16 @@ def test_split_dataset_is_the_split_train_holds_out(digits: Dataset) -> None:
     # without --validation nothing is held out
     whole, none = engine.split_dataset(replace(config, validation=0), digits)
     assert none is None and whole.n_train == 200
+
+
+def test_a_direct_input_net_is_scored_once_whatever_the_repeats(digits: Dataset) -> None:
+    """The direct input draws nothing, so R presentations are R copies of the first: the read-out
+    scores it once and gives every R the same scores (with spikes, R = 3 differs from R = 1)."""
+    ds = digits.subset(200, 50)
+    for encoder, same in (("direct", True), ("rate", False)):
+        trained = engine.create(FFConfig(dataset="digits", layers=[16], encoder=encoder, seed=0).validate(), ds)
+        calls, score = [], trained.model.candidate_scores
+        trained.model.candidate_scores = lambda *a: calls.append(1) or score(*a)  # counts the presentations
+        by_r = engine.scores_by_repeats(trained, ds.x_test, [1, 3])
+        assert torch.equal(by_r[1], by_r[3]) == same, encoder
+        assert len(calls) == (1 if same else 3), encoder

@@ -202,9 +202,12 @@ def test_a_direct_input_net_trains_and_is_refused_by_the_spike_targets(tmp_path,
         code, _, err = _run(["export", str(tmp_path / "model.pt"), "--target", target, "-o", str(tmp_path / out), "--n-test", "20"], capsys)
         _one_line_error(code, err, "--encoder direct", "retrain with --encoder rate or latency")
         assert not (tmp_path / out).exists()
+    # on-chip learning, of a fresh net or of this checkpoint (its input ports would cast x to 0 or 1)
     code, _, err = _run(["train", *SMALL, "--mode", "loihi", "--encoder", "direct", "--out", str(tmp_path / "chip")], capsys)
-    _one_line_error(code, err, "--mode loihi", "--encoder rate or latency")
+    _one_line_error(code, err, "--encoder direct", "--encoder rate or latency")
     assert not (tmp_path / "chip").exists()
+    code, _, err = _run(["run-lava", "--learn", str(tmp_path), "--samples", "1", "--lava-venv", str(tmp_path / "venv")], capsys)
+    _one_line_error(code, err, "--encoder direct", "--encoder rate or latency")
 
 
 def test_presets_load_and_flags_override_them(tmp_path, capsys):

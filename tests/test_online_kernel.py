@@ -21,7 +21,7 @@ CASES = [
     ("count", dict(trace="count", lr=0.005)),
     ("hard-leaky", dict(trace="hard-leaky")),
     ("refractory2", dict(refractory=2)),
-    ("tau1-direct", dict(eligibility_tau=1.0)),
+    ("tau1-memoryless", dict(eligibility_tau=1.0)),
     ("nu0.5", dict(eligibility_nu=0.5)),
     ("sigma-subtract-count-refr", dict(head="sigma", reset="subtract", trace="count", refractory=2, lr=0.005)),
     ("sigma-hard-leaky-tau1", dict(head="sigma", trace="hard-leaky", eligibility_tau=1.0)),

@@ -45,6 +45,12 @@ def rate_encode(
     return rate_spikes(u, x, max_rate)
 
 
+def intensities(x: torch.Tensor) -> torch.Tensor:
+    """What every encoder reads: x clamped to [0, 1] (a firing probability, a spike time's
+    earliness, or the direct input's current)."""
+    return x.clamp(0.0, 1.0)
+
+
 def check_rate_code(steps: int, max_rate: float) -> None:
     if steps < 1:
         raise NeuroffError(f"steps={steps} must be >= 1")
@@ -54,7 +60,7 @@ def check_rate_code(steps: int, max_rate: float) -> None:
 
 def rate_spikes(u: torch.Tensor, x: torch.Tensor, max_rate: float) -> torch.Tensor:
     """The Bernoulli rate code's spikes for uniform draws ``u`` (broadcast against ``x``)."""
-    return (u < (x.clamp(0.0, 1.0) * max_rate).to(torch.float32)).to(torch.float32)
+    return (u < (intensities(x) * max_rate).to(torch.float32)).to(torch.float32)
 
 
 def latency_times(
@@ -66,7 +72,7 @@ def latency_times(
     normalize: bool = False,
 ) -> torch.Tensor:
     """Integer first-spike step per input; ``steps`` (one past the end) means no spike."""
-    x = x.clamp(0.0, 1.0).to(torch.float32)
+    x = intensities(x).to(torch.float32)
     fires = x > threshold
     if mode == "linear":
         t = (steps - 1) * (1.0 - x)
@@ -107,7 +113,7 @@ def direct_encode(x: torch.Tensor, steps: int) -> torch.Tensor:
     """The direct (graded) input: [steps, *x.shape], the clamped intensities at every step."""
     if steps < 1:
         raise NeuroffError(f"steps={steps} must be >= 1")
-    return x.clamp(0.0, 1.0).to(torch.float32).unsqueeze(0).expand(steps, *x.shape)
+    return intensities(x).to(torch.float32).unsqueeze(0).expand(steps, *x.shape)
 
 
 def encode(

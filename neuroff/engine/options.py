@@ -255,8 +255,6 @@ class FFConfig(
             problem = value_problem(f, getattr(self, f.name))
             if problem:
                 raise NeuroffError(problem)
-        if self.mode == "loihi" and self.encoder == "direct":
-            raise NeuroffError("on-chip learning (--mode loihi) presents the inputs as spikes; use --encoder rate or latency, not direct")
         if self.learn_start is not None and not 0 <= self.learn_start < self.steps:
             raise NeuroffError(f"learn_start={self.learn_start} must lie in [0, steps={self.steps})")
         for group in ALL_GROUPS:  # named choices

@@ -180,15 +180,20 @@ def scores_by_repeats(
         raise NeuroffError(f"presentations per candidate {repeats} must each be >= 1; give e.g. 1,3,10")
     g = torch.Generator().manual_seed(trained.config.seed + EVAL_SEED_OFFSET if seed is None else seed)
     score = trained.model.layer_scores if by_layer else trained.model.candidate_scores
+    # the direct input draws nothing: every presentation is the first one, so it is scored once
+    presentations = 1 if trained.config.encoder == "direct" else max(repeats)
     kept: dict[int, list[torch.Tensor]] = {r: [] for r in repeats}
     with progress_bar(len(x), "scoring", progress) as bar:
         for i in range(0, len(x), batch):
             xb = trained.embedding.embed_all(x[i : i + batch])
             total = 0
-            for r in range(1, max(repeats) + 1):
+            for r in range(1, presentations + 1):
                 total = total + score(xb, g)
                 if r in kept:
                     kept[r].append(total / r)
+            for r in repeats:
+                if r > presentations:
+                    kept[r].append(total / presentations)
             bar.update(len(xb))
     empty = torch.zeros(0, trained.embedding.n_classes)
     return {r: torch.cat(parts) if parts else empty for r, parts in kept.items()}

@@ -60,6 +60,8 @@ if TYPE_CHECKING:
 
 def check_onchip_config(c: FFConfig) -> None:
     """One line naming each option the learning engine cannot express, and what the chip supports."""
+    if c.encoder == "direct":  # the chip's input ports carry binary spikes; a graded x would be cast to 0 or 1
+        raise NeuroffError("--encoder direct: on-chip learning presents the inputs as spikes; use --encoder rate or latency, not direct")
     if c.reset != "zero":
         raise NeuroffError(f"--reset {c.reset}: Loihi's CUBA neuron resets to zero; use --reset zero")
     if c.refractory:

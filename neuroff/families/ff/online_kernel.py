@@ -21,9 +21,11 @@ vectors of 200, which caps online training near 100 samples/s. Two further savin
   as a list per layer), each weighted by its x̄; the input current still sums active rows only.
 - with the direct encoder the first layer's input is graded (the intensities, every step): its
   active rows are the nonzero inputs, each weighted by its value in the current and the Hebbian
-  term. Its input is the same vector x at every step, so each update is x times a vector: the
-  kernel keeps the sum of those vectors pending, reads the current W x in O(N) per step from W x
-  at the presentation's start, and writes x times the pending vectors into W once per presentation.
+  term. Its input is the same vector x at every step, so each update is x times a vector: on the
+  sparse path with a lazy eligibility (tau < 1) and no presynaptic trace ("deferred"), the kernel
+  keeps the sum of those vectors pending, reads the current W x in O(N) per step from W x at the
+  presentation's start, and writes x times the pending vectors into W once per presentation (and
+  before a fold); with a trace, tau = 1 or the dense path it sums the nonzero rows every step.
 """
 
 from __future__ import annotations
@@ -61,13 +63,17 @@ def _fold(w_hat, e_hat, scal):
 
 
 @njit(cache=True, inline="always")
+def _input_value(graded_rows, active_x, k):
+    """The input of active row k this step: its graded value (the direct encoder) or 1 (a spike)."""
+    return active_x[k] if graded_rows else 1.0
+
+
+@njit(cache=True, inline="always")
 def _hebbian_x(traced, graded_rows, xb, active_x, rows, k):
-    """The presynaptic factor of Hebbian row k: its trace x̄, its graded input value, or 1 (a spike)."""
+    """The presynaptic factor of Hebbian row k: its trace x̄, or its input value this step."""
     if traced:
         return xb[rows[k]]
-    if graded_rows:
-        return active_x[k]
-    return 1.0
+    return _input_value(graded_rows, active_x, k)
 
 
 @njit(cache=True)
@@ -275,7 +281,7 @@ def train_online(
                                 base_e[j] += xk * e_hat[i, j]
                     for j in range(n):
                         cur[j] = base_w[j] - xx * pend_w[j] + wc * (base_e[j] + xx * pend_e[j])
-                elif sparse and graded_rows:
+                elif sparse and graded_rows:  # apart from the spike rows below: no multiply by 1 in their inner loop
                     for k in range(n_active):
                         i = active[k]
                         xk = active_x[k]
@@ -298,7 +304,7 @@ def train_online(
                     # naive dense reference for the speed comparison: x @ W over every row
                     x = np.zeros(d_in)
                     for k in range(n_active):
-                        x[active[k]] = active_x[k] if graded_rows else 1.0
+                        x[active[k]] = _input_value(graded_rows, active_x, k)
                     for i in range(d_in):
                         xi = x[i]
                         for j in range(n):
@@ -312,7 +318,7 @@ def train_online(
                         xb[rows[k]] *= pre_decay
                     for k in range(n_active):
                         i = active[k]
-                        xb[i] += active_x[k] if graded_rows else 1.0
+                        xb[i] += _input_value(graded_rows, active_x, k)
                         if seen[i] == 0:
                             seen[i] = 1
                             rows[n_touched[layer]] = i

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from neuroff.families.base import Batch, LRSchedule, RuleBase, StepStats
+from neuroff.core.encoding import intensities
 from neuroff.core.params import NeoHebbianParams
 from neuroff.families.ff import online_kernel as online
 from neuroff.layers.lif_stack import SpikingFFNet
@@ -111,11 +112,11 @@ class NeoHebbianRule(RuleBase):
         if c.encoder == "direct":
             if spikes is not None:  # a graded raster would not survive the kernel's uint8 spike input
                 raise ValueError("the direct encoder's input is xs itself; pass no spikes")
-            graded = xs.clamp(0.0, 1.0).to(torch.float64).numpy()
+            graded = intensities(xs).to(torch.float64).numpy()
             if record:
                 spikes = model.encode(xs, generator)  # deterministic: the raster the kernel presents
         elif spikes is None and c.encoder == "rate":
-            rates = (xs.clamp(0.0, 1.0).to(torch.float64) * c.max_rate).numpy()
+            rates = (intensities(xs).to(torch.float64) * c.max_rate).numpy()
         else:
             if spikes is None:
                 spikes = model.encode(xs, generator)
