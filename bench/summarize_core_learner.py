@@ -34,8 +34,15 @@ RESULTS = Path(__file__).parent / "results"
 def plot(summary: dict[str, dict], path: Path, dataset: str) -> None:
     screened = {n: s["eval_repeats_readout"]["validation_by_repeats"] for n, s in summary.items()
                 if "validation_by_repeats" in s.get("eval_repeats_readout", {})}
+    curves = {n: s for n, s in summary.items() if s["validation_curve_mean"]}
+    finals = {n: s for n, s in summary.items() if not s["validation_curve_mean"] and s["test"]}  # --validation 0 runs
+    panels = ["curves"] * bool(curves) + ["readout"] * bool(screened) + ["test"] * bool(finals)
+    widths = {"curves": 2, "readout": 1, "test": 1}
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * sum(widths[p] for p in panels), 4.8), squeeze=False,
+                             gridspec_kw={"width_ratios": [widths[p] for p in panels]})
+    ax_of = dict(zip(panels, axes[0]))
     if screened:
-        fig, (ax, ax_r) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [2, 1]})
+        ax_r = ax_of["readout"]
         for name, by_r in screened.items():
             r = sorted(int(k) for k in by_r)
             mean = [100 * by_r[str(k)]["mean"] for k in r]
@@ -48,30 +55,46 @@ def plot(summary: dict[str, dict], path: Path, dataset: str) -> None:
         ax_r.get_xaxis().set_minor_formatter(matplotlib.ticker.NullFormatter())  # only the R screened are labelled
         ax_r.grid(alpha=0.3)
         ax_r.legend(fontsize=8)
-    else:
-        fig, ax = plt.subplots(figsize=(8, 4.8))
-    for name, s in summary.items():
-        mean = [100 * v for v in s["validation_curve_mean"]]
-        sd = [100 * v for v in s["validation_curve_sd"]]
-        x = range(1, len(mean) + 1)
-        ax.plot(x, mean, marker="o", ms=3, label=f"{name} ({len(s['seeds'])} seeds)")
-        ax.fill_between(x, [m - d for m, d in zip(mean, sd)], [m + d for m, d in zip(mean, sd)], alpha=0.2)
-    ax.set(title=f"{dataset}: validation accuracy per epoch (mean ± sd over seeds)", xlabel="epoch",
-           ylabel="validation accuracy, %")
-    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # epochs are whole
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if curves:
+        ax = ax_of["curves"]
+        for name, s in curves.items():
+            mean = [100 * v for v in s["validation_curve_mean"]]
+            sd = [100 * v for v in s["validation_curve_sd"]]
+            x = range(1, len(mean) + 1)
+            ax.plot(x, mean, marker="o", ms=3, label=f"{name} ({len(s['seeds'])} seeds)")
+            ax.fill_between(x, [m - d for m, d in zip(mean, sd)], [m + d for m, d in zip(mean, sd)], alpha=0.2)
+        ax.set(title=f"{dataset}: validation accuracy per epoch (mean ± sd over seeds)", xlabel="epoch",
+               ylabel="validation accuracy, %")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # epochs are whole
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if finals:  # trained on the whole training set: no curve, the test set once per seed beside its validation-split run
+        ax_t = ax_of["test"]
+        shown = {**{n: s for n, s in summary.items() if s["test"] and n not in finals}, **finals}
+        for k, (name, s) in enumerate(shown.items()):
+            values = [100 * v for v in s["test"]["values"]]
+            ax_t.plot([k] * len(values), values, "o", ms=4, alpha=0.6,
+                      label=f"{name} ({'whole training set' if name in finals else 'validation split held out'})")
+            ax_t.errorbar([k + 0.15], [100 * s["test"]["mean"]], yerr=[100 * s["test"]["sd"]], fmt="k_", capsize=4)
+        ax_t.set_xticks(range(len(shown)), [f"run {k + 1}" for k in range(len(shown))])
+        ax_t.set(title="test accuracy, read once per seed", xlabel="run (legend)", ylabel="test accuracy, %")
+        ax_t.grid(alpha=0.3, axis="y")
+        ax_t.margins(y=0.35)  # room for the legend
+        ax_t.legend(fontsize=7, loc="best")
     splits = sorted({(s["held_out"], s.get("n_train") or 0) for s in summary.values()})
-    held = " / ".join(f"{v:,} of the first {n:,} training samples" if n else f"{v:,} training samples" for v, n in splits)
+    held = " / ".join("none (the whole training set)" if not v else f"{v:,} of the first {n:,} training samples" if n
+                      else f"{v:,} training samples" for v, n in splits)
     outside = [f"{n} seeds {s['stored_by_readout_screen']}" for n, s in summary.items() if s.get("stored_by_readout_screen")]
     caption = ("Caption: bench/bench_core_learner.py runs"
                + (f" (trained in parts with --resume, stored by readout_screen.py --store-as: {'; '.join(outside)})" if outside else "")
                + f", {held} held out per seed (the rest trained); "
-             + ("the test set is read once per run that reads it, after its last epoch (not plotted)"
+             + ("the test set is read once per run that reads it, after its last epoch"
+                + (" (right: each seed as a dot, the mean ± sd as a bar; the runs on the whole training set have no "
+                   "validation curve)" if finals else " (not plotted)")
                 if any(s["test"] for s in summary.values()) else "validation only: the test set was not read")
-             + ("; right: the trained nets read with R presentations per candidate, every R on the same nested spikes "
-                "(mean ± sd over seeds)." if screened else "."))
-    fig.text(0.01, 0.01, textwrap.fill(caption, 190 if screened else 125), fontsize=7)
+             + ("; the read-out panel: the trained nets read with R presentations per candidate, every R on the same nested "
+                "spikes (mean ± sd over seeds)." if screened else "."))
+    fig.text(0.01, 0.01, textwrap.fill(caption, 60 * len(panels) + 65), fontsize=7)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120))
     plt.close(fig)
