@@ -240,9 +240,19 @@ def results_path(dataset: str) -> Path:
     return Path(__file__).parent / "results" / f"core_learner_{dataset}.json"
 
 
+def run_options(name: str, dataset: str, validation: int, seed: int) -> dict:
+    """Run ``name``'s options as this bench trains it. A final run (--validation 0) reads the test
+    set after its last epoch only (eval_every = epochs), not after every epoch as `neuroff train`
+    does by default: its epochs were fixed on validation and nothing is chosen on the test set."""
+    options = {"dataset": dataset, "validation": validation, "seed": seed, **RUNS[name]}
+    if validation == 0:
+        options["eval_every"] = FFConfig(**options).epochs
+    return options
+
+
 def run_command(name: str, dataset: str, validation: int, seed: int) -> str:
     """The `neuroff train` command that trains run ``name`` as this bench does."""
-    options = {"dataset": dataset, "validation": validation, "seed": seed, **RUNS[name]}
+    options = run_options(name, dataset, validation, seed)
     return "neuroff train " + " ".join(f"--{k.replace('_', '-')} {','.join(map(str, v)) if isinstance(v, list) else v}"
                                        for k, v in options.items())
 
@@ -317,8 +327,7 @@ def main() -> None:
             parser.error(f"{taken[0]} exists; give another --save-dir or move it away (it is not overwritten)")
     read_json(results_path(args.dataset), missing={})  # a results file that cannot take the numbers fails now, not after the runs
     ds = load_dataset(args.dataset, seed=args.seed)
-    configs = {name: FFConfig(dataset=args.dataset, validation=args.validation, seed=args.seed, **RUNS[name]).validate()
-               for name in names}
+    configs = {name: FFConfig(**run_options(name, args.dataset, args.validation, args.seed)).validate() for name in names}
     for config in configs.values():
         engine.split_dataset(config, ds)  # e.g. --validation larger than the training set: refused before any run
     for name, config in configs.items():

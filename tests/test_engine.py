@@ -385,3 +385,13 @@ def test_a_direct_input_net_is_scored_once_whatever_the_repeats(digits: Dataset)
         by_r = engine.scores_by_repeats(trained, ds.x_test, [1, 3])
         assert torch.equal(by_r[1], by_r[3]) == same, encoder
         assert len(calls) == (1 if same else 3), encoder
+
+
+@pytest.mark.parametrize("mode", ["spiking-hard-validation", "analog"])
+def test_reading_the_test_set_during_training_does_not_change_what_is_learned(mode: str, digits: Dataset) -> None:
+    """The read-outs draw from their own generator: a run that tests after every epoch and one that
+    tests after its last only (the bench's final runs) end with the same weights and test accuracy."""
+    every = engine.train(_config(mode, epochs=2, eval_every=1), dataset=digits, progress=False)
+    last = engine.train(_config(mode, epochs=2, eval_every=2), dataset=digits, progress=False)
+    _assert_same_state(every, last)
+    assert every.history[-1]["test_accuracy"] == last.history[-1]["test_accuracy"]
