@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -128,11 +129,13 @@ def plot(rows: list[dict], path: Path) -> None:
            xlabel="configuration", ylabel="samples / s (log scale)")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, axis="y")
-    fig.text(0.01, 0.01, "Caption: bench/bench_speed.py; training and floor on the same spike rasters; "
-             f"load average during runs {min(r['load_average_1min'] for r in rows):.1f}-"
-             f"{max(r['load_average_1min'] for r in rows):.1f} on 2 cores; direct-input rows have no floor "
-             "(their first layer reads no spike raster).", fontsize=7)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    caption = ("Caption: bench/bench_speed.py; training and floor on the same spike rasters; "
+               f"load average during runs {min(r['load_average_1min'] for r in rows):.1f}-"
+               f"{max(r['load_average_1min'] for r in rows):.1f} on 2 cores"
+               + ("; direct-input rows have no floor (their first layer reads no spike raster)."
+                  if any(r["floor_samples_per_s"] is None for r in rows) else "."))
+    fig.text(0.01, 0.01, textwrap.fill(caption, 130), fontsize=7)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120))
     plt.close(fig)
 
