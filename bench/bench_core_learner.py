@@ -202,15 +202,15 @@ RUNS: dict[str, dict] = {
                                            "negatives": "hard", "batch_size": 32, "eps": 3.0},
     "analog-2x2000-hard-20-batch32": {"mode": "analog", "layers": [2000, 2000], "epochs": 20, "analog_lr": 0.001, "lr_decay": 0.9,
                                       "negatives": "hard", "batch_size": 32},
-    # stop 37: each family's best configuration, chosen on the validation split (stops 33 and 35), retrained on
-    # the whole training set (--validation 0: 60,000 samples instead of 50,000) and read on the test set once;
-    # the spiking net reads with the 10 presentations per candidate that validation chose
-    "analog-1x2000-hard-20-batch32-eps3-final": {"mode": "analog", "layers": [2000], "epochs": 20, "analog_lr": 0.001, "lr_decay": 0.9,
-                                                 "negatives": "hard", "batch_size": 32, "eps": 3.0},
-    "spiking-1x400-hard-homeo-16-rate1.0-final": {**FASHION_SPIKING, "layers": [400], "epochs": 16, "negatives": "hard",
-                                                  "homeostasis_rate": 1e-4, "max_rate": 1.0, "lr": 0.00035, "eval_repeats": 10},
 }
 FINAL_SUFFIX = "-final"  # a run on the whole training set (--validation 0), stored apart from its validation runs
+# stop 37: each family's best configuration, chosen on the validation split (stops 33 and 35), retrained on
+# the whole training set (--validation 0: 60,000 samples instead of 50,000) and read on the test set once;
+# the spiking net reads with the 10 presentations per candidate that validation chose
+RUNS |= {name + FINAL_SUFFIX: RUNS[name] | chosen for name, chosen in (
+    ("analog-1x2000-hard-20-batch32-eps3", {}),
+    ("spiking-1x400-hard-homeo-16-rate1.0", {"eval_repeats": 10}),
+)}
 
 
 # ``--eval-repeats 3`` or ``3,5,10``: presentations per candidate, each >= 1
